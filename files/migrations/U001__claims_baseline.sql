@@ -1,0 +1,24 @@
+-- U001 revert of the claims baseline: drops xp_awards and xp_rules.
+-- Claims are sacred: it refuses (and changes nothing) while either table holds a row.
+LOCK TABLE xp_awards, xp_rules IN ACCESS EXCLUSIVE MODE;
+
+DO $guard$
+DECLARE
+    awards bigint := (SELECT count(*) FROM xp_awards);
+    rules  bigint := (SELECT count(*) FROM xp_rules);
+BEGIN
+    IF awards > 0 OR rules > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format('U001 refuses to drop the claims tables: xp_awards holds %s row(s), xp_rules %s',
+                             awards, rules),
+            HINT = 'Reverting the baseline would destroy claims. Restore from a backup instead, '
+                   'or export and delete the rows deliberately first.';
+    END IF;
+END
+$guard$;
+
+-- squawk-ignore ban-drop-table
+DROP TABLE xp_awards;  -- empty: guarded above
+-- squawk-ignore ban-drop-table
+DROP TABLE xp_rules;   -- empty: guarded above

@@ -1,0 +1,52 @@
+-- U002 revert of policy as data: drops the policy tables and restores the (empty) legacy xp_rules
+-- exactly as V001 created it. Refuses (and changes nothing) while any policy table holds a row:
+-- policies are data, and a revert never destroys data.
+LOCK TABLE xp_policies, xp_policy_versions, xp_policy_streak_curve, xp_policy_seasonal_boosts,
+           xp_policy_segment_overrides IN ACCESS EXCLUSIVE MODE;
+
+DO $guard$
+DECLARE
+    policy_rows bigint := (SELECT count(*) FROM xp_policies) + (SELECT count(*) FROM xp_policy_versions)
+                        + (SELECT count(*) FROM xp_policy_streak_curve)
+                        + (SELECT count(*) FROM xp_policy_seasonal_boosts)
+                        + (SELECT count(*) FROM xp_policy_segment_overrides);
+BEGIN
+    IF policy_rows > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format('U002 refuses to drop the policy tables: they hold %s row(s)', policy_rows),
+            HINT = 'Export the policies (pg_dump --data-only -t ''xp_polic*''), delete them deliberately, '
+                   'then revert again. Nothing was changed.';
+    END IF;
+END
+$guard$;
+
+-- squawk-ignore ban-drop-table
+DROP TABLE xp_policy_segment_overrides, xp_policy_seasonal_boosts, xp_policy_streak_curve,
+           xp_policy_versions, xp_policies;  -- empty: guarded above
+DROP FUNCTION xp_policy_rules_freeze();
+DROP FUNCTION xp_policy_versions_freeze();
+
+-- btree_gist may serve other objects, or have been installed before V002: drop it only when
+-- nothing depends on it any more.
+DO $ext$
+BEGIN
+    DROP EXTENSION IF EXISTS btree_gist;  -- RESTRICT: fails while anything still uses it
+EXCEPTION WHEN dependent_objects_still_exist THEN
+    RAISE NOTICE 'btree_gist kept: other objects still use it';
+END
+$ext$;
+
+-- Same definition as in V001, so a revert round trip leaves an identical schema.
+CREATE TABLE xp_rules (
+    rule_id     bigint GENERATED ALWAYS AS IDENTITY,
+    rule_key    text        NOT NULL,
+    xp_amount   integer     NOT NULL,
+    active      boolean     NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT xp_rules_pkey PRIMARY KEY (rule_id),
+    CONSTRAINT xp_rules_rule_key_key UNIQUE (rule_key),
+    CONSTRAINT xp_rules_xp_amount_positive CHECK (xp_amount > 0)
+);
+COMMENT ON TABLE xp_rules IS
+    'Legacy XP rules (one fixed amount per rule key); replaced by the xp_policy_* tables in V002.';

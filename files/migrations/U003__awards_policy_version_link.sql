@@ -1,0 +1,21 @@
+-- U003 revert of the awards -> policy link column. Dropping the column would erase which policy
+-- version each award was computed under, so it refuses (and changes nothing) while any award is
+-- linked. DROP COLUMN itself is metadata-only (no rewrite); it also drops the foreign key.
+LOCK TABLE xp_awards IN ACCESS EXCLUSIVE MODE;
+
+DO $guard$
+DECLARE
+    linked bigint := (SELECT count(*) FROM xp_awards WHERE policy_version_id IS NOT NULL);
+BEGIN
+    IF linked > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format('U003 refuses to drop xp_awards.policy_version_id: %s award(s) are linked to a policy version',
+                             linked),
+            HINT = 'Export the links (award_id, policy_version_id) first, then unlink them deliberately '
+                   '(UPDATE xp_awards SET policy_version_id = NULL, in batches) and revert again. Nothing was changed.';
+    END IF;
+END
+$guard$;
+
+ALTER TABLE xp_awards DROP COLUMN policy_version_id;  -- empty: guarded above

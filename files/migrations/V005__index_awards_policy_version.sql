@@ -1,0 +1,13 @@
+-- pg_migrate:no-transaction
+-- V005 the awards -> policy link, step 3 of 3: index the foreign key column.
+--
+-- The first line above marks this migration non-transactional: CREATE INDEX CONCURRENTLY cannot
+-- run inside a transaction block, so the runner executes each statement on its own (psql without
+-- --single-transaction). CONCURRENTLY takes SHARE UPDATE EXCLUSIVE, so claims keep being written
+-- while the index builds. The index serves the RESTRICT check when a policy version is deleted,
+-- "awards under version X" reports, and the backfill's search for unlinked awards.
+--
+-- A failed concurrent build leaves an INVALID index behind; dropping it first makes a re-run of
+-- this file repair that instead of skipping it (as IF NOT EXISTS would).
+DROP INDEX CONCURRENTLY IF EXISTS xp_awards_policy_version_id_idx;
+CREATE INDEX CONCURRENTLY xp_awards_policy_version_id_idx ON xp_awards (policy_version_id);

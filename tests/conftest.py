@@ -1,0 +1,47 @@
+"""Shared fixtures: one disposable real PostgreSQL server per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import localpg  # noqa: E402  (tools/ is not a package; the path is set just above)
+
+from tests.pgdb import Database  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[localpg.Connection]:
+    """A real PostgreSQL server (initdb + pg_ctl on a free port), removed at the end of the session."""
+    # Not under pytest's tmp_path: as root that is mode 0700, and the server runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="pg_migrate-test-"))
+    try:
+        yield localpg.start(base)
+    finally:
+        localpg.stop(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def db(pg_server: localpg.Connection) -> Iterator[Database]:
+    """A new, empty database on the session's server, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database = Database(pg_server, name)
+    try:
+        yield database
+    finally:
+        database.close()
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
