@@ -6,6 +6,13 @@
 --
 -- Databases that already have this schema are adopted with pg_migrate_baseline_version=001
 -- instead of running this file.
+--
+-- Lint: the runner sets lock_timeout and statement_timeout for every migration it runs
+-- (pg_migrate_lock_timeout, pg_migrate_statement_timeout); by hand use PGOPTIONS='-c lock_timeout=2s'.
+-- squawk-ignore-file require-lock-timeout, require-statement-timeout
+-- Lint: the integer columns hold bounded quantities (XP amounts, caps, streak days, version
+-- numbers), never identifiers; every identifier column is bigint.
+-- squawk-ignore-file prefer-bigint-over-int
 
 CREATE TABLE xp_rules (
     rule_id     bigint GENERATED ALWAYS AS IDENTITY,

@@ -6,6 +6,13 @@
 -- Locks: the new tables are created empty, so their locks block nobody. The only existing table
 -- touched is xp_rules, which the application no longer reads or writes; its ACCESS EXCLUSIVE
 -- lock is taken first so the emptiness check and the DROP see the same table state.
+--
+-- Lint: the runner sets lock_timeout and statement_timeout for every migration it runs
+-- (pg_migrate_lock_timeout, pg_migrate_statement_timeout); by hand use PGOPTIONS='-c lock_timeout=2s'.
+-- squawk-ignore-file require-lock-timeout, require-statement-timeout
+-- Lint: the integer columns hold bounded quantities (XP amounts, caps, streak days, version
+-- numbers), never identifiers; every identifier column is bigint.
+-- squawk-ignore-file prefer-bigint-over-int
 
 LOCK TABLE xp_rules IN ACCESS EXCLUSIVE MODE;
 
@@ -227,6 +234,7 @@ COMMENT ON FUNCTION xp_policy_versions_freeze() IS
 COMMENT ON FUNCTION xp_policy_rules_freeze() IS
     'Trigger: curve, boost and override rows of a non-draft policy version are immutable.';
 
--- The legacy rules are replaced by the tables above; the guard at the top proved the table empty.
+-- Why dropping is safe: the guard at the top proved xp_rules empty under ACCESS EXCLUSIVE, and
+-- the tables above replace it.
 -- squawk-ignore ban-drop-table
 DROP TABLE xp_rules;
