@@ -45,6 +45,7 @@ class Database:
         self.server = server
         self.name = name
         self._conn: psycopg.Connection | None = None
+        self.version = "000"  # newest change applied through deploy()/revert() below
 
     # --- plain SQL -------------------------------------------------------------------------------
     @property
@@ -108,18 +109,23 @@ class Database:
     # --- the change set ----------------------------------------------------------------------------
     def deploy(self, change: Change) -> None:
         self.psql(change.deploy)
+        self.version = change.version
 
     def revert(self, change: Change) -> None:
         self.psql(change.revert)
+        self.version = f"{int(change.version) - 1:03d}"
 
     def verify(self, change: Change) -> None:
         self.psql(change.verify)
 
     def migrate(self, up_to: str | None = None) -> None:
+        """Deploy the pending changes in order, up to and including UP_TO (default: all)."""
         for change in changes():
-            self.deploy(change)
-            if up_to is not None and change.version == up_to:
+            if int(change.version) <= int(self.version):
+                continue
+            if up_to is not None and int(change.version) > int(up_to):
                 return
+            self.deploy(change)
 
     def revert_to(self, version: str) -> None:
         """Revert newest first until VERSION is the newest applied (000: revert everything)."""
