@@ -32,16 +32,47 @@ def pg_server() -> Iterator[localpg.Connection]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _new_database(server: localpg.Connection, template: str = "template1") -> Database:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return Database(server, name)
+
+
+def _drop_database(database: Database) -> None:
+    database.close()
+    with psycopg.connect(database.server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def db(pg_server: localpg.Connection) -> Iterator[Database]:
     """A new, empty database on the session's server, dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    database = Database(pg_server, name)
+    database = _new_database(pg_server)
     try:
         yield database
     finally:
-        database.close()
-        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def latest_template(pg_server: localpg.Connection) -> Iterator[Database]:
+    """A database with the whole change set applied, built once, to copy from (CREATE DATABASE ... TEMPLATE)."""
+    template = _new_database(pg_server)
+    template.migrate()
+    template.close()  # a template must have no open connections while it is copied
+    try:
+        yield template
+    finally:
+        _drop_database(template)
+
+
+@pytest.fixture
+def latest_db(pg_server: localpg.Connection, latest_template: Database) -> Iterator[Database]:
+    """A new database at the latest version (a copy of latest_template), dropped after the test."""
+    database = _new_database(pg_server, template=latest_template.name)
+    database.version = latest_template.version
+    try:
+        yield database
+    finally:
+        _drop_database(database)

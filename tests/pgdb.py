@@ -11,7 +11,10 @@ from typing import Any
 
 import psycopg
 
-from tests.changeset import Change, changes, is_transactional
+from tests.changeset import BACKFILL, SEEDS, Change, changes, is_transactional
+
+SEED_SCRIPT = SEEDS / "R__default_policy.sql"
+BACKFILL_SCRIPT = BACKFILL / "awards_policy_version.sql"
 
 # pg_dump >= 15.14 writes a random key in \restrict / \unrestrict lines; it differs on every dump.
 _VOLATILE_DUMP_LINE = re.compile(r"^\\(un)?restrict .*$", re.MULTILINE)
@@ -23,6 +26,19 @@ SELECT count(*), md5(coalesce(string_agg(
                    awarded_at AT TIME ZONE 'UTC', created_at AT TIME ZONE 'UTC'),
          E'\\n' ORDER BY award_id), ''))
   FROM xp_awards
+ WHERE award_id <= %s
+"""
+
+# A realistic, deterministic claims history: players, reasons and times spread over a year.
+LOAD_CLAIMS_SQL = """
+INSERT INTO xp_awards (player_id, amount, reason, idempotency_key, awarded_at, created_at)
+SELECT md5('player-' || (g %% 997))::uuid,
+       1 + (g * 37) %% 500,
+       (ARRAY['quest', 'daily_login', 'achievement', 'event'])[1 + g %% 4],
+       'claim-' || g,
+       timestamptz '2025-01-01 00:00:00+00' + g * interval '7 minutes',
+       timestamptz '2025-01-01 00:00:00+00' + g * interval '7 minutes' + interval '250 milliseconds'
+  FROM generate_series(1, %s) AS g
 """
 
 CLAIM_SQL = """
@@ -86,12 +102,13 @@ class Database:
     def env(self) -> dict[str, str]:
         return {**os.environ, **self.server.libpq_env(self.name)}
 
-    def psql(self, script: Path, *extra: str) -> str:
+    def psql(self, script: Path, *extra: str, options: str = "") -> str:
         """Run a script with psql -v ON_ERROR_STOP=1, in one transaction unless it is marked otherwise."""
         cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *extra, "-f", str(script)]
         if is_transactional(script):
             cmd.insert(1, "--single-transaction")
-        result = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, check=False)
+        env = {**self.env(), "PGOPTIONS": options} if options else self.env()
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ScriptFailed(script, result.stderr)
         return result.stdout
@@ -133,9 +150,43 @@ class Database:
             if int(change.version) > int(version):
                 self.revert(change)
 
+    # --- seed and backfill, as an operator runs them with psql ----------------------------------------
+    def seed(self) -> None:
+        self.psql(SEED_SCRIPT)
+
+    def backfill_batch(self, batch_size: int, options: str = "") -> tuple[int, int, int]:
+        """One run of the backfill script: (linked, unlinked, default_versions)."""
+        out = self.psql(
+            BACKFILL_SCRIPT,
+            "-A",
+            "-t",
+            "-F",
+            ",",
+            options=f"-c xp_backfill.batch_size={batch_size} {options}",
+        )
+        linked, unlinked, default_versions = (int(v) for v in out.strip().split(","))
+        return linked, unlinked, default_versions
+
+    def backfill_until_done(self, batch_size: int, options: str = "") -> list[int]:
+        """Run batches until one links nothing; the rows linked by each batch."""
+        batches = []
+        while True:
+            linked, _, default_versions = self.backfill_batch(batch_size, options)
+            if default_versions == 0:
+                raise AssertionError("backfill: no default policy version; apply the seed first")
+            if linked == 0:
+                return batches
+            batches.append(linked)
+
     # --- claims ----------------------------------------------------------------------------------------
-    def awards_digest(self) -> tuple[int, str]:
-        return self.query(AWARDS_DIGEST_SQL)[0]
+    def awards_digest(self, up_to_award_id: int = 2**62) -> tuple[int, str]:
+        """(count, md5) over every V001 column of the awards up to UP_TO_AWARD_ID."""
+        return self.query(AWARDS_DIGEST_SQL, (up_to_award_id,))[0]
+
+    def load_claims(self, count: int) -> int:
+        """Insert COUNT historical claims; returns the highest award_id."""
+        self.query(LOAD_CLAIMS_SQL, (count,))
+        return self.scalar("SELECT max(award_id) FROM xp_awards")
 
     def claim(self, player_id: str, amount: int, idempotency_key: str, reason: str = "quest") -> int | None:
         """The application's claim path: the award id, or None when the key was already granted."""

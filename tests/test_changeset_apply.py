@@ -68,9 +68,7 @@ def test_v005_rerun_repairs_an_invalid_index_left_by_a_failed_build(db):
     db.migrate(up_to="004")
     # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index; simulate that state.
     db.query("CREATE INDEX xp_awards_policy_version_id_idx ON xp_awards (policy_version_id)")
-    db.query(
-        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'xp_awards_policy_version_id_idx'::regclass"
-    )
+    db.query("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'xp_awards_policy_version_id_idx'::regclass")
     with pytest.raises(ScriptFailed, match="valid index xp_awards_policy_version_id_idx is missing"):
         db.verify(changes()[4])
     db.deploy(changes()[4])
@@ -84,6 +82,4 @@ def test_v003_column_is_catalog_only_no_table_rewrite(db):
     db.deploy(changes()[2])
     after = db.scalar("SELECT relfilenode FROM pg_class WHERE oid = 'xp_awards'::regclass")
     assert before == after
-    assert db.scalar(
-        "SELECT convalidated FROM pg_constraint WHERE conname = 'xp_awards_policy_version_fk'"
-    ) is False
+    assert db.scalar("SELECT convalidated FROM pg_constraint WHERE conname = 'xp_awards_policy_version_fk'") is False

@@ -13,7 +13,7 @@ import pytest
 from tests.changeset import MIGRATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import squawk_changeset  # noqa: E402
+import squawk_changeset
 
 
 def _findings(command: list[str]) -> list[dict]:

@@ -22,9 +22,7 @@ PG_VERSION = "15"  # the oldest server the change set supports
 
 def lintable_scripts(directory: Path) -> list[Path]:
     """Deploy (V) and revert (U) scripts; verify scripts are excluded."""
-    return sorted(
-        p for p in directory.glob("[VU]*.sql") if not p.name.endswith(".verify.sql")
-    )
+    return sorted(p for p in directory.glob("[VU]*.sql") if not p.name.endswith(".verify.sql"))
 
 
 def is_transactional(script: Path) -> bool:
