@@ -104,7 +104,7 @@ class Database:
 
     def psql(self, script: Path, *extra: str, options: str = "") -> str:
         """Run a script with psql -v ON_ERROR_STOP=1, in one transaction unless it is marked otherwise."""
-        cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *extra, "-f", str(script)]
+        cmd = [self.server.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", *extra, "-f", str(script)]
         if is_transactional(script):
             cmd.insert(1, "--single-transaction")
         env = {**self.env(), "PGOPTIONS": options} if options else self.env()
@@ -115,7 +115,7 @@ class Database:
 
     def schema_dump(self) -> str:
         result = subprocess.run(
-            ["pg_dump", "--schema-only", "--no-owner", self.name],
+            [self.server.program("pg_dump"), "--schema-only", "--no-owner", self.name],
             env=self.env(),
             capture_output=True,
             text=True,

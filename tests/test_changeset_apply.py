@@ -53,7 +53,7 @@ def test_marked_migration_cannot_run_in_a_transaction(db):
     v005 = changes()[4].deploy
     assert v005.read_text().startswith(NO_TRANSACTION_MARKER + "\n")
     result = subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", str(v005)],
+        [db.server.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", str(v005)],
         env=db.env(),
         capture_output=True,
         text=True,

@@ -10,6 +10,7 @@ Command line:
     python3 tools/localpg.py start DIR [--port N]   # prints the connection settings as JSON
     python3 tools/localpg.py stop DIR
     python3 tools/localpg.py status DIR
+    python3 tools/localpg.py env DIR              # shell exports for psql (PGHOST, PGPORT, ...)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -43,6 +45,11 @@ class Connection:
     user: str
     password: str
     dbname: str = "postgres"
+    bindir: str = ""  # the server's client programs (psql, pg_dump) match its major version
+
+    def program(self, name: str) -> str:
+        candidate = Path(self.bindir) / name
+        return str(candidate) if self.bindir and candidate.exists() else name
 
     def conninfo(self, dbname: str | None = None) -> str:
         return (
@@ -176,7 +183,7 @@ def connection(base: Path) -> Connection:
     if not state:
         raise LocalPgError(f"No local server was set up in {base}: run `localpg.py start {base}`.")
     password = (base / PASSWORD_FILE).read_text().strip()
-    return Connection(host="127.0.0.1", port=state["port"], user=SUPERUSER, password=password)
+    return Connection(host="127.0.0.1", port=state["port"], user=SUPERUSER, password=password, bindir=state["bindir"])
 
 
 def start(base: Path, port: int | None = None) -> Connection:
@@ -256,9 +263,14 @@ def stop(base: Path) -> None:
         )
 
 
+def _client_path(base: Path) -> dict[str, str]:
+    state = read_state(base.resolve()) or {}
+    return {"PATH": f"{state.get('bindir', '')}:{os.environ.get('PATH', '')}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("action", choices=["start", "stop", "status", "env"])
     parser.add_argument("dir", type=Path, help="directory that holds the cluster")
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
@@ -266,10 +278,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "start":
             conn = start(args.dir, args.port)
             shown = asdict(conn)
-            shown["password"] = f"(in {args.dir.resolve() / PASSWORD_FILE})"
+            shown["password"] = f"(in {args.dir.resolve() / PASSWORD_FILE})"  # never printed
             print(json.dumps(shown))
         elif args.action == "stop":
             stop(args.dir)
+        elif args.action == "env":
+            # For `eval` in a shell; the password goes to PGPASSFILE-less env of that shell only.
+            for key, value in {**connection(args.dir.resolve()).libpq_env(), **_client_path(args.dir)}.items():
+                print(f"export {key}={shlex.quote(value)}")
         else:
             running = is_running(args.dir)
             print("running" if running else "stopped")

@@ -1,0 +1,44 @@
+# pg_migrate — the two commands of the quick start are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+
+.PHONY: help venv lint lint-python lint-yaml lint-sql test unit demo demo-clean clean
+
+help:
+	@echo "make demo        run the change set against a disposable local PostgreSQL (.local/pg)"
+	@echo "make test        lint everything and run the whole test suite against real PostgreSQL"
+	@echo "make lint        ruff, yamllint and squawk only"
+	@echo "make demo-clean  stop and remove the local PostgreSQL"
+
+# The pinned environment; rebuilt when requirements.txt changes.
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+lint-python: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint-yaml: venv
+	$(BIN)/yamllint --strict .
+
+lint-sql: venv
+	$(BIN)/python tools/squawk_changeset.py
+
+lint: lint-python lint-yaml lint-sql
+
+test: lint
+	$(BIN)/pytest
+
+demo: venv
+	PY=$(BIN)/python tools/demo_psql.sh
+
+demo-clean: venv
+	$(BIN)/python tools/localpg.py stop .local/pg
+	rm -rf .local/pg
