@@ -154,29 +154,33 @@ class Database:
     def seed(self) -> None:
         self.psql(SEED_SCRIPT)
 
-    def backfill_batch(self, batch_size: int, options: str = "") -> tuple[int, int, int]:
-        """One run of the backfill script: (linked, unlinked, default_versions)."""
+    def backfill_batch(self, batch_size: int, after: int = 0, options: str = "") -> tuple[int, int | None, int]:
+        """One run of the backfill script: (linked, last_award_id, default_versions)."""
         out = self.psql(
             BACKFILL_SCRIPT,
             "-A",
             "-t",
             "-F",
             ",",
-            options=f"-c xp_backfill.batch_size={batch_size} {options}",
+            options=f"-c xp_backfill.batch_size={batch_size} -c xp_backfill.after_award_id={after} {options}",
         )
-        linked, unlinked, default_versions = (int(v) for v in out.strip().split(","))
-        return linked, unlinked, default_versions
+        linked, last, default_versions = out.strip().split(",")
+        return int(linked), (int(last) if last else None), int(default_versions)
 
-    def backfill_until_done(self, batch_size: int, options: str = "") -> list[int]:
-        """Run batches until one links nothing; the rows linked by each batch."""
+    def backfill_until_done(self, batch_size: int, options: str = "", cursor: int = 0) -> list[int]:
+        """The documented loop: batches along the keyset cursor, then a sweep from 0; rows linked per batch."""
         batches = []
         while True:
-            linked, _, default_versions = self.backfill_batch(batch_size, options)
+            linked, last, default_versions = self.backfill_batch(batch_size, cursor, options)
             if default_versions == 0:
                 raise AssertionError("backfill: no default policy version; apply the seed first")
-            if linked == 0:
+            if linked:
+                batches.append(linked)
+                cursor = last
+            elif cursor:
+                cursor = 0
+            else:
                 return batches
-            batches.append(linked)
 
     # --- claims ----------------------------------------------------------------------------------------
     def awards_digest(self, up_to_award_id: int = 2**62) -> tuple[int, str]:

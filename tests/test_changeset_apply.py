@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 
+import psycopg
 import pytest
 
 from tests.changeset import MIGRATIONS, NO_TRANSACTION_MARKER, changes, is_transactional
@@ -83,3 +85,21 @@ def test_v003_column_is_catalog_only_no_table_rewrite(db):
     after = db.scalar("SELECT relfilenode FROM pg_class WHERE oid = 'xp_awards'::regclass")
     assert before == after
     assert db.scalar("SELECT convalidated FROM pg_constraint WHERE conname = 'xp_awards_policy_version_fk'") is False
+
+
+def test_v005_outlasts_the_runners_short_lock_timeout_on_a_busy_server(db):
+    """A concurrent index build waits for every older transaction; with the runner's 2 s lock_timeout
+    it would fail and leave an INVALID index, so V005 sets its own (longer) bound."""
+    db.migrate(up_to="004")
+    db.query("CREATE TABLE unrelated_busy_table (id int)")
+    with db.connect() as other:
+        # A report in REPEATABLE READ holds its snapshot until it ends; the build must wait for it.
+        other.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        other.execute("SELECT count(*) FROM unrelated_busy_table")
+        release = threading.Timer(3.0, other.commit)
+        release.start()
+        try:
+            db.psql(changes()[4].deploy, options="-c lock_timeout=2s")
+        finally:
+            release.join()
+    db.verify(changes()[4])

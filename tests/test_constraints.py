@@ -381,8 +381,21 @@ def test_a_version_awards_point_at_cannot_be_deleted(latest):
         "'2027-02-01')",
         "INSERT INTO xp_policy_segment_overrides (policy_version_id, segment_key) VALUES ({published}, 'a')",
         "UPDATE xp_policy_streak_curve SET policy_version_id = {published}",
+        "UPDATE xp_policy_versions SET published_at = now() - interval '1 day' WHERE policy_version_id = {published}",
+        "UPDATE xp_policy_versions SET policy_version_id = DEFAULT WHERE policy_version_id = {published}",
     ],
-    ids=["base_xp", "window", "back-to-draft", "delete", "curve", "boost", "override", "move-rule-into"],
+    ids=[
+        "base_xp",
+        "window",
+        "back-to-draft",
+        "delete",
+        "curve",
+        "boost",
+        "override",
+        "move-rule-into",
+        "published_at",
+        "new-id",
+    ],
 )
 def test_published_versions_and_their_rules_are_frozen(latest, sql: str):
     db, ids = latest
@@ -398,3 +411,22 @@ def test_archiving_a_published_version_is_allowed_and_final(latest):
         )[0]
         == FROZEN
     )
+
+
+def test_publishing_waits_for_a_concurrent_rule_edit_of_the_draft(latest):
+    """A rule written into a draft and a publish of that draft cannot interleave: the publish waits."""
+    db, ids = latest
+    with db.connect() as editor:
+        editor.execute("INSERT INTO xp_policy_streak_curve VALUES (%s, 9, 1.9)", (ids["draft"],))
+        # The editor has not committed; a publish must wait for it (here: give up after 300 ms).
+        publish = (
+            "UPDATE xp_policy_versions SET status = 'published', published_at = now() "
+            f"WHERE policy_version_id = {ids['draft']}"
+        )
+        assert db.sqlstate(publish, setup="SET lock_timeout = '300ms'") == "55P03"
+        editor.commit()
+    db.query(
+        "UPDATE xp_policy_versions SET status = 'published', published_at = now() WHERE policy_version_id = %s",
+        (ids["draft"],),
+    )
+    assert violation(db, f"INSERT INTO xp_policy_streak_curve VALUES ({ids['draft']}, 10, 2)")[0] == FROZEN

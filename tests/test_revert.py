@@ -62,7 +62,7 @@ def _refuses(db: Database, version: str, message: str) -> None:
 def test_u001_refuses_while_claims_exist(db: Database):
     db.migrate(up_to="001")
     last = db.load_claims(10)
-    _refuses(db, "001", "U001 refuses to drop the claims tables: xp_awards holds 10 row(s)")
+    _refuses(db, "001", "U001 refuses to drop the claims tables: xp_awards or xp_rules still holds rows")
     assert db.awards_digest(last)[0] == 10
 
 
@@ -70,7 +70,7 @@ def test_u002_refuses_while_policies_exist(latest_db: Database):
     latest_db.seed()
     latest_db.revert_to("002")
     rows = latest_db.scalar("SELECT count(*) FROM xp_policy_versions")
-    _refuses(latest_db, "002", "U002 refuses to drop the policy tables")
+    _refuses(latest_db, "002", "U002 refuses to drop the policy tables: they still hold policies")
     assert latest_db.scalar("SELECT count(*) FROM xp_policy_versions") == rows
 
 
@@ -79,7 +79,7 @@ def test_u003_refuses_while_awards_are_linked(latest_db: Database):
     latest_db.seed()
     latest_db.backfill_until_done(batch_size=20)
     latest_db.revert_to("003")
-    _refuses(latest_db, "003", "U003 refuses to drop xp_awards.policy_version_id: 50 award(s) are linked")
+    _refuses(latest_db, "003", "U003 refuses to drop xp_awards.policy_version_id: awards are linked to policy versions")
     assert latest_db.scalar("SELECT count(*) FROM xp_awards WHERE policy_version_id IS NOT NULL") == 50
 
 

@@ -66,7 +66,7 @@ def test_seed_leaves_a_default_policy_with_newer_versions_alone(latest_db: Datab
 
 def test_backfill_without_seed_links_nothing_and_says_why(latest_db: Database):
     latest_db.load_claims(100)
-    assert latest_db.backfill_batch(50) == (0, 100, 0)
+    assert latest_db.backfill_batch(50) == (0, None, 0)
     with pytest.raises(AssertionError, match="apply the seed first"):
         latest_db.backfill_until_done(batch_size=50)
 
@@ -82,15 +82,16 @@ def test_backfill_links_every_historical_award_in_batches(latest_db: Database):
     assert latest_db.query("SELECT policy_version_id, count(*) FROM xp_awards GROUP BY 1") == [(default_v1, 2500)]
     assert latest_db.awards_digest(last) == claims
     # Idempotent: a finished backfill links nothing and changes nothing.
-    assert latest_db.backfill_batch(1000) == (0, 0, 1)
+    assert latest_db.backfill_batch(1000) == (0, None, 1)
+    assert latest_db.backfill_until_done(batch_size=1000) == []
 
 
 def test_backfill_resumes_after_an_interruption(latest_db: Database):
     latest_db.load_claims(1000)
     latest_db.seed()
-    assert latest_db.backfill_batch(300)[:2] == (300, 700)
-    assert latest_db.backfill_batch(300)[:2] == (300, 400)
-    # ... the operator's session dies here; a later run picks up the rest.
+    assert latest_db.backfill_batch(300, after=0)[:2] == (300, 300)
+    assert latest_db.backfill_batch(300, after=300)[:2] == (300, 600)
+    # ... the operator's session dies here; a later run starts over from cursor 0 and picks up the rest.
     assert latest_db.backfill_until_done(batch_size=300) == [300, 100]
     assert latest_db.scalar("SELECT count(*) FROM xp_awards WHERE policy_version_id IS NULL") == 0
 

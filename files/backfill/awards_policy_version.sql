@@ -1,19 +1,27 @@
 -- Backfill: link historical awards (policy_version_id IS NULL) to the version of the 'default'
--- policy whose effective window contains their awarded_at. Needs V003 (the column), the seed (a
--- non-draft default version) and, for speed on large tables, V005 (the index).
+-- policy whose effective window contains their awarded_at (where windows overlap, the higher
+-- version). Needs V003 (the column) and the seed (a non-draft default version).
 --
--- ONE BATCH per execution, in its own short transaction: run it again until `linked` is 0.
--- * Batched: at most xp_backfill.batch_size rows (default 5000) per run, so each transaction holds
---   row locks on one batch only, for milliseconds; ROW EXCLUSIVE on xp_awards blocks no claim.
--- * No waiting: FOR UPDATE ... SKIP LOCKED passes over rows another session is writing; a later
---   batch picks them up.
+-- ONE BATCH per execution, in its own short transaction. Settings (custom GUCs, e.g. PGOPTIONS):
+--   xp_backfill.batch_size      rows per batch, default 5000
+--   xp_backfill.after_award_id  keyset cursor: only awards with a higher award_id, default 0
+-- Result: linked (this batch), last_award_id (highest award_id linked, the next cursor; NULL when
+-- nothing was linked), default_versions (0 means: apply files/seeds/R__default_policy.sql first).
+--
+-- The loop (tools and playbooks do exactly this):
+--   cursor = 0
+--   repeat: run with after_award_id = cursor
+--           linked > 0            -> cursor = last_award_id, repeat
+--           linked = 0, cursor > 0 -> cursor = 0, repeat (a sweep for rows skipped while locked)
+--           linked = 0, cursor = 0 -> done
+--
+-- * Batched and linear: each batch reads its rows by primary key from the cursor on, so a batch
+--   costs the same at the end of a billion-row table as at the start.
+-- * Little locking: ROW EXCLUSIVE on xp_awards (blocks no claim) and row locks on one batch for
+--   milliseconds; FOR UPDATE ... SKIP LOCKED passes over rows another session is writing (the
+--   final sweep picks them up).
 -- * Resumable and idempotent: the work queue is "awards still NULL", so after an interruption the
---   next run continues where the last committed batch ended, and a finished backfill links nothing.
---
--- Result: linked (this batch), unlinked (awards still NULL afterwards, including any that no
--- default version covers), default_versions (0 means: apply files/seeds/R__default_policy.sql first).
---
---   psql:    PGOPTIONS='-c xp_backfill.batch_size=1000' psql -v ON_ERROR_STOP=1 -f awards_policy_version.sql
+--   loop simply starts again (from cursor 0), and a finished backfill links nothing.
 WITH default_versions AS (
     SELECT v.policy_version_id, v.version, v.effective_from, v.effective_to
       FROM xp_policy_versions AS v
@@ -31,6 +39,7 @@ batch AS (
             ORDER BY d.version DESC
             LIMIT 1) AS chosen
      WHERE a.policy_version_id IS NULL
+       AND a.award_id > coalesce(nullif(current_setting('xp_backfill.after_award_id', true), '')::bigint, 0)
      ORDER BY a.award_id
      LIMIT coalesce(nullif(current_setting('xp_backfill.batch_size', true), '')::integer, 5000)
        FOR UPDATE OF a SKIP LOCKED
@@ -43,5 +52,5 @@ linked AS (
     RETURNING a.award_id
 )
 SELECT (SELECT count(*) FROM linked) AS linked,
-       (SELECT count(*) FROM xp_awards WHERE policy_version_id IS NULL) - (SELECT count(*) FROM linked) AS unlinked,
+       (SELECT max(award_id) FROM linked) AS last_award_id,
        (SELECT count(*) FROM default_versions) AS default_versions;

@@ -12,18 +12,17 @@ LOCK TABLE xp_policies, xp_policy_versions, xp_policy_streak_curve, xp_policy_se
            xp_policy_segment_overrides IN ACCESS EXCLUSIVE MODE;
 
 DO $guard$
-DECLARE
-    policy_rows bigint := (SELECT count(*) FROM xp_policies) + (SELECT count(*) FROM xp_policy_versions)
-                        + (SELECT count(*) FROM xp_policy_streak_curve)
-                        + (SELECT count(*) FROM xp_policy_seasonal_boosts)
-                        + (SELECT count(*) FROM xp_policy_segment_overrides);
 BEGIN
-    IF policy_rows > 0 THEN
+    IF EXISTS (SELECT 1 FROM xp_policies) OR EXISTS (SELECT 1 FROM xp_policy_versions)
+       OR EXISTS (SELECT 1 FROM xp_policy_streak_curve) OR EXISTS (SELECT 1 FROM xp_policy_seasonal_boosts)
+       OR EXISTS (SELECT 1 FROM xp_policy_segment_overrides) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'object_not_in_prerequisite_state',
-            MESSAGE = format('U002 refuses to drop the policy tables: they hold %s row(s)', policy_rows),
-            HINT = 'Export the policies (pg_dump --data-only -t ''xp_polic*''), delete them deliberately, '
-                   'then revert again. Nothing was changed.';
+            MESSAGE = 'U002 refuses to drop the policy tables: they still hold policies',
+            HINT = 'Export them first (pg_dump --data-only -t ''xp_polic*''), then empty them deliberately with '
+                   'TRUNCATE xp_policy_segment_overrides, xp_policy_seasonal_boosts, xp_policy_streak_curve, '
+                   'xp_policy_versions, xp_policies (published versions refuse DELETE), and revert again. '
+                   'Nothing was changed.';
     END IF;
 END
 $guard$;
@@ -39,13 +38,17 @@ DROP FUNCTION xp_policy_rules_freeze();
 -- squawk-ignore ban-drop-function
 DROP FUNCTION xp_policy_versions_freeze();
 
--- btree_gist may serve other objects, or have been installed before V002: drop it only when
--- nothing depends on it any more.
+-- btree_gist may serve other objects: drop it only when nothing uses it any more (V002 cannot
+-- know who installed it, so an unused install that predates V002 is dropped as well), and keep it
+-- when this role does not own it.
 DO $ext$
 BEGIN
     DROP EXTENSION IF EXISTS btree_gist;  -- RESTRICT: fails while anything still uses it
-EXCEPTION WHEN dependent_objects_still_exist THEN
-    RAISE NOTICE 'btree_gist kept: other objects still use it';
+EXCEPTION
+    WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'btree_gist kept: other objects still use it';
+    WHEN insufficient_privilege THEN
+        RAISE NOTICE 'btree_gist kept: owned by another role';
 END
 $ext$;
 

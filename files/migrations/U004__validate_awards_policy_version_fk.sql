@@ -1,6 +1,8 @@
 -- U004 revert of the validation: PostgreSQL cannot mark a constraint unvalidated, so the foreign
--- key is re-created NOT VALID, exactly as V003 left it. Both statements are metadata-only (no scan),
--- taking SHARE ROW EXCLUSIVE on xp_awards and xp_policy_versions for an instant.
+-- key is re-created NOT VALID, exactly as V003 left it. Neither statement scans a table. Dropping a
+-- foreign key takes ACCESS EXCLUSIVE on xp_awards and xp_policy_versions, held until this short
+-- transaction commits (its wait bounded by lock_timeout); re-adding it NOT VALID needs only SHARE
+-- ROW EXCLUSIVE, which the held locks already cover.
 --
 -- Lint: the runner sets lock_timeout and statement_timeout for every migration it runs
 -- (pg_migrate_lock_timeout, pg_migrate_statement_timeout); by hand use PGOPTIONS='-c lock_timeout=2s'.

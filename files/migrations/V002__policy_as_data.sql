@@ -137,10 +137,12 @@ BEGIN
         END IF;
         RETURN OLD;
     END IF;
-    IF OLD.status <> 'draft' AND (NEW.policy_id, NEW.version, NEW.base_xp, NEW.max_xp_per_claim,
-                                  NEW.max_xp_per_day, NEW.effective_from, NEW.effective_to)
-                   IS DISTINCT FROM (OLD.policy_id, OLD.version, OLD.base_xp, OLD.max_xp_per_claim,
-                                     OLD.max_xp_per_day, OLD.effective_from, OLD.effective_to) THEN
+    IF OLD.status <> 'draft' AND (NEW.policy_version_id, NEW.policy_id, NEW.version, NEW.base_xp,
+                                  NEW.max_xp_per_claim, NEW.max_xp_per_day, NEW.effective_from,
+                                  NEW.effective_to, NEW.published_at, NEW.created_at)
+                   IS DISTINCT FROM (OLD.policy_version_id, OLD.policy_id, OLD.version, OLD.base_xp,
+                                     OLD.max_xp_per_claim, OLD.max_xp_per_day, OLD.effective_from,
+                                     OLD.effective_to, OLD.published_at, OLD.created_at) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'integrity_constraint_violation',
             MESSAGE = format('policy version %s is %s and immutable', OLD.policy_version_id, OLD.status),
@@ -172,6 +174,13 @@ BEGIN
     -- OLD is NULL for INSERT and NEW for DELETE; an UPDATE may move a row between versions, so
     -- both ends must be drafts. No row found: the version is being deleted (a cascade from a
     -- draft) or does not exist (the foreign key reports that).
+    -- FOR SHARE first: a concurrent publish (UPDATE of the version row) then waits for this
+    -- transaction, or this one waits for it and sees the new status. The foreign key's own
+    -- FOR KEY SHARE lock would not conflict with that UPDATE, letting a rule slip into a
+    -- version published at the same moment.
+    PERFORM FROM xp_policy_versions
+      WHERE policy_version_id IN (OLD.policy_version_id, NEW.policy_version_id)
+        FOR SHARE;
     SELECT * INTO frozen FROM xp_policy_versions
      WHERE status <> 'draft' AND policy_version_id IN (OLD.policy_version_id, NEW.policy_version_id)
      LIMIT 1;
@@ -205,18 +214,20 @@ COMMENT ON COLUMN xp_policies.policy_key IS
     'Stable lower_snake_case key the game code refers to (e.g. ''default''); never reused.';
 COMMENT ON TABLE xp_policy_versions IS
     'Immutable numbered versions of a policy''s rules; a version is edited only while status = ''draft''.';
-COMMENT ON COLUMN xp_policy_versions.version IS 'Version number within the policy, from 1, never reused.';
+COMMENT ON COLUMN xp_policy_versions.version IS 'Version number within the policy, from 1; unique per policy.';
 COMMENT ON COLUMN xp_policy_versions.status IS
     'draft (editable), published (in force; at most one per policy), archived (kept for history).';
 COMMENT ON COLUMN xp_policy_versions.base_xp IS 'XP granted for a qualifying claim before multipliers.';
 COMMENT ON COLUMN xp_policy_versions.max_xp_per_claim IS 'Upper bound on one claim after multipliers; NULL = uncapped.';
 COMMENT ON COLUMN xp_policy_versions.max_xp_per_day IS 'Upper bound per player per UTC day; NULL = uncapped.';
 COMMENT ON COLUMN xp_policy_versions.effective_from IS
-    'Start of the window in which awards are attributed to this version (inclusive; may be -infinity).';
+    'Start of the window in which awards are attributed to this version (inclusive; may be -infinity). '
+    'Where windows of a policy''s versions overlap, the higher version number applies.';
 COMMENT ON COLUMN xp_policy_versions.effective_to IS 'End of that window (exclusive); NULL = open-ended.';
 COMMENT ON COLUMN xp_policy_versions.published_at IS 'When the version left draft; required unless draft.';
 COMMENT ON TABLE xp_policy_streak_curve IS
-    'Multiplier per consecutive-day streak; days past the last row use the last row''s multiplier.';
+    'Multiplier per consecutive-day streak; a day without a row uses the multiplier of the nearest '
+    'lower day that has one (so days past the last row use the last row''s).';
 COMMENT ON COLUMN xp_policy_streak_curve.streak_day IS 'Length of the player''s streak in days, from 1.';
 COMMENT ON TABLE xp_policy_seasonal_boosts IS
     'Time-boxed multipliers (events, seasons); boosts of one version never overlap.';

@@ -1,8 +1,9 @@
 -- V003 the awards -> policy link, step 1 of 3: a nullable column and a NOT VALID foreign key.
 --
 -- xp_awards is large and busy, so every statement here is metadata-only:
--- * ADD COLUMN without a default (nullable) rewrites nothing; it needs ACCESS EXCLUSIVE on
---   xp_awards only for the instant of the catalog change (lock_timeout bounds the wait for it).
+-- * ADD COLUMN without a default (nullable) rewrites nothing; its ACCESS EXCLUSIVE lock on
+--   xp_awards is held until this two-statement transaction commits, i.e. for milliseconds once
+--   granted (lock_timeout bounds the wait for it, so claims never queue behind a long wait).
 -- * ADD CONSTRAINT ... NOT VALID skips the scan of existing rows; it takes SHARE ROW EXCLUSIVE on
 --   xp_awards and xp_policy_versions briefly and enforces the key for new and updated rows at once.
 -- Existing rows are checked by V004 (VALIDATE CONSTRAINT), which does not block writes.

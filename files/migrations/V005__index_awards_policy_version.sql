@@ -13,6 +13,12 @@
 -- Lint: the runner sets lock_timeout and statement_timeout for every migration it runs
 -- (pg_migrate_lock_timeout, pg_migrate_statement_timeout); by hand use PGOPTIONS='-c lock_timeout=2s'.
 -- squawk-ignore-file require-lock-timeout, require-statement-timeout
+-- A concurrent build also waits, under lock_timeout, for every transaction older than it in the
+-- whole database; a short runner default (2 s) would make it fail on any busy server and leave an
+-- INVALID index. Its waits block no claim (SHARE UPDATE EXCLUSIVE does not conflict with the
+-- ROW EXCLUSIVE of inserts), so a long bound is safe here. The runner resets lock_timeout before
+-- the next migration.
+SET lock_timeout = '10min';
 DROP INDEX CONCURRENTLY IF EXISTS xp_awards_policy_version_id_idx;
 -- Why no IF NOT EXISTS: it would keep an INVALID leftover; the DROP above already made re-runs safe.
 -- squawk-ignore prefer-robust-stmts
