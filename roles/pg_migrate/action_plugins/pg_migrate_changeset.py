@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+"""pg_migrate_changeset: discover and validate the change set on the controller.
+
+Runs entirely on the controller and opens no connection: it reads the migrations directory (and
+the optional seeds directory), parses every file name, checks every file (UTF-8, not empty, SQL
+that parses, transaction rules), computes SHA-256 checksums and statement boundaries, and writes
+a deterministic tar bundle of the files for the copy step. Every problem is collected first and
+reported in one message, so an operator fixes them all in one go.
+
+Naming (Flyway's, plus Sqitch-style verify scripts):
+    V<version>__<description>.sql         migration (deploy)
+    U<version>__<description>.sql         its revert
+    V<version>__<description>.verify.sql  its verify script (raises unless the change is in effect)
+    R__<description>.sql                  repeatable script (seeds): re-applied when its checksum changes
+A script whose first line is exactly `-- pg_migrate:no-transaction` runs outside a transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    import pglast
+    from pglast import ast as pg_ast
+except ImportError:  # reported when the action runs, with the fix
+    pglast = None
+    pg_ast = None
+
+NO_TRANSACTION_MARKER = "-- pg_migrate:no-transaction"
+_NAME = re.compile(
+    r"^(?:(?P<kind>[VU])(?P<version>\d+(?:\.\d+)*)__(?P<slug>[A-Za-z0-9_]+?)(?P<verify>\.verify)?"
+    r"|R__(?P<rslug>[A-Za-z0-9_]+?)(?P<rverify>\.verify)?)\.sql$"
+)
+NAMING_HELP = (
+    "expected V<version>__<description>.sql, U<version>__<description>.sql, "
+    "V<version>__<description>.verify.sql or R__<description>.sql (description: letters, digits, _)"
+)
+BUNDLE_MODE = 0o640
+
+
+@dataclass(frozen=True)
+class ScriptName:
+    role: str  # deploy | revert | verify | repeatable
+    version: str | None
+    slug: str
+
+    @property
+    def description(self) -> str:
+        return self.slug.replace("_", " ")
+
+
+def parse_name(filename: str) -> ScriptName | None:
+    """What a file is, from its name alone; None when the name follows no convention."""
+    match = _NAME.match(filename)
+    if not match:
+        return None
+    if match.group("rslug"):
+        if match.group("rverify"):
+            return None  # repeatable scripts have no verify scripts
+        return ScriptName("repeatable", None, match.group("rslug"))
+    if match.group("verify"):
+        if match.group("kind") == "U":
+            return None
+        return ScriptName("verify", match.group("version"), match.group("slug"))
+    role = "deploy" if match.group("kind") == "V" else "revert"
+    return ScriptName(role, match.group("version"), match.group("slug"))
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    parts = [int(part) for part in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def decode_utf8(name: str, data: bytes) -> tuple[str | None, str | None]:
+    """(text, None) or (None, problem)."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, "%s: not UTF-8 (byte 0x%02x at offset %d): save the file as UTF-8" % (
+            name, data[exc.start], exc.start)
+
+
+def is_transactional(text: str) -> bool:
+    return text.split("\n", 1)[0].rstrip("\r\n\t ") != NO_TRANSACTION_MARKER
+
+
+def _needs_no_transaction(stmt) -> str | None:
+    """The statement kind when it cannot run inside a transaction block, else None."""
+    if isinstance(stmt, pg_ast.IndexStmt) and stmt.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(stmt, pg_ast.DropStmt) and stmt.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(stmt, pg_ast.ReindexStmt) and any(
+            getattr(param, "defname", None) == "concurrently" for param in (stmt.params or ())):
+        return "REINDEX CONCURRENTLY"
+    if isinstance(stmt, pg_ast.VacuumStmt) and stmt.is_vacuumcmd:
+        return "VACUUM"
+    for node, label in ((pg_ast.CreatedbStmt, "CREATE DATABASE"), (pg_ast.DropdbStmt, "DROP DATABASE"),
+                        (pg_ast.AlterSystemStmt, "ALTER SYSTEM"), (pg_ast.CreateTableSpaceStmt, "CREATE TABLESPACE"),
+                        (pg_ast.DropTableSpaceStmt, "DROP TABLESPACE")):
+        if isinstance(stmt, node):
+            return label
+    return None
+
+
+_TRANSACTION_CONTROL = {"TRANS_STMT_BEGIN", "TRANS_STMT_START", "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK",
+                        "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"}
+
+
+def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[int]], list[str]]:
+    """Statement boundaries [start, end, line] (character offsets) and the problems of one script."""
+    problems = []
+    try:
+        raw_statements = pglast.parse_sql(text)
+    except pglast.parser.ParseError as exc:
+        message, location = (exc.args + (None,))[:2]
+        where = " (line %d)" % line_of(text, location) if isinstance(location, int) else ""
+        return [], ["%s: SQL does not parse%s: %s" % (name, where, message)]
+    if not raw_statements:
+        return [], ["%s: holds no SQL statement (only comments or blank): remove it or add the SQL" % name]
+
+    spans = [[piece.start, piece.stop, line_of(text, piece.start)]
+             for piece in pglast.split(text, with_parser=True, only_slices=True)]
+    for raw, (start, _end, line) in zip(raw_statements, spans):
+        stmt = raw.stmt
+        if isinstance(stmt, pg_ast.TransactionStmt) and stmt.kind.name in _TRANSACTION_CONTROL:
+            problems.append(
+                "%s line %d: transaction control (%s) is not allowed: pg_migrate runs each migration in its own "
+                "transaction (or none, with `%s` as the first line)" % (
+                    name, line, text[start:start + 20].split()[0].upper(), NO_TRANSACTION_MARKER))
+        needs = _needs_no_transaction(stmt)
+        if needs and transactional:
+            problems.append(
+                "%s line %d: %s cannot run inside a transaction: put `%s` on the first line of the file "
+                "(and make the script safe to re-run)" % (name, line, needs, NO_TRANSACTION_MARKER))
+    for number, line_text in enumerate(text.split("\n")[1:], start=2):
+        if line_text.strip() == NO_TRANSACTION_MARKER:
+            problems.append("%s line %d: `%s` only counts on the first line" % (name, number, NO_TRANSACTION_MARKER))
+    return spans, problems
+
+
+def _script_entry(name: str, relpath: str, data: bytes, text: str, spans: list[list[int]]) -> dict:
+    return {
+        "script": name,
+        "path": relpath,
+        "checksum": sha256_hex(data),
+        "transactional": is_transactional(text),
+        "statements": spans,
+    }
+
+
+def read_scripts(directory: str, subdir: str, problems: list[str], warnings: list[str]) -> list[tuple]:
+    """(name, relpath, ScriptName, entry) for every well-named, valid .sql file of DIRECTORY."""
+    if not os.path.isdir(directory):
+        problems.append("%s: no such directory" % directory)
+        return []
+    found = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(".") or not os.path.isfile(path):
+            continue
+        if not name.endswith(".sql"):
+            warnings.append("%s: ignored (not a .sql file)" % os.path.join(subdir, name))
+            continue
+        parsed = parse_name(name)
+        if parsed is None:
+            problems.append("%s: malformed name (%s)" % (name, NAMING_HELP))
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if not data.strip():
+            problems.append("%s: empty file: remove it or add the SQL" % name)
+            continue
+        text, problem = decode_utf8(name, data)
+        if problem:
+            problems.append(problem)
+            continue
+        spans, sql_problems = analyse_sql(name, text, is_transactional(text))
+        problems.extend(sql_problems)
+        found.append((name, parsed, _script_entry(name, "%s/%s" % (subdir, name), data, text, spans)))
+    return found
+
+
+def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[dict, list[str], list[str]]:
+    """(changeset, problems, warnings). The changeset is only meaningful when problems is empty."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    scripts = read_scripts(migrations_dir, "migrations", problems, warnings)
+    seeds = read_scripts(seeds_dir, "seeds", problems, warnings) if seeds_dir else []
+
+    deploys: dict[tuple, tuple] = {}
+    companions = []
+    repeatables = []
+    for name, parsed, entry in scripts:
+        if parsed.role == "repeatable":
+            repeatables.append(dict(entry, description=parsed.description))
+        elif parsed.role == "deploy":
+            key = version_key(parsed.version)
+            if key in deploys:
+                other_name, other = deploys[key]
+                if other.version == parsed.version:
+                    problems.append("duplicate version %s: %s and %s" % (parsed.version, other_name, name))
+                else:
+                    problems.append("ambiguous version: %s and %s are both version %s" % (
+                        other_name, name, ".".join(map(str, key))))
+                continue
+            deploys[key] = (name, parsed)
+            companions.append(("deploy", key, name, parsed, entry))
+        else:
+            companions.append((parsed.role, version_key(parsed.version), name, parsed, entry))
+    for name, parsed, entry in seeds:
+        if parsed.role != "repeatable":
+            problems.append("%s: the seeds directory holds only repeatable scripts (R__<description>.sql)" % name)
+            continue
+        repeatables.append(dict(entry, description=parsed.description))
+
+    migrations: dict[tuple, dict] = {}
+    for role, key, name, parsed, entry in companions:
+        if role == "deploy":
+            migrations[key] = dict(entry, version=parsed.version, description=parsed.description,
+                                   description_slug=parsed.slug, revert=None, verify=None)
+    for role, key, name, parsed, entry in companions:
+        if role == "deploy":
+            continue
+        migration = migrations.get(key)
+        label = "revert" if role == "revert" else "verify script"
+        if migration is None:
+            problems.append("%s: %s without migration (no V%s__%s.sql)" % (name, label, parsed.version, parsed.slug))
+        elif migration["description_slug"] != parsed.slug:
+            problems.append("%s: %s does not match its migration %s (the descriptions differ)" % (
+                name, label, migration["script"]))
+        elif migration[role] is not None:
+            problems.append("%s: a second %s for version %s" % (name, label, parsed.version))
+        else:
+            migration[role] = entry
+
+    changeset = {
+        "migrations": [migrations[key] for key in sorted(migrations)],
+        "repeatables": sorted(repeatables, key=lambda r: r["script"]),
+    }
+    if not changeset["migrations"] and not changeset["repeatables"] and not problems:
+        problems.append("%s: no migrations found (%s)" % (migrations_dir, NAMING_HELP))
+    return changeset, problems, warnings
+
+
+def bundle_members(changeset: dict) -> list[str]:
+    """Relative paths of every file the target needs, in a stable order."""
+    paths = []
+    for migration in changeset["migrations"]:
+        paths.append(migration["path"])
+        for companion in ("revert", "verify"):
+            if migration[companion]:
+                paths.append(migration[companion]["path"])
+    paths.extend(r["path"] for r in changeset["repeatables"])
+    return sorted(paths)
+
+
+def write_bundle(changeset: dict, roots: dict[str, str], destination: str,
+                 file_mode: int = BUNDLE_MODE, dir_mode: int = 0o750) -> str:
+    """A deterministic tar (sorted, mtime 0) of the change set, with the modes the target must have; its sha256."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        members = bundle_members(changeset)
+        for subdir in sorted({relpath.split("/", 1)[0] for relpath in members}):
+            info = tarfile.TarInfo(subdir)
+            info.type = tarfile.DIRTYPE
+            info.mode = dir_mode
+            info.mtime = 0
+            tar.addfile(info)
+        for relpath in members:
+            subdir, name = relpath.split("/", 1)
+            with open(os.path.join(roots[subdir], name), "rb") as handle:
+                data = handle.read()
+            info = tarfile.TarInfo(relpath)
+            info.size = len(data)
+            info.mode = file_mode
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    content = buffer.getvalue()
+    with open(destination, "wb") as handle:
+        handle.write(content)
+    return sha256_hex(content)
+
+
+def format_problems(problems: list[str], migrations_dir: str) -> str:
+    lines = ["The change set in %s has %d problem(s); nothing was changed on any host:" % (
+        migrations_dir, len(problems))]
+    lines.extend("  - %s" % problem for problem in problems)
+    return "\n".join(lines)
+
+
+class ActionModule(ActionBase):
+    """Controller-side discovery; see the module docstring."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("migrations_dir", "seeds_dir", "bundle_dir", "file_mode", "dir_mode"))
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        if pglast is None:
+            raise AnsibleActionFail(
+                "pg_migrate needs the Python package pglast on the controller to parse migrations: "
+                "pip install pglast (it is in this project's requirements.txt)")
+        migrations_dir = self._task.args.get("migrations_dir")
+        seeds_dir = self._task.args.get("seeds_dir") or None
+        if not migrations_dir:
+            raise AnsibleActionFail("pg_migrate_migrations_dir is empty: point it at the directory of V*.sql files")
+        changeset, problems, warnings = build_changeset(migrations_dir, seeds_dir)
+        if problems:
+            raise AnsibleActionFail(format_problems(problems, migrations_dir))
+
+        # Ansible's per-run local temp dir is removed when ansible-playbook exits, so is the bundle.
+        bundle_dir = self._task.args.get("bundle_dir") or tempfile.mkdtemp(prefix="pg_migrate-",
+                                                                           dir=C.DEFAULT_LOCAL_TMP)
+        os.makedirs(bundle_dir, mode=0o700, exist_ok=True)
+        bundle = os.path.join(bundle_dir, "changeset.tar")
+        roots = {"migrations": migrations_dir, "seeds": seeds_dir or ""}
+        result.update(
+            changed=False,
+            changeset=changeset,
+            warnings=warnings,
+            bundle=bundle,
+            bundle_dir=bundle_dir,
+            bundle_checksum=write_bundle(changeset, roots, bundle,
+                                         int(str(self._task.args.get("file_mode") or "0640"), 8),
+                                         int(str(self._task.args.get("dir_mode") or "0750"), 8)),
+            latest_version=changeset["migrations"][-1]["version"] if changeset["migrations"] else None,
+            migration_count=len(changeset["migrations"]),
+        )
+        if warnings:
+            result["warnings"] = warnings
+        return result

@@ -1,0 +1,796 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# pg_migrate: plan, apply or revert a change set on one PostgreSQL database, in one module call.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_migrate
+short_description: Plan, apply or revert a pg_migrate change set on one PostgreSQL database
+description:
+  - Reads the change set's scripts from O(scripts_dir) on the managed host (copied there by the
+    pg_migrate role), checks each against the SHA-256 the controller computed, and talks to the
+    database through the same connection code as the community.postgresql modules.
+  - O(action=plan) only reads the history table and reports what a run would do.
+  - O(action=migrate) takes a session advisory lock (polled with a bound, never waited on forever),
+    re-reads the history under it (the version-check guard), then applies each pending migration
+    together with its history row in one transaction, with C(lock_timeout) and C(statement_timeout)
+    set and bounded retries with backoff when the lock timeout fires (SQLSTATE 55P03). Scripts whose
+    first line is C(-- pg_migrate:no-transaction) run statement by statement outside a transaction.
+  - O(action=rollback) runs revert scripts newest first down to O(target_version), each together with
+    the removal of its history row.
+  - In check mode nothing is changed; with O(rehearse=true) all pending transactional scripts are
+    executed in one transaction that is rolled back.
+options:
+  action:
+    description: What to do.
+    choices: [plan, migrate, rollback]
+    default: plan
+    type: str
+  changeset:
+    description: The change set as returned by the pg_migrate_changeset action (names, checksums, statement offsets).
+    type: dict
+    required: true
+  scripts_dir:
+    description: Directory on the managed host that holds the copied scripts (migrations/ and seeds/).
+    type: path
+    required: true
+  login_db:
+    description: Database to migrate.
+    type: str
+    required: true
+  history_schema:
+    description: Schema of the history table (created when absent).
+    type: str
+    default: public
+  history_table:
+    description: Name of the history table (created when absent).
+    type: str
+    default: pg_migrate_history
+  target_version:
+    description: Stop at (migrate) or revert down to (rollback) this version; V(000) reverts everything.
+    type: str
+  baseline_version:
+    description: On a database without history, record the migrations up to this version as applied (after their verify scripts pass) instead of running them.
+    type: str
+  allow_out_of_order:
+    description: Apply pending versions that sort below the highest applied one.
+    type: bool
+    default: false
+  repair:
+    description: Record the current checksum of applied migrations whose file changed, instead of failing.
+    type: bool
+    default: false
+  verify:
+    description: Run each migration's verify script right after it, in the same transaction; a failure rolls the migration back.
+    type: bool
+    default: true
+  apply_repeatables:
+    description: Apply repeatable (R__) scripts that are new or changed, after the versioned migrations.
+    type: bool
+    default: true
+  lock_timeout:
+    description: C(lock_timeout) for every migration.
+    type: str
+    default: 2s
+  statement_timeout:
+    description: C(statement_timeout) for every migration.
+    type: str
+    default: 30min
+  lock_retries:
+    description: How often a migration is retried after its lock timeout fired (SQLSTATE 55P03).
+    type: int
+    default: 3
+  lock_retry_delay:
+    description: Seconds before the first retry; doubled for each further one.
+    type: float
+    default: 2.0
+  advisory_lock_wait:
+    description: Seconds to wait for another run's advisory lock on the same database before failing.
+    type: float
+    default: 120
+  rehearse:
+    description: In check mode, execute the pending transactional scripts in one transaction and roll it back.
+    type: bool
+    default: false
+  group_transactions:
+    description: Apply consecutive transactional migrations in one transaction (all or nothing) instead of one each.
+    type: bool
+    default: false
+extends_documentation_fragment: []
+author: pg_migrate developers
+"""
+
+EXAMPLES = r"""
+- name: Apply the pending migrations
+  pg_migrate:
+    action: migrate
+    changeset: "{{ __pg_migrate_changeset }}"
+    scripts_dir: /var/lib/pg_migrate/xp
+    login_db: xp
+"""
+
+RETURN = r"""
+plan:
+  description: What the run found and decided (from_version, to_version, pending, drift, missing, out_of_order, problems).
+  returned: always
+  type: dict
+applied:
+  description: Migrations applied (version, script, checksum, duration_ms, attempts).
+  returned: always
+  type: list
+reverted:
+  description: Migrations reverted by a rollback.
+  returned: always
+  type: list
+"""
+
+import hashlib
+import os
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.pg_migrate_plan import NO_VERSION, plan_migrate, plan_rollback
+from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
+    connect_to_db,
+    ensure_required_libs,
+    get_conn_params,
+    postgres_common_argument_spec,
+)
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+LOCK_NOT_AVAILABLE = "55P03"
+DUPLICATE_TABLE = "42P07"
+EXCERPT_CHARS = 160
+
+
+class RunFailed(Exception):
+    """An expected failure: the message says what happened, where, and what to do."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
+
+
+def sqlstate_of(exc):
+    return getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+
+
+def describe_db_error(exc):
+    """The server's message with DETAIL and HINT; never the statement text or a password."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc).split("\n")[0]
+    parts = [primary]
+    for label, attribute in (("DETAIL", "message_detail"), ("HINT", "message_hint")):
+        value = getattr(diag, attribute, None)
+        if value:
+            parts.append("%s: %s" % (label, value))
+    return " ".join(parts)
+
+
+def excerpt(statement_text):
+    """The first line of a statement, shortened: enough to find it, never the whole script."""
+    lines = [line.strip() for line in statement_text.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    code_lines = [line for line in lines if not line.startswith("--")]
+    if code_lines:
+        first = code_lines[0]
+    return first if len(first) <= EXCERPT_CHARS else first[:EXCERPT_CHARS - 3] + "..."
+
+
+def quote_ident(name):
+    return '"%s"' % name
+
+
+class StatementFailed(Exception):
+    def __init__(self, script, number, line, statement, exc):
+        super().__init__(describe_db_error(exc))
+        self.script = script
+        self.number = number
+        self.line = line
+        self.statement = statement
+        self.sqlstate = sqlstate_of(exc)
+        self.error = describe_db_error(exc)
+
+
+class Runner:
+    def __init__(self, module, conn):
+        self.module = module
+        self.params = module.params
+        self.conn = conn
+        schema, table = self.params["history_schema"], self.params["history_table"]
+        self.history = "%s.%s" % (quote_ident(schema), quote_ident(table))
+        self.history_name = "%s.%s" % (schema, table)
+        self.lock_key_text = "pg_migrate:%s" % self.history_name
+        self.locked = False
+        self.scripts = {}
+
+    # --- SQL helpers ---------------------------------------------------------------------------
+    def rows(self, sql, params=None):
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.description is None:
+                return []
+            names = [column[0] for column in cursor.description]
+            return [row if isinstance(row, dict) else dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def value(self, sql, params=None):
+        result = self.rows(sql, params)
+        return list(result[0].values())[0] if result else None
+
+    def set_autocommit(self, enabled):
+        if self.conn.autocommit != enabled:
+            self.conn.rollback()
+            self.conn.autocommit = enabled
+
+    def set_timeouts(self, local):
+        self.rows("SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+                  (self.params["lock_timeout"], local, self.params["statement_timeout"], local))
+
+    # --- advisory lock: serialises runs against one database ------------------------------------
+    def acquire_lock(self):
+        deadline = time.monotonic() + self.params["advisory_lock_wait"]
+        delay = 0.2
+        while True:
+            got = self.value("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (self.lock_key_text,))
+            self.conn.commit()
+            if got:
+                self.locked = True
+                return
+            if time.monotonic() >= deadline:
+                holder = self.rows(
+                    "SELECT a.pid, a.usename, a.application_name, a.client_addr::text AS client, "
+                    "       a.backend_start::text AS since, a.state "
+                    "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    " WHERE l.locktype = 'advisory' AND l.granted "
+                    "   AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)",
+                    (self.lock_key_text,))
+                self.conn.rollback()
+                who = ("pid %(pid)s (user %(usename)s, application %(application_name)s, from %(client)s, "
+                       "connected since %(since)s, %(state)s)" % holder[0]) if holder else "another session"
+                raise RunFailed(
+                    "another pg_migrate run holds the migration lock of %s (%s); waited %ss. Let it finish and "
+                    "run again. If that session is stuck, end it with SELECT pg_terminate_backend(<pid>): its open "
+                    "migration rolls back and the lock is released."
+                    % (self.params["login_db"], who, int(self.params["advisory_lock_wait"])))
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def release_lock(self):
+        if self.locked:
+            self.set_autocommit(False)
+            self.rows("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (self.lock_key_text,))
+            self.conn.commit()
+            self.locked = False
+
+    # --- history ------------------------------------------------------------------------------------
+    def history_exists(self):
+        exists = self.value("SELECT to_regclass(%s) IS NOT NULL AS present", (self.history,))
+        self.conn.commit()
+        return bool(exists)
+
+    def history_ddl(self):
+        table = self.params["history_table"]
+        return [
+            "CREATE SCHEMA IF NOT EXISTS %s" % quote_ident(self.params["history_schema"]),
+            "CREATE TABLE IF NOT EXISTS %s ("
+            " installed_rank bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+            " version text,"
+            " description text NOT NULL,"
+            " script text NOT NULL,"
+            " checksum char(64) NOT NULL,"
+            " kind text NOT NULL CHECK (kind IN ('migration', 'baseline', 'repeatable')),"
+            " applied_by text NOT NULL DEFAULT current_user,"
+            " applied_at timestamptz NOT NULL DEFAULT now(),"
+            " execution_ms integer NOT NULL DEFAULT 0,"
+            " success boolean NOT NULL,"
+            " CHECK ((kind = 'repeatable') = (version IS NULL)))" % self.history,
+            # A version can be recorded as applied once: the last line of defence against a double apply.
+            "CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (version) WHERE success AND kind <> 'repeatable'"
+            % (quote_ident(table + "_applied_version_key"), self.history),
+            "COMMENT ON TABLE %s IS 'pg_migrate: one row per applied, baselined or failed script'" % self.history,
+        ]
+
+    def ensure_history(self):
+        if self.history_exists():
+            return False
+        for statement in self.history_ddl():
+            self.rows(statement)
+        self.conn.commit()
+        return True
+
+    def read_history(self):
+        if not self.history_exists():
+            return []
+        history = self.rows(
+            "SELECT installed_rank, version, description, script, checksum, kind, success, "
+            "       applied_at::text AS applied_at, applied_by FROM %s ORDER BY installed_rank" % self.history)
+        self.conn.commit()
+        return history
+
+    def record(self, kind, version, description, script, checksum, duration_ms, success):
+        self.rows(
+            "INSERT INTO %s (version, description, script, checksum, kind, execution_ms, success) "
+            "VALUES (%%s, %%s, %%s, %%s, %%s, %%s, %%s)" % self.history,
+            (version, description, script, checksum, kind, int(duration_ms), success))
+
+    # --- scripts on the managed host ------------------------------------------------------------------
+    def script_text(self, entry):
+        """The copied file, checked byte for byte against the controller's checksum."""
+        path = os.path.join(self.params["scripts_dir"], entry["path"])
+        if path not in self.scripts:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                raise RunFailed("cannot read %s on this host (%s): the copy step did not place it; run the role "
+                                "again without skipping the copy." % (path, exc.strerror))
+            checksum = hashlib.sha256(data).hexdigest()
+            if checksum != entry["checksum"]:
+                raise RunFailed(
+                    "%s on this host differs from the controller's file (sha256 %s, expected %s): the copy is stale "
+                    "or was altered. Nothing was changed; run the role again to copy it." % (path, checksum,
+                                                                                           entry["checksum"]))
+            self.scripts[path] = data.decode("utf-8")
+        return self.scripts[path]
+
+    def statements(self, entry):
+        text = self.script_text(entry)
+        return [(number, line, text[start:end])
+                for number, (start, end, line) in enumerate(entry["statements"], start=1)]
+
+    def run_script(self, entry):
+        for number, line, statement in self.statements(entry):
+            try:
+                self.rows(statement)
+            except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
+                if sqlstate_of(exc) is None:
+                    raise
+                raise StatementFailed(entry["script"], number, line, statement, exc)
+
+    def invalid_indexes(self):
+        found = self.rows("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1")
+        if not self.conn.autocommit:
+            self.conn.commit()
+        return [row["name"] for row in found]
+
+    # --- applying -------------------------------------------------------------------------------------
+    def with_lock_retries(self, label, attempt_once):
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return attempt_once(), attempts
+            except StatementFailed as failure:
+                if failure.sqlstate == LOCK_NOT_AVAILABLE and attempts <= self.params["lock_retries"]:
+                    delay = self.params["lock_retry_delay"] * (2 ** (attempts - 1))
+                    self.module.log("pg_migrate: %s hit lock_timeout (attempt %d); retrying in %.1fs"
+                                    % (label, attempts, delay))
+                    time.sleep(delay)
+                    continue
+                failure.attempts = attempts
+                raise
+
+    def apply_transactional(self, items):
+        """ITEMS: [(kind, migration entry, script entry)] applied in one transaction with their history rows."""
+        def attempt():
+            self.set_autocommit(False)
+            try:
+                self.set_timeouts(local=True)
+                timings = []
+                for kind, migration, entry in items:
+                    started = time.monotonic()
+                    self.run_script(entry)
+                    if kind == "migration" and self.params["verify"] and migration.get("verify"):
+                        self.run_verify(migration)
+                    duration = (time.monotonic() - started) * 1000
+                    self.record(kind, migration.get("version"), migration["description"], entry["script"],
+                                entry["checksum"], duration, True)
+                    timings.append(duration)
+                self.conn.commit()
+                return timings
+            except Exception:
+                self.conn.rollback()
+                raise
+        label = ", ".join(entry["script"] for _, _, entry in items)
+        return self.with_lock_retries(label, attempt)
+
+    def run_verify(self, migration):
+        try:
+            self.run_script(migration["verify"])
+        except StatementFailed as failure:
+            failure.verify_of = migration["script"]
+            raise
+
+    def apply_outside_transaction(self, kind, migration, entry):
+        """A marked script: each statement commits on its own; the history row follows success."""
+        before = set(self.invalid_indexes())
+
+        def attempt():
+            self.set_autocommit(True)
+            self.set_timeouts(local=False)
+            started = time.monotonic()
+            self.run_script(entry)
+            return (time.monotonic() - started) * 1000
+
+        try:
+            try:
+                duration, attempts = self.with_lock_retries(entry["script"], attempt)
+                if kind == "migration" and self.params["verify"] and migration.get("verify"):
+                    self.run_verify(migration)
+            finally:
+                self.rows("RESET lock_timeout")
+                self.rows("RESET statement_timeout")
+        except StatementFailed as failure:
+            failure.left_invalid = [name for name in self.invalid_indexes() if name not in before]
+            failure.outside_transaction = True
+            self.set_autocommit(True)
+            self.record(kind, migration.get("version"), migration["description"], entry["script"],
+                        entry["checksum"], 0, False)
+            self.set_autocommit(False)
+            raise
+        self.record(kind, migration.get("version"), migration["description"], entry["script"], entry["checksum"],
+                    duration, True)
+        self.set_autocommit(False)
+        return duration, attempts
+
+
+def failure_message(failure, action, from_version):
+    where = "%s, statement %d (line %d)" % (failure.script, failure.number, failure.line)
+    if getattr(failure, "verify_of", None):
+        what = "the verify script of %s failed at %s" % (failure.verify_of, where)
+    else:
+        what = "%s failed at statement %d (line %d)" % (failure.script, failure.number, failure.line)
+    message = "%s [SQLSTATE %s]: %s. Statement: %s." % (what, failure.sqlstate, failure.error,
+                                                         excerpt(failure.statement))
+    if failure.sqlstate == LOCK_NOT_AVAILABLE:
+        message += (" The lock timeout fired on every attempt (%d): another session holds a conflicting lock "
+                    "for longer; find it in pg_stat_activity/pg_locks and retry when it is gone."
+                    % getattr(failure, "attempts", 1))
+    if getattr(failure, "outside_transaction", False):
+        message += (" This script runs outside a transaction: statements before the failing one stayed "
+                    "committed, and the run is recorded as failed; fix the cause and run again (the script must "
+                    "be safe to re-run).")
+        for index in getattr(failure, "left_invalid", []):
+            message += (" It left the INVALID index %s behind (a failed CREATE INDEX CONCURRENTLY): re-running a "
+                        "script that drops it first repairs it, or remove it with DROP INDEX CONCURRENTLY %s;"
+                        % (index, index))
+    elif action == "rollback":
+        message += " The revert was rolled back; the database is still at version %s." % from_version
+    else:
+        message += " The migration was rolled back; the database is at version %s." % from_version
+    if failure.sqlstate == DUPLICATE_TABLE and from_version == NO_VERSION:
+        message += (" If this database already has this schema (it predates pg_migrate), adopt it with "
+                    "pg_migrate_baseline_version instead of re-creating it.")
+    return message
+
+
+def render_diff(runner, entries, header):
+    chunks = []
+    for label, entry in entries:
+        chunks.append("-- ===== %s: %s (%s) =====\n%s" % (
+            header, entry["script"], label, runner.script_text(entry).rstrip("\n")))
+    return "\n\n".join(chunks) + ("\n" if chunks else "")
+
+
+def run_migrate(module, runner, result):
+    params = module.params
+    check = module.check_mode
+    rehearse = check and params["rehearse"]
+
+    if check and not rehearse:
+        history = runner.read_history()
+    else:
+        runner.acquire_lock()
+        if not check:
+            result["history_created"] = runner.ensure_history()
+            result["changed"] = result["changed"] or result["history_created"]
+        history = runner.read_history()
+
+    plan = plan_migrate(params["changeset"], history, params["target_version"], params["baseline_version"],
+                        params["allow_out_of_order"], params["repair"])
+    if not params["apply_repeatables"]:
+        plan["repeatables"] = []
+    result["plan"] = plan
+    if plan["problems"]:
+        raise RunFailed("the version check stopped the run on %s; nothing was changed:\n  - %s"
+                        % (params["login_db"], "\n  - ".join(plan["problems"])))
+
+    migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
+    repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
+    pending = [migrations[p["version"]] for p in plan["pending"]]
+    pending_repeatables = [repeatables[r["script"]] for r in plan["repeatables"]]
+
+    # Every file this run may execute is checked against its checksum before anything is changed.
+    for migration in pending:
+        runner.script_text(migration)
+        if params["verify"] and migration.get("verify"):
+            runner.script_text(migration["verify"])
+    for migration in plan["baseline"]:
+        full = migrations[migration["version"]]
+        if full.get("verify"):
+            runner.script_text(full["verify"])
+    for repeatable in pending_repeatables:
+        runner.script_text(repeatable)
+
+    would_change = bool(pending or plan["baseline"] or plan["repair"] or pending_repeatables)
+    if module._diff and would_change:
+        entries = [("pending", m) for m in pending] + [("repeatable, %s" % r["reason"], repeatables[r["script"]])
+                                                         for r in plan["repeatables"]]
+        result["diff"] = {"before": "", "after": render_diff(runner, entries, "would run" if check else "ran"),
+                          "before_header": "%s @ %s" % (params["login_db"], plan["from_version"]),
+                          "after_header": "%s @ %s" % (params["login_db"], plan["to_version"])}
+
+    if check:
+        result["changed"] = would_change
+        if rehearse:
+            result["rehearsal"] = rehearse_migrations(runner, pending, pending_repeatables)
+        return
+
+    if plan["repair"]:
+        for item in plan["repair"]:
+            runner.rows("UPDATE %s SET checksum = %%s WHERE version = %%s AND success AND kind <> 'repeatable'"
+                        % runner.history, (item["file_checksum"], item["version"]))
+        runner.conn.commit()
+        result["repaired"] = plan["repair"]
+        result["changed"] = True
+
+    if plan["baseline"]:
+        baseline_migrations(runner, [migrations[m["version"]] for m in plan["baseline"]])
+        result["baselined"] = [m["version"] for m in plan["baseline"]]
+        result["changed"] = True
+
+    current = plan["from_version"] if not plan["baseline"] else plan["baseline"][-1]["version"]
+    groups = group_for_execution(pending, params["group_transactions"])
+    for group in groups:
+        try:
+            if group[0]["transactional"]:
+                timings, attempts = runner.apply_transactional([("migration", m, m) for m in group])
+            else:
+                duration, attempts = runner.apply_outside_transaction("migration", group[0], group[0])
+                timings = [duration]
+        except StatementFailed as failure:
+            result["failed"] = {"script": failure.script, "statement": failure.number, "line": failure.line,
+                                "sqlstate": failure.sqlstate, "error": failure.error}
+            raise RunFailed(failure_message(failure, "migrate", current))
+        for migration, duration in zip(group, timings):
+            result["applied"].append({"version": migration["version"], "script": migration["script"],
+                                      "checksum": migration["checksum"], "duration_ms": round(duration, 1),
+                                      "attempts": attempts, "transactional": migration["transactional"]})
+            current = migration["version"]
+        result["changed"] = True
+
+    for repeatable in pending_repeatables:
+        try:
+            if repeatable["transactional"]:
+                timings, attempts = runner.apply_transactional([("repeatable", repeatable, repeatable)])
+                duration = timings[0]
+            else:
+                duration, attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
+        except StatementFailed as failure:
+            raise RunFailed(failure_message(failure, "migrate", current))
+        result["repeatables_applied"].append({"script": repeatable["script"], "checksum": repeatable["checksum"],
+                                              "duration_ms": round(duration, 1)})
+        result["changed"] = True
+    plan["to_version"] = current if pending else plan["to_version"]
+
+
+def group_for_execution(pending, group_transactions):
+    """One migration per transaction, or runs of consecutive transactional ones together."""
+    groups = []
+    for migration in pending:
+        if group_transactions and migration["transactional"] and groups and groups[-1][0]["transactional"]:
+            groups[-1].append(migration)
+        else:
+            groups.append([migration])
+    return groups
+
+
+def baseline_migrations(runner, migrations):
+    """Adopt an existing schema: its verify scripts must pass, then the versions are recorded, not run."""
+    runner.set_autocommit(False)
+    try:
+        runner.set_timeouts(local=True)
+        for migration in migrations:
+            if migration.get("verify"):
+                try:
+                    runner.run_script(migration["verify"])
+                except StatementFailed as failure:
+                    raise RunFailed(
+                        "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
+                        "the schema of version %s, so it cannot be adopted at that version; nothing was changed."
+                        % (failure.script, failure.sqlstate, failure.error, migration["version"]))
+            runner.record("baseline", migration["version"], migration["description"], migration["script"],
+                          migration["checksum"], 0, True)
+        runner.conn.commit()
+    except Exception:
+        runner.conn.rollback()
+        raise
+
+
+def rehearse_migrations(runner, pending, repeatables):
+    """Execute the pending transactional scripts in ONE transaction, then roll it back."""
+    report = {"rehearsed": [], "not_rehearsed": [], "rolled_back": True}
+    runner.set_autocommit(False)
+    try:
+        runner.set_timeouts(local=True)
+        for statement in runner.history_ddl():
+            runner.rows(statement)
+        for kind, item in [("migration", m) for m in pending] + [("repeatable", r) for r in repeatables]:
+            if not item["transactional"]:
+                report["not_rehearsed"].append({"script": item["script"],
+                                                "reason": "runs outside a transaction, cannot be rolled back"})
+                continue
+            started = time.monotonic()
+            try:
+                runner.run_script(item)
+                if kind == "migration" and runner.params["verify"] and item.get("verify"):
+                    runner.run_verify(item)
+            except StatementFailed as failure:
+                message = failure_message(failure, "rehearsal", "unchanged")
+                raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message)
+            report["rehearsed"].append({"script": item["script"],
+                                        "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+    finally:
+        runner.conn.rollback()
+    return report
+
+
+def run_rollback(module, runner, result):
+    params = module.params
+    check = module.check_mode
+    if params["target_version"] in (None, ""):
+        raise RunFailed("a rollback needs pg_migrate_target_version (the version to go back to; 000 reverts all)")
+    if check and not params["rehearse"]:
+        history = runner.read_history()
+    else:
+        runner.acquire_lock()
+        history = runner.read_history()
+    plan = plan_rollback(params["changeset"], history, params["target_version"])
+    result["plan"] = plan
+    if plan["problems"]:
+        raise RunFailed("the rollback of %s to %s was refused; nothing was changed:\n  - %s"
+                        % (params["login_db"], params["target_version"], "\n  - ".join(plan["problems"])))
+    migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
+    reverts = [(migrations[item["version"]], migrations[item["version"]]["revert"]) for item in plan["revert"]]
+    for _, revert in reverts:
+        runner.script_text(revert)
+    if module._diff and reverts:
+        result["diff"] = {"before": "", "after": render_diff(runner, [("revert", r) for _, r in reverts],
+                                                              "would run" if check else "ran")}
+    if check:
+        result["changed"] = bool(reverts)
+        if params["rehearse"] and reverts:
+            runner.set_autocommit(False)
+            try:
+                for _, revert in reverts:
+                    if revert["transactional"]:
+                        runner.run_script(revert)
+            except StatementFailed as failure:
+                raise RunFailed("rehearsal failed (rolled back): " + failure_message(failure, "rollback",
+                                                                                     plan["from_version"]))
+            finally:
+                runner.conn.rollback()
+        return
+
+    current = plan["from_version"]
+    for migration, revert in reverts:
+        delete = ("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % runner.history,
+                  (migration["version"],))
+        try:
+            if revert["transactional"]:
+                def attempt(revert=revert, delete=delete):
+                    runner.set_autocommit(False)
+                    try:
+                        runner.set_timeouts(local=True)
+                        started = time.monotonic()
+                        runner.run_script(revert)
+                        runner.rows(*delete)
+                        runner.conn.commit()
+                        return (time.monotonic() - started) * 1000
+                    except Exception:
+                        runner.conn.rollback()
+                        raise
+                duration, attempts = runner.with_lock_retries(revert["script"], attempt)
+            else:
+                def attempt(revert=revert):
+                    runner.set_autocommit(True)
+                    runner.set_timeouts(local=False)
+                    started = time.monotonic()
+                    runner.run_script(revert)
+                    return (time.monotonic() - started) * 1000
+                try:
+                    duration, attempts = runner.with_lock_retries(revert["script"], attempt)
+                finally:
+                    runner.rows("RESET lock_timeout")
+                    runner.rows("RESET statement_timeout")
+                runner.rows(*delete)
+                runner.set_autocommit(False)
+        except StatementFailed as failure:
+            result["failed"] = {"script": failure.script, "statement": failure.number, "line": failure.line,
+                                "sqlstate": failure.sqlstate, "error": failure.error}
+            raise RunFailed(failure_message(failure, "rollback", current))
+        result["reverted"].append({"version": migration["version"], "script": revert["script"],
+                                   "duration_ms": round(duration, 1), "attempts": attempts})
+        remaining = [v for v in plan["revert_versions"] if v != migration["version"]]
+        plan["revert_versions"] = remaining
+        current = _version_below(history, migration["version"])
+        result["changed"] = True
+
+
+def _version_below(history, version):
+    from ansible.module_utils.pg_migrate_plan import version_key
+    keys = sorted((version_key(row["version"]), row["version"]) for row in history
+                  if row.get("kind") in ("migration", "baseline") and row.get("success", True)
+                  and version_key(row["version"]) < version_key(version))
+    return keys[-1][1] if keys else NO_VERSION
+
+
+def main():
+    argument_spec = postgres_common_argument_spec()
+    argument_spec.update(
+        action=dict(type="str", default="plan", choices=["plan", "migrate", "rollback"]),
+        changeset=dict(type="dict", required=True),
+        scripts_dir=dict(type="path", required=True),
+        login_db=dict(type="str", required=True),
+        history_schema=dict(type="str", default="public"),
+        history_table=dict(type="str", default="pg_migrate_history"),
+        target_version=dict(type="str"),
+        baseline_version=dict(type="str"),
+        allow_out_of_order=dict(type="bool", default=False),
+        repair=dict(type="bool", default=False),
+        verify=dict(type="bool", default=True),
+        apply_repeatables=dict(type="bool", default=True),
+        lock_timeout=dict(type="str", default="2s"),
+        statement_timeout=dict(type="str", default="30min"),
+        lock_retries=dict(type="int", default=3),
+        lock_retry_delay=dict(type="float", default=2.0),
+        advisory_lock_wait=dict(type="float", default=120),
+        rehearse=dict(type="bool", default=False),
+        group_transactions=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    for option in ("history_schema", "history_table"):
+        if not IDENTIFIER.match(module.params[option]):
+            module.fail_json(msg="%s %r is not a plain lower-case SQL identifier (letters, digits, _; at most 63): "
+                                 "choose a name like pg_migrate_history" % (option, module.params[option]))
+
+    ensure_required_libs(module)
+    conn_params = get_conn_params(module, module.params, warn_db_default=False)
+    conn_params.setdefault("application_name", "pg_migrate")
+    conn, _ = connect_to_db(module, conn_params, autocommit=False)
+    runner = Runner(module, conn)
+    result = dict(changed=False, applied=[], reverted=[], repeatables_applied=[], plan={},
+                  database=module.params["login_db"], action=module.params["action"])
+    try:
+        if module.params["action"] == "plan":
+            history = runner.read_history()
+            result["plan"] = plan_migrate(module.params["changeset"], history, module.params["target_version"],
+                                          module.params["baseline_version"], module.params["allow_out_of_order"],
+                                          module.params["repair"])
+            result["history"] = history
+        elif module.params["action"] == "migrate":
+            run_migrate(module, runner, result)
+        else:
+            run_rollback(module, runner, result)
+    except RunFailed as failure:
+        result["msg"] = str(failure)
+        release_quietly(runner)
+        conn.close()
+        module.fail_json(**result)
+    release_quietly(runner)
+    conn.close()
+    module.exit_json(**result)
+
+
+def release_quietly(runner):
+    try:
+        runner.conn.rollback()
+        runner.release_lock()
+    except Exception:  # the session is going away anyway; closing it releases the lock
+        pass
+
+
+if __name__ == "__main__":
+    main()
