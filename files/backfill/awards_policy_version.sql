@@ -15,8 +15,10 @@
 --           linked = 0, cursor > 0 -> cursor = 0, repeat (a sweep for rows skipped while locked)
 --           linked = 0, cursor = 0 -> done
 --
--- * Batched and linear: each batch reads its rows by primary key from the cursor on, so a batch
---   costs the same at the end of a billion-row table as at the start.
+-- * Batched and linear: on the forward pass each batch reads its rows by primary key from the
+--   cursor on, so a batch costs the same at the end of a large table as at the start. The final
+--   sweep from 0 finds the few rows left NULL through the index of V005 (run ANALYZE xp_awards
+--   before it, so the planner knows how few there are).
 -- * Little locking: ROW EXCLUSIVE on xp_awards (blocks no claim) and row locks on one batch for
 --   milliseconds; FOR UPDATE ... SKIP LOCKED passes over rows another session is writing (the
 --   final sweep picks them up).

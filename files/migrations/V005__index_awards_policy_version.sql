@@ -5,7 +5,7 @@
 -- run inside a transaction block, so the runner executes each statement on its own (psql without
 -- --single-transaction). CONCURRENTLY takes SHARE UPDATE EXCLUSIVE, so claims keep being written
 -- while the index builds. The index serves the RESTRICT check when a policy version is deleted,
--- "awards under version X" reports, and the backfill's search for unlinked awards.
+-- "awards under version X" reports, and the backfill's final sweep for awards still unlinked.
 --
 -- A failed concurrent build leaves an INVALID index behind; dropping it first makes a re-run of
 -- this file repair that instead of skipping it (as IF NOT EXISTS would).
