@@ -147,7 +147,7 @@ def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[in
             problems.append(
                 "%s line %d: transaction control (%s) is not allowed: pg_migrate runs each migration in its own "
                 "transaction (or none, with `%s` as the first line)" % (
-                    name, line, text[start:start + 20].split()[0].upper(), NO_TRANSACTION_MARKER))
+                    name, line, text[start:start + 20].split()[0].rstrip(";").upper(), NO_TRANSACTION_MARKER))
         needs = _needs_no_transaction(stmt)
         if needs and transactional:
             problems.append(

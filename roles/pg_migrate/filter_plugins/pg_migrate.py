@@ -78,9 +78,16 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
         elif check_mode:
             head += " (check mode: would apply %d)" % len(pending)
         lines.append(head)
-        if plan:
+        if plan and (check_mode or action == "plan"):
             lines.append("  applied: %s" % (" ".join(plan.get("applied", [])) or "none"))
             lines.append("  pending: %s" % _versions(pending))
+        elif plan:
+            done = {item["version"] for item in result.get("applied", [])}
+            left = [item for item in pending if item["version"] not in done]
+            if not pending and not plan.get("repeatables"):
+                lines.append("  nothing pending: already at %s" % plan.get("from_version", "?"))
+            if left:
+                lines.append("  not applied: %s" % _versions(left))
         if plan.get("baseline"):
             lines.append("  baseline: %s %s" % ("would adopt" if check_mode else "adopted", _versions(plan["baseline"])))
         for item in plan.get("drift", []):

@@ -1,0 +1,150 @@
+"""Discovery and validation of a change set on the controller: names, files, SQL, pairing."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.unit.plugins import changeset as discovery
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(directory: Path, files: dict[str, str | bytes]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = directory / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "version", "slug"),
+    [
+        ("V001__claims_baseline.sql", "deploy", "001", "claims_baseline"),
+        ("U001__claims_baseline.sql", "revert", "001", "claims_baseline"),
+        ("V001__claims_baseline.verify.sql", "verify", "001", "claims_baseline"),
+        ("V1.2__Add_Thing.sql", "deploy", "1.2", "Add_Thing"),
+        ("R__default_policy.sql", "repeatable", None, "default_policy"),
+    ],
+)
+def test_parse_name_recognises_every_kind(name, role, version, slug):
+    parsed = discovery.parse_name(name)
+    assert (parsed.role, parsed.version, parsed.slug) == (role, version, slug)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["V001_one_underscore.sql", "V__no_version.sql", "X001__other.sql", "V001__bad-dash.sql", "v001__lower.sql",
+     "U001__x.verify.sql", "R__x.verify.sql", "V001__.sql", "V1..2__x.sql"],
+)
+def test_parse_name_rejects_malformed_names(name):
+    assert discovery.parse_name(name) is None
+
+
+def test_versions_compare_numerically():
+    assert discovery.version_key("002") == discovery.version_key("2") == discovery.version_key("2.0")
+    assert discovery.version_key("1.10") > discovery.version_key("1.9")
+
+
+def test_the_project_change_set_is_valid():
+    found, problems, warnings = discovery.build_changeset(str(ROOT / "files/migrations"), str(ROOT / "files/seeds"))
+    assert problems == [] and warnings == []
+    assert [m["version"] for m in found["migrations"]] == ["001", "002", "003", "004", "005"]
+    assert all(m["revert"] and m["verify"] for m in found["migrations"])
+    assert [m["transactional"] for m in found["migrations"]] == [True, True, True, True, False]
+    assert [r["script"] for r in found["repeatables"]] == ["R__default_policy.sql"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path):
+    migrations = write(tmp_path / "m", {
+        "V001__one.sql": "CREATE TABLE a (id int);",
+        "V001__again.sql": "CREATE TABLE b (id int);",
+        "V01__ambiguous.sql": "CREATE TABLE c (id int);",
+        "V2_malformed.sql": "SELECT 1;",
+        "U003__orphan.sql": "DROP TABLE x;",
+        "V004__orphan_check.verify.sql": "SELECT 1;",
+        "V005__empty.sql": "   \n",
+        "V006__latin1.sql": "SELECT 'caf\xe9';".encode("latin-1"),
+        "V007__typo.sql": "SELECT 1;\nSELEC 2;",
+        "V008__tx.sql": "BEGIN;\nCREATE TABLE d (id int);\nCOMMIT;",
+        "V009__concurrent.sql": "CREATE INDEX CONCURRENTLY i ON t (c);",
+        "V010__comments_only.sql": "-- nothing here\n",
+        "U001__not_one.sql": "DROP TABLE a;",
+        "README.md": "notes",
+    })
+    found, problems, warnings = discovery.build_changeset(str(migrations))
+    text = "\n".join(problems)
+    expected = [
+        "duplicate version 001: V001__again.sql and V001__one.sql",
+        "ambiguous version: V001__again.sql and V01__ambiguous.sql are both version 1",
+        "V2_malformed.sql: malformed name",
+        "U003__orphan.sql: revert without migration (no V003__orphan.sql)",
+        "V004__orphan_check.verify.sql: verify script without migration",
+        "V005__empty.sql: empty file",
+        "V006__latin1.sql: not UTF-8 (byte 0xe9 at offset 11)",
+        "V007__typo.sql: SQL does not parse (line 2)",
+        "V008__tx.sql line 1: transaction control (BEGIN) is not allowed",
+        "V008__tx.sql line 3: transaction control",
+        "V009__concurrent.sql line 1: CREATE INDEX CONCURRENTLY cannot run inside a transaction",
+        "V010__comments_only.sql: holds no SQL statement",
+        "U001__not_one.sql: revert does not match its migration V001__again.sql",
+    ]
+    for fragment in expected:
+        assert fragment in text, f"missing: {fragment}\n--- got:\n{text}"
+    assert len(problems) == len(expected)
+    assert warnings == ["migrations/README.md: ignored (not a .sql file)"]
+    assert "nothing was changed on any host" in discovery.format_problems(problems, "m")
+
+
+def test_marker_only_counts_on_the_first_line(tmp_path: Path):
+    migrations = write(tmp_path / "m", {
+        "V001__ok.sql": "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
+        "V002__late.sql": "SELECT 1;\n-- pg_migrate:no-transaction\nSELECT 2;",
+    })
+    found, problems, _ = discovery.build_changeset(str(migrations))
+    assert problems == ["V002__late.sql line 2: `-- pg_migrate:no-transaction` only counts on the first line"]
+    assert found["migrations"][0]["transactional"] is False
+
+
+def test_statement_boundaries_survive_dollar_quotes_and_non_ascii(tmp_path: Path):
+    sql = "-- header\nSELECT 'é;';\nDO $x$ BEGIN RAISE NOTICE 'a;b'; END $x$;\n\nCREATE TABLE t (id int);\n"
+    migrations = write(tmp_path / "m", {"V001__x.sql": sql})
+    found, problems, _ = discovery.build_changeset(str(migrations))
+    assert problems == []
+    spans = found["migrations"][0]["statements"]
+    assert [sql[start:end] for start, end, _ in spans] == [
+        "SELECT 'é;'", "DO $x$ BEGIN RAISE NOTICE 'a;b'; END $x$", "CREATE TABLE t (id int)"]
+    assert [line for _, _, line in spans] == [2, 3, 5]
+
+
+def test_seeds_directory_takes_only_repeatables(tmp_path: Path):
+    migrations = write(tmp_path / "m", {"V001__x.sql": "SELECT 1;"})
+    seeds = write(tmp_path / "s", {"R__ok.sql": "SELECT 1;", "V002__nope.sql": "SELECT 2;"})
+    found, problems, _ = discovery.build_changeset(str(migrations), str(seeds))
+    assert problems == ["V002__nope.sql: the seeds directory holds only repeatable scripts (R__<description>.sql)"]
+    assert [r["path"] for r in found["repeatables"]] == ["seeds/R__ok.sql"]
+
+
+def test_missing_directory_is_a_problem(tmp_path: Path):
+    _, problems, _ = discovery.build_changeset(str(tmp_path / "nowhere"))
+    assert problems == [f"{tmp_path / 'nowhere'}: no such directory"]
+
+
+def test_bundle_is_deterministic_and_carries_the_modes(tmp_path: Path):
+    found, _, _ = discovery.build_changeset(str(ROOT / "files/migrations"), str(ROOT / "files/seeds"))
+    roots = {"migrations": str(ROOT / "files/migrations"), "seeds": str(ROOT / "files/seeds")}
+    first = discovery.write_bundle(found, roots, str(tmp_path / "a.tar"), 0o600, 0o700)
+    second = discovery.write_bundle(found, roots, str(tmp_path / "b.tar"), 0o600, 0o700)
+    assert first == second
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["migrations"].isdir() and members["migrations"].mode == 0o700
+    assert members["migrations/V002__policy_as_data.sql"].mode == 0o600
+    assert "seeds/R__default_policy.sql" in members
+    assert len([m for m in members.values() if m.isfile()]) == 16

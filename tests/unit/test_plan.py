@@ -1,0 +1,135 @@
+"""The version-check guard: pending, drift, missing, out of order, target, baseline, rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.plugins import plan as guard
+
+
+def migration(version: str, checksum: str | None = None, revert: bool = True, transactional: bool = True) -> dict:
+    slug = f"step_{version}"
+    return {
+        "version": version, "description": slug.replace("_", " "), "description_slug": slug,
+        "script": f"V{version}__{slug}.sql", "checksum": checksum or f"sum{version}", "transactional": transactional,
+        "revert": {"script": f"U{version}__{slug}.sql", "checksum": f"rev{version}", "transactional": transactional}
+        if revert else None,
+    }
+
+
+def applied(version: str, checksum: str | None = None, kind: str = "migration", success: bool = True) -> dict:
+    return {"version": version, "script": f"V{version}__step_{version}.sql", "checksum": checksum or f"sum{version}",
+            "kind": kind, "success": success}
+
+
+CHANGESET = {"migrations": [migration(v) for v in ("001", "002", "003", "004")], "repeatables": []}
+
+
+def test_empty_database_has_everything_pending():
+    result = guard.plan_migrate(CHANGESET, [])
+    assert result["pending_versions"] == ["001", "002", "003", "004"]
+    assert (result["from_version"], result["to_version"], result["problems"]) == ("000", "004", [])
+
+
+def test_up_to_date_database_has_nothing_pending():
+    result = guard.plan_migrate(CHANGESET, [applied(v) for v in ("001", "002", "003", "004")])
+    assert result["pending"] == [] and result["problems"] == []
+    assert result["from_version"] == result["to_version"] == "004"
+
+
+def test_target_version_stops_early():
+    result = guard.plan_migrate(CHANGESET, [applied("001")], target_version="3")
+    assert result["pending_versions"] == ["002", "003"]
+    assert result["to_version"] == "003"
+
+
+def test_unknown_target_version_is_a_problem():
+    result = guard.plan_migrate(CHANGESET, [], target_version="009")
+    assert result["problems"] == ["pg_migrate_target_version 009 matches no migration (latest is 004)"]
+
+
+def test_drift_names_the_file_and_both_checksums():
+    result = guard.plan_migrate(CHANGESET, [applied("001"), applied("002", checksum="old")])
+    assert result["drift"] == [{"version": "002", "script": "V002__step_002.sql", "recorded_checksum": "old",
+                                "file_checksum": "sum002"}]
+    assert len(result["problems"]) == 1
+    assert "V002__step_002.sql was applied with sha256 old but the file now has sum002" in result["problems"][0]
+    assert "pg_migrate_repair=true" in result["problems"][0]
+
+
+def test_repair_turns_drift_into_a_repair():
+    result = guard.plan_migrate(CHANGESET, [applied("001", checksum="old")], repair_checksums=True)
+    assert result["problems"] == []
+    assert [item["version"] for item in result["repair"]] == ["001"]
+
+
+def test_missing_file_of_an_applied_version_is_a_problem():
+    result = guard.plan_migrate(CHANGESET, [applied("001"), applied("007")])
+    assert result["missing"] == [{"version": "007", "script": "V007__step_007.sql"}]
+    assert "missing: version 007" in result["problems"][0]
+
+
+def test_out_of_order_fails_unless_allowed():
+    history = [applied("001"), applied("003")]
+    result = guard.plan_migrate(CHANGESET, history)
+    assert result["out_of_order"] == ["002"]
+    assert "out of order: pending version(s) 002 sort below the highest applied version 003" in result["problems"][0]
+    allowed = guard.plan_migrate(CHANGESET, history, allow_out_of_order=True)
+    assert allowed["problems"] == [] and allowed["pending_versions"] == ["002", "004"]
+
+
+def test_failed_non_transactional_attempt_is_retried():
+    result = guard.plan_migrate(CHANGESET, [applied("001"), applied("002", success=False)])
+    assert result["pending_versions"] == ["002", "003", "004"]
+    assert result["pending"][0]["retry_of_failed_run"] is True
+    assert result["failed_before"] == ["002"]
+
+
+def test_baseline_adopts_up_to_the_version_on_an_empty_history():
+    result = guard.plan_migrate(CHANGESET, [], baseline_version="001")
+    assert [m["version"] for m in result["baseline"]] == ["001"]
+    assert result["pending_versions"] == ["002", "003", "004"]
+    assert result["from_version"] == "001"
+
+
+def test_baseline_is_ignored_once_there_is_history():
+    result = guard.plan_migrate(CHANGESET, [applied("001")], baseline_version="003")
+    assert result["baseline"] == [] and result["pending_versions"] == ["002", "003", "004"]
+
+
+def test_repeatables_run_when_new_or_changed():
+    changeset = {"migrations": [], "repeatables": [
+        {"script": "R__a.sql", "description": "a", "checksum": "a2", "transactional": True},
+        {"script": "R__b.sql", "description": "b", "checksum": "b1", "transactional": True},
+        {"script": "R__c.sql", "description": "c", "checksum": "c1", "transactional": True}]}
+    history = [{"version": None, "script": "R__a.sql", "checksum": "a1", "kind": "repeatable", "success": True},
+               {"version": None, "script": "R__b.sql", "checksum": "b1", "kind": "repeatable", "success": True}]
+    result = guard.plan_migrate(changeset, history)
+    assert [(r["script"], r["reason"]) for r in result["repeatables"]] == [("R__a.sql", "changed"), ("R__c.sql", "new")]
+
+
+def test_rollback_reverts_newest_first_down_to_the_target():
+    history = [applied(v) for v in ("001", "002", "003")]
+    result = guard.plan_rollback(CHANGESET, history, "001")
+    assert result["revert_versions"] == ["003", "002"]
+    assert (result["from_version"], result["to_version"], result["problems"]) == ("003", "001", [])
+
+
+def test_rollback_refuses_when_a_revert_is_missing():
+    changeset = {"migrations": [migration("001"), migration("002", revert=False), migration("003")]}
+    result = guard.plan_rollback(changeset, [applied(v) for v in ("001", "002", "003")], "000")
+    assert result["problems"] == ["no revert script for V002__step_002.sql: add U002__step_002.sql before rolling "
+                                  "back past it."]
+
+
+def test_rollback_will_not_revert_a_baselined_version():
+    history = [applied("001", kind="baseline"), applied("002")]
+    result = guard.plan_rollback(CHANGESET, history, "000")
+    assert result["revert_versions"] == ["002"]
+    assert "version 001 was adopted by baseline" in result["problems"][0]
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "1.x", None])
+def test_version_key_rejects_non_versions(bad):
+    with pytest.raises(ValueError):
+        guard.version_key(bad)
