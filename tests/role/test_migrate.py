@@ -1,0 +1,117 @@
+"""The role end to end through ansible-playbook and the local inventory, against real PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.changeset import changes
+from tests.pgdb import Database
+from tests.role.conftest import history
+
+
+def test_empty_database_to_latest_then_nothing_to_do(db: Database, play):
+    first = play().assert_ok()
+    assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
+    assert all(row[3] == "migration" and row[4] for row in history(db))
+    for change in changes():
+        db.verify(change)
+    assert "localhost %s: 000 -> 005" % db.name in first.output
+
+    second = play().assert_ok()
+    assert second.changed == 0, second.output
+    assert "nothing pending: already at 005" in second.output
+
+
+def test_history_records_checksums_of_the_files(db: Database, play):
+    play().assert_ok()
+    import hashlib
+    expected = {c.version: hashlib.sha256(c.deploy.read_bytes()).hexdigest() for c in changes()}
+    assert {row[0]: row[2] for row in history(db)} == expected
+
+
+def test_target_version_stops_there(db: Database, play):
+    play("migrate.yml", "-e", "pg_migrate_target_version=003").assert_ok()
+    assert [row[0] for row in history(db)] == ["001", "002", "003"]
+    play().assert_ok()
+    assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
+
+
+def test_task_count_stays_flat_as_history_grows(db: Database, play, changeset_dir: Path):
+    """Tasks executed do not depend on how many migrations exist or are pending."""
+    for number in range(6, 46):
+        (changeset_dir / f"V{number:03d}__note_{number}.sql").write_text(
+            f"COMMENT ON TABLE xp_awards IS 'claims, revision {number}';\n")
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
+    up_to_5 = play("migrate.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
+    forty_more = play("migrate.yml", *extra).assert_ok()
+    nothing = play("migrate.yml", *extra).assert_ok()
+    assert len(history(db)) == 45
+    assert up_to_5.tasks == forty_more.tasks == nothing.tasks, (up_to_5.tasks, forty_more.tasks, nothing.tasks)
+
+
+def test_rollback_to_001_and_migrate_again_gives_an_identical_schema(db: Database, play):
+    play().assert_ok()
+    latest = db.schema_dump()
+    rolled = play("rollback.yml", "-e", "pg_migrate_target_version=001").assert_ok()
+    assert [row[0] for row in history(db)] == ["001"]
+    assert "rollback 005 -> 001" in rolled.output
+    for change in changes()[1:]:
+        assert db.sqlstate(change.verify.read_text()) is not None
+    play().assert_ok()
+    assert db.schema_dump() == latest
+
+
+def test_rollback_needs_a_target(db: Database, play):
+    result = play("rollback.yml").assert_failed()
+    assert "A rollback needs the version to go back to" in result.output
+
+
+def test_rollback_refuses_before_changing_anything_when_a_revert_is_missing(db: Database, play, changeset_dir):
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
+    play("migrate.yml", *extra).assert_ok()
+    (changeset_dir / "U003__awards_policy_version_link.sql").unlink()
+    before = db.schema_dump()
+    result = play("rollback.yml", *extra, "-e", "pg_migrate_target_version=001").assert_failed()
+    assert "no revert script for V003__awards_policy_version_link.sql" in result.output
+    assert db.schema_dump() == before and len(history(db)) == 5
+
+
+def test_status_is_read_only_and_reports_pending(db: Database, play):
+    play("migrate.yml", "-e", "pg_migrate_target_version=002").assert_ok()
+    before = (db.schema_dump(), history(db))
+    status = play("status.yml").assert_ok()
+    assert status.changed == 0
+    assert re.search(r"pending: 003 004 005", status.output)
+    assert (db.schema_dump(), history(db)) == before
+
+
+def test_baseline_adopts_an_existing_v001_database(db: Database, play):
+    db.migrate(up_to="001")  # production: the schema exists, pg_migrate has never run
+    last = db.load_claims(500)
+    claims = db.awards_digest(last)
+    play("migrate.yml", "-e", "pg_migrate_baseline_version=001").assert_ok()
+    assert [(row[0], row[3]) for row in history(db)] == [
+        ("001", "baseline"), ("002", "migration"), ("003", "migration"), ("004", "migration"), ("005", "migration")]
+    assert db.awards_digest(last) == claims
+    assert db.claim("00000000-0000-0000-0000-0000000000aa", 10, "after-baseline") is not None
+
+
+def test_baseline_refuses_a_database_without_the_schema(db: Database, play):
+    result = play("migrate.yml", "-e", "pg_migrate_baseline_version=001").assert_failed()
+    assert "baseline refused: V001__claims_baseline.verify.sql fails on this database" in result.output
+    assert history(db) == []
+
+
+def test_existing_schema_without_baseline_fails_with_the_hint(db: Database, play):
+    db.migrate(up_to="001")
+    result = play().assert_failed()
+    assert "SQLSTATE 42P07" in result.output and "pg_migrate_baseline_version" in result.output
+
+
+def test_seeds_are_applied_when_the_environment_enables_them(db: Database, play):
+    play("migrate.yml", "-e", "pg_migrate_seeds_enabled=true").assert_ok()
+    assert db.scalar("SELECT count(*) FROM xp_policy_versions WHERE status = 'published'") == 1
+    assert history(db)[-1][1:4:2] == ("R__default_policy.sql", "repeatable")
+    again = play("migrate.yml", "-e", "pg_migrate_seeds_enabled=true").assert_ok()
+    assert again.changed == 0
