@@ -18,12 +18,17 @@ RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\
 @dataclass
 class PlaybookRun:
     returncode: int
-    output: str
+    raw: str
+
+    @property
+    def output(self) -> str:
+        """The output with all white space folded: Ansible wraps long message lines at will."""
+        return " ".join(self.raw.split())
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
         return {m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-                for m in RECAP.finditer(self.output)}
+                for m in RECAP.finditer(self.raw)}
 
     @property
     def changed(self) -> int:
@@ -32,14 +37,14 @@ class PlaybookRun:
     @property
     def tasks(self) -> int:
         """How many tasks the run executed (TASK banners; skipped tasks are hidden by ansible.cfg)."""
-        return self.output.count("\nTASK [")
+        return self.raw.count("\nTASK [")
 
     def assert_ok(self) -> PlaybookRun:
-        assert self.returncode == 0, self.output[-6000:]
+        assert self.returncode == 0, self.raw[-6000:]
         return self
 
     def assert_failed(self) -> PlaybookRun:
-        assert self.returncode != 0, self.output[-6000:]
+        assert self.returncode != 0, self.raw[-6000:]
         return self
 
 
