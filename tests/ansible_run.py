@@ -11,8 +11,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-                   r"\s+failed=(?P<failed>\d+)", re.MULTILINE)
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)",
+    re.MULTILINE,
+)
 
 
 @dataclass
@@ -27,8 +30,10 @@ class PlaybookRun:
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
-        return {m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-                for m in RECAP.finditer(self.raw)}
+        return {
+            m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
+            for m in RECAP.finditer(self.raw)
+        }
 
     @property
     def changed(self) -> int:
@@ -49,27 +54,54 @@ class PlaybookRun:
 
 
 def playbook_env(db, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, **db.server.libpq_env(db.name), "PG_MIGRATE_DB": db.name,
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        **db.server.libpq_env(db.name),
+        "PG_MIGRATE_DB": db.name,
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+    }
     env.update(extra or {})
     return env
 
 
 def command(playbook: str, *args: str, inventory: str = "local") -> list[str]:
-    return [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventories" / inventory),
-            str(ROOT / "playbooks" / playbook), *args]
+    return [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        str(ROOT / "inventories" / inventory),
+        str(ROOT / "playbooks" / playbook),
+        *args,
+    ]
 
 
-def run_playbook(db, playbook: str, *args: str, inventory: str = "local", env: dict[str, str] | None = None,
-                 timeout: float = 300) -> PlaybookRun:
-    result = subprocess.run(command(playbook, *args, inventory=inventory), cwd=ROOT, env=playbook_env(db, env),
-                            capture_output=True, text=True, timeout=timeout, check=False)
+def run_playbook(
+    db, playbook: str, *args: str, inventory: str = "local", env: dict[str, str] | None = None, timeout: float = 300
+) -> PlaybookRun:
+    result = subprocess.run(
+        command(playbook, *args, inventory=inventory),
+        cwd=ROOT,
+        env=playbook_env(db, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return PlaybookRun(result.returncode, result.stdout + result.stderr)
 
 
-def start_playbook(db, playbook: str, *args: str, inventory: str = "local",
-                   env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_playbook(
+    db, playbook: str, *args: str, inventory: str = "local", env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start a run in its own process group (so a test can kill -9 the whole controller)."""
-    return subprocess.Popen(command(playbook, *args, inventory=inventory), cwd=ROOT, env=playbook_env(db, env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command(playbook, *args, inventory=inventory),
+        cwd=ROOT,
+        env=playbook_env(db, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )

@@ -221,12 +221,14 @@ def start(base: Path, port: int | None = None) -> Connection:
             ),
             "initdb",
         )
-    chosen_port = port or state.get("port") or free_port()
-    state = {"bindir": str(bindir), "port": chosen_port}
-    _state_path(base).write_text(json.dumps(state))
+    return _start_server(base, bindir, port or state.get("port") or free_port())
+
+
+def _start_server(base: Path, bindir: Path, port: int) -> Connection:
+    _state_path(base).write_text(json.dumps({"bindir": str(bindir), "port": port}))
     # A disposable server: durability settings are traded for speed on purpose.
     options = (
-        f"-c port={chosen_port} -c listen_addresses=127.0.0.1 "
+        f"-c port={port} -c listen_addresses=127.0.0.1 "
         f"-c unix_socket_directories={base / 'run'} -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
     )
@@ -239,7 +241,7 @@ def start(base: Path, port: int | None = None) -> Connection:
                 "-t",
                 "60",
                 "-D",
-                str(data),
+                str(base / "data"),
                 "-l",
                 str(base / "server.log"),
                 "-o",
@@ -249,6 +251,44 @@ def start(base: Path, port: int | None = None) -> Connection:
         f"pg_ctl start (log: {base / 'server.log'})",
     )
     return connection(base)
+
+
+def start_standby(primary: Connection, base: Path) -> Connection:
+    """A hot standby of PRIMARY under BASE (pg_basebackup -R), for tests of standby handling."""
+    base = base.resolve()
+    bindir = Path(primary.bindir)
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "run").mkdir(exist_ok=True)
+    (base / PASSWORD_FILE).write_text(primary.password + "\n")
+    (base / PASSWORD_FILE).chmod(0o600)
+    _hand_to_server_user(base)
+    env = {**os.environ, "PGPASSWORD": primary.password}  # inherited through runuser, never on a command line
+    result = subprocess.run(
+        _as_server_user(
+            [
+                str(bindir / "pg_basebackup"),
+                "-D",
+                str(base / "data"),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "-h",
+                primary.host,
+                "-p",
+                str(primary.port),
+                "-U",
+                primary.user,
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise LocalPgError(f"pg_basebackup failed (exit {result.returncode}):\n{result.stderr.strip()}")
+    return _start_server(base, bindir, free_port())
 
 
 def stop(base: Path) -> None:

@@ -41,5 +41,7 @@ def history(db: Database) -> list[tuple]:
 
 
 def advisory_locks(db: Database) -> int:
-    return db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                     "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    return db.scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )

@@ -13,8 +13,7 @@ def _state(db: Database) -> tuple:
     return db.schema_dump(), history(db)
 
 
-def test_check_on_a_v001_database_changes_nothing_and_names_every_pending_version(db: Database, play,
-                                                                                  tmp_path: Path):
+def test_check_on_a_v001_database_changes_nothing_and_names_every_pending_version(db: Database, play, tmp_path: Path):
     play("migrate.yml", "-e", "pg_migrate_target_version=001").assert_ok()
     before = _state(db), _files(tmp_path / "remote")
     result = play("migrate.yml", "--check").assert_ok()
@@ -33,8 +32,12 @@ def _files(directory: Path) -> dict[str, bytes]:
 def test_check_diff_shows_the_sql_that_would_run(db: Database, play):
     play("migrate.yml", "-e", "pg_migrate_target_version=001").assert_ok()
     result = play("migrate.yml", "--check", "--diff").assert_ok()
-    for script in ("V002__policy_as_data.sql", "V003__awards_policy_version_link.sql",
-                   "V004__validate_awards_policy_version_fk.sql", "V005__index_awards_policy_version.sql"):
+    for script in (
+        "V002__policy_as_data.sql",
+        "V003__awards_policy_version_link.sql",
+        "V004__validate_awards_policy_version_fk.sql",
+        "V005__index_awards_policy_version.sql",
+    ):
         assert f"would run: {script} (pending)" in result.output
     assert "CREATE TABLE xp_policy_versions (" in result.output
     assert "ALTER TABLE xp_awards VALIDATE CONSTRAINT xp_awards_policy_version_fk;" in result.output
@@ -49,7 +52,8 @@ def test_check_on_an_empty_database_creates_not_even_the_history_table(db: Datab
 
 def test_squawk_findings_of_pending_files_are_reported(db: Database, play, changeset_dir: Path):
     (changeset_dir / "V006__blocking_index.sql").write_text(
-        "CREATE INDEX xp_awards_reason_idx ON xp_awards (reason);\n")
+        "CREATE INDEX xp_awards_reason_idx ON xp_awards (reason);\n"
+    )
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     play("migrate.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
     result = play("migrate.yml", *extra, "--check").assert_ok()
@@ -63,8 +67,11 @@ def test_rehearsal_runs_everything_and_rolls_it_back(db: Database, play):
     before = _state(db), db.awards_digest(last)
     result = play("migrate.yml", "--check", "-e", "pg_migrate_rehearse=true").assert_ok()
     assert (_state(db), db.awards_digest(last)) == before
-    for script in ("V002__policy_as_data.sql", "V003__awards_policy_version_link.sql",
-                   "V004__validate_awards_policy_version_fk.sql"):
+    for script in (
+        "V002__policy_as_data.sql",
+        "V003__awards_policy_version_link.sql",
+        "V004__validate_awards_policy_version_fk.sql",
+    ):
         assert f"rehearsed {script} in" in result.output
     assert "not rehearsed V005__index_awards_policy_version.sql: runs outside a transaction" in result.output
 

@@ -26,6 +26,7 @@ def test_empty_database_to_latest_then_nothing_to_do(db: Database, play):
 def test_history_records_checksums_of_the_files(db: Database, play):
     play().assert_ok()
     import hashlib
+
     expected = {c.version: hashlib.sha256(c.deploy.read_bytes()).hexdigest() for c in changes()}
     assert {row[0]: row[2] for row in history(db)} == expected
 
@@ -41,7 +42,8 @@ def test_task_count_stays_flat_as_history_grows(db: Database, play, changeset_di
     """Tasks executed do not depend on how many migrations exist or are pending."""
     for number in range(6, 46):
         (changeset_dir / f"V{number:03d}__note_{number}.sql").write_text(
-            f"COMMENT ON TABLE xp_awards IS 'claims, revision {number}';\n")
+            f"COMMENT ON TABLE xp_awards IS 'claims, revision {number}';\n"
+        )
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     up_to_5 = play("migrate.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
     forty_more = play("migrate.yml", *extra).assert_ok()
@@ -92,7 +94,12 @@ def test_baseline_adopts_an_existing_v001_database(db: Database, play):
     claims = db.awards_digest(last)
     play("migrate.yml", "-e", "pg_migrate_baseline_version=001").assert_ok()
     assert [(row[0], row[3]) for row in history(db)] == [
-        ("001", "baseline"), ("002", "migration"), ("003", "migration"), ("004", "migration"), ("005", "migration")]
+        ("001", "baseline"),
+        ("002", "migration"),
+        ("003", "migration"),
+        ("004", "migration"),
+        ("005", "migration"),
+    ]
     assert db.awards_digest(last) == claims
     assert db.claim("00000000-0000-0000-0000-0000000000aa", 10, "after-baseline") is not None
 

@@ -28,19 +28,23 @@ def test_editing_an_applied_file_is_drift_and_repair_records_the_new_checksum(db
     before = _state(db)
 
     result = play("migrate.yml", *extra).assert_failed()
-    assert "checksum drift: V002__policy_as_data.sql was applied with sha256 %s but the file now has" % recorded \
+    assert (
+        "checksum drift: V002__policy_as_data.sql was applied with sha256 %s but the file now has" % recorded
         in result.output
+    )
     assert "nothing was changed" in result.output
     assert _state(db) == before
 
     play("migrate.yml", *extra, "-e", "pg_migrate_repair=true").assert_ok()
     import hashlib
+
     assert history(db)[1][2] == hashlib.sha256(edited.read_bytes()).hexdigest()
     assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
 
 
-def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_applies(db: Database, play,
-                                                                                     changeset_dir: Path):
+def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_applies(
+    db: Database, play, changeset_dir: Path
+):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     play("migrate.yml", *extra).assert_ok()
     last = db.load_claims(800)
@@ -49,7 +53,8 @@ def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_appl
         "ALTER TABLE xp_awards ADD COLUMN source text;\n"
         "UPDATE xp_awards SET source = 'legacy';\n"
         "ALTER TABLE xp_awards ADD CONSTRAINT xp_awards_source_known CHECK (source IN ('game', 'support'));\n"
-        "CREATE INDEX xp_awards_source_idx ON xp_awards (source);\n")
+        "CREATE INDEX xp_awards_source_idx ON xp_awards (source);\n"
+    )
     before = _state(db), db.awards_digest(last)
 
     result = play("migrate.yml", *extra).assert_failed()
@@ -72,7 +77,8 @@ def test_failing_verify_script_rolls_its_migration_back(db: Database, play, chan
     (changeset_dir / "V006__lookup_index.sql").write_text("CREATE TABLE xp_lookup (id int);\n")
     (changeset_dir / "V006__lookup_index.verify.sql").write_text(
         "DO $$ BEGIN IF to_regclass('xp_lookup_missing') IS NULL THEN "
-        "RAISE EXCEPTION 'V006 not in effect: xp_lookup_missing is missing'; END IF; END $$;\n")
+        "RAISE EXCEPTION 'V006 not in effect: xp_lookup_missing is missing'; END IF; END $$;\n"
+    )
     result = play("migrate.yml", *extra).assert_failed()
     assert "the verify script of V006__lookup_index.sql failed" in result.output
     assert "V006 not in effect" in result.output
@@ -83,11 +89,13 @@ def test_failing_verify_script_rolls_its_migration_back(db: Database, play, chan
 def test_a_failed_concurrent_index_is_reported_with_the_fix(db: Database, play, changeset_dir: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     play("migrate.yml", *extra).assert_ok()
-    db.query("INSERT INTO xp_awards (player_id, amount, reason, idempotency_key) VALUES "
-             "(gen_random_uuid(), 5, 'dup', 'k1'), (gen_random_uuid(), 5, 'dup', 'k2')")
+    db.query(
+        "INSERT INTO xp_awards (player_id, amount, reason, idempotency_key) VALUES "
+        "(gen_random_uuid(), 5, 'dup', 'k1'), (gen_random_uuid(), 5, 'dup', 'k2')"
+    )
     (changeset_dir / "V006__unique_reason.sql").write_text(
-        "-- pg_migrate:no-transaction\n"
-        "CREATE UNIQUE INDEX CONCURRENTLY xp_awards_reason_key ON xp_awards (reason);\n")
+        "-- pg_migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY xp_awards_reason_key ON xp_awards (reason);\n"
+    )
     result = play("migrate.yml", *extra).assert_failed()
     assert "[SQLSTATE 23505]" in result.output
     assert "runs outside a transaction" in result.output
@@ -97,8 +105,9 @@ def test_a_failed_concurrent_index_is_reported_with_the_fix(db: Database, play, 
 
 
 def test_two_simultaneous_runs_apply_each_migration_once(db: Database, tmp_path: Path):
-    runs = [start_playbook(db, "migrate.yml", "-e", f"pg_migrate_remote_dir={tmp_path / f'remote{n}'}")
-            for n in range(2)]
+    runs = [
+        start_playbook(db, "migrate.yml", "-e", f"pg_migrate_remote_dir={tmp_path / f'remote{n}'}") for n in range(2)
+    ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     versions = [row[0] for row in history(db)]
@@ -108,12 +117,14 @@ def test_two_simultaneous_runs_apply_each_migration_once(db: Database, tmp_path:
     assert advisory_locks(db) == 0
 
 
-def test_killed_controller_leaves_no_lock_and_a_consistent_database(db: Database, play, changeset_dir: Path,
-                                                                     tmp_path: Path):
+def test_killed_controller_leaves_no_lock_and_a_consistent_database(
+    db: Database, play, changeset_dir: Path, tmp_path: Path
+):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     play("migrate.yml", *extra, "-e", "pg_migrate_target_version=002").assert_ok()
     (changeset_dir / "V003__awards_policy_version_link.sql").write_text(
-        (changeset_dir / "V003__awards_policy_version_link.sql").read_text() + "\nSELECT pg_sleep(30);\n")
+        (changeset_dir / "V003__awards_policy_version_link.sql").read_text() + "\nSELECT pg_sleep(30);\n"
+    )
     run = start_playbook(db, "migrate.yml", *extra, "-e", f"pg_migrate_remote_dir={tmp_path / 'remote'}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until V003 is running (its sleep shows in pg_stat_activity)
@@ -128,12 +139,16 @@ def test_killed_controller_leaves_no_lock_and_a_consistent_database(db: Database
     # The module process died with its controller, or finishes on its own: either way, once its
     # session is gone, history and schema agree and no lock is left.
     deadline = time.monotonic() + 60
-    while db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_migrate'") \
-            and time.monotonic() < deadline:
+    while (
+        db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_migrate'")
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.5)
     assert advisory_locks(db) == 0
-    column = db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'xp_awards' "
-                       "AND column_name = 'policy_version_id'")
+    column = db.scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'xp_awards' "
+        "AND column_name = 'policy_version_id'"
+    )
     assert column == ("003" in [row[0] for row in history(db)])
 
     play("migrate.yml", *extra).assert_ok()
@@ -160,8 +175,11 @@ def test_a_held_lock_makes_the_run_give_up_without_stalling_claims(db: Database,
             while time.monotonic() < stop:
                 number += 1
                 started = time.monotonic()
-                conn.execute("INSERT INTO xp_awards (player_id, amount, reason, idempotency_key) "
-                             "VALUES (gen_random_uuid(), 1, 'q', %s)", (f"busy-{number}",))
+                conn.execute(
+                    "INSERT INTO xp_awards (player_id, amount, reason, idempotency_key) "
+                    "VALUES (gen_random_uuid(), 1, 'q', %s)",
+                    (f"busy-{number}",),
+                )
                 claim_latencies.append(time.monotonic() - started)
                 time.sleep(0.05)
 
@@ -172,8 +190,15 @@ def test_a_held_lock_makes_the_run_give_up_without_stalling_claims(db: Database,
     try:
         claims.start()
         started = time.monotonic()
-        result = play("migrate.yml", "-e", "pg_migrate_lock_timeout=1s", "-e", "pg_migrate_lock_retries=2",
-                      "-e", "pg_migrate_lock_retry_delay=0.5").assert_failed()
+        result = play(
+            "migrate.yml",
+            "-e",
+            "pg_migrate_lock_timeout=1s",
+            "-e",
+            "pg_migrate_lock_retries=2",
+            "-e",
+            "pg_migrate_lock_retry_delay=0.5",
+        ).assert_failed()
         waited = time.monotonic() - started
     finally:
         claims.join()

@@ -40,8 +40,17 @@ def test_parse_name_recognises_every_kind(name, role, version, slug):
 
 @pytest.mark.parametrize(
     "name",
-    ["V001_one_underscore.sql", "V__no_version.sql", "X001__other.sql", "V001__bad-dash.sql", "v001__lower.sql",
-     "U001__x.verify.sql", "R__x.verify.sql", "V001__.sql", "V1..2__x.sql"],
+    [
+        "V001_one_underscore.sql",
+        "V__no_version.sql",
+        "X001__other.sql",
+        "V001__bad-dash.sql",
+        "v001__lower.sql",
+        "U001__x.verify.sql",
+        "R__x.verify.sql",
+        "V001__.sql",
+        "V1..2__x.sql",
+    ],
 )
 def test_parse_name_rejects_malformed_names(name):
     assert discovery.parse_name(name) is None
@@ -62,22 +71,25 @@ def test_the_project_change_set_is_valid():
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path):
-    migrations = write(tmp_path / "m", {
-        "V001__one.sql": "CREATE TABLE a (id int);",
-        "V001__again.sql": "CREATE TABLE b (id int);",
-        "V01__ambiguous.sql": "CREATE TABLE c (id int);",
-        "V2_malformed.sql": "SELECT 1;",
-        "U003__orphan.sql": "DROP TABLE x;",
-        "V004__orphan_check.verify.sql": "SELECT 1;",
-        "V005__empty.sql": "   \n",
-        "V006__latin1.sql": "SELECT 'caf\xe9';".encode("latin-1"),
-        "V007__typo.sql": "SELECT 1;\nSELEC 2;",
-        "V008__tx.sql": "BEGIN;\nCREATE TABLE d (id int);\nCOMMIT;",
-        "V009__concurrent.sql": "CREATE INDEX CONCURRENTLY i ON t (c);",
-        "V010__comments_only.sql": "-- nothing here\n",
-        "U001__not_one.sql": "DROP TABLE a;",
-        "README.md": "notes",
-    })
+    migrations = write(
+        tmp_path / "m",
+        {
+            "V001__one.sql": "CREATE TABLE a (id int);",
+            "V001__again.sql": "CREATE TABLE b (id int);",
+            "V01__ambiguous.sql": "CREATE TABLE c (id int);",
+            "V2_malformed.sql": "SELECT 1;",
+            "U003__orphan.sql": "DROP TABLE x;",
+            "V004__orphan_check.verify.sql": "SELECT 1;",
+            "V005__empty.sql": "   \n",
+            "V006__latin1.sql": "SELECT 'caf\xe9';".encode("latin-1"),
+            "V007__typo.sql": "SELECT 1;\nSELEC 2;",
+            "V008__tx.sql": "BEGIN;\nCREATE TABLE d (id int);\nCOMMIT;",
+            "V009__concurrent.sql": "CREATE INDEX CONCURRENTLY i ON t (c);",
+            "V010__comments_only.sql": "-- nothing here\n",
+            "U001__not_one.sql": "DROP TABLE a;",
+            "README.md": "notes",
+        },
+    )
     found, problems, warnings = discovery.build_changeset(str(migrations))
     text = "\n".join(problems)
     expected = [
@@ -103,10 +115,13 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
 
 
 def test_marker_only_counts_on_the_first_line(tmp_path: Path):
-    migrations = write(tmp_path / "m", {
-        "V001__ok.sql": "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
-        "V002__late.sql": "SELECT 1;\n-- pg_migrate:no-transaction\nSELECT 2;",
-    })
+    migrations = write(
+        tmp_path / "m",
+        {
+            "V001__ok.sql": "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);",
+            "V002__late.sql": "SELECT 1;\n-- pg_migrate:no-transaction\nSELECT 2;",
+        },
+    )
     found, problems, _ = discovery.build_changeset(str(migrations))
     assert problems == ["V002__late.sql line 2: `-- pg_migrate:no-transaction` only counts on the first line"]
     assert found["migrations"][0]["transactional"] is False
@@ -119,7 +134,10 @@ def test_statement_boundaries_survive_dollar_quotes_and_non_ascii(tmp_path: Path
     assert problems == []
     spans = found["migrations"][0]["statements"]
     assert [sql[start:end] for start, end, _ in spans] == [
-        "SELECT 'é;'", "DO $x$ BEGIN RAISE NOTICE 'a;b'; END $x$", "CREATE TABLE t (id int)"]
+        "SELECT 'é;'",
+        "DO $x$ BEGIN RAISE NOTICE 'a;b'; END $x$",
+        "CREATE TABLE t (id int)",
+    ]
     assert [line for _, _, line in spans] == [2, 3, 5]
 
 

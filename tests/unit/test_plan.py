@@ -10,16 +10,26 @@ from tests.unit.plugins import plan as guard
 def migration(version: str, checksum: str | None = None, revert: bool = True, transactional: bool = True) -> dict:
     slug = f"step_{version}"
     return {
-        "version": version, "description": slug.replace("_", " "), "description_slug": slug,
-        "script": f"V{version}__{slug}.sql", "checksum": checksum or f"sum{version}", "transactional": transactional,
+        "version": version,
+        "description": slug.replace("_", " "),
+        "description_slug": slug,
+        "script": f"V{version}__{slug}.sql",
+        "checksum": checksum or f"sum{version}",
+        "transactional": transactional,
         "revert": {"script": f"U{version}__{slug}.sql", "checksum": f"rev{version}", "transactional": transactional}
-        if revert else None,
+        if revert
+        else None,
     }
 
 
 def applied(version: str, checksum: str | None = None, kind: str = "migration", success: bool = True) -> dict:
-    return {"version": version, "script": f"V{version}__step_{version}.sql", "checksum": checksum or f"sum{version}",
-            "kind": kind, "success": success}
+    return {
+        "version": version,
+        "script": f"V{version}__step_{version}.sql",
+        "checksum": checksum or f"sum{version}",
+        "kind": kind,
+        "success": success,
+    }
 
 
 CHANGESET = {"migrations": [migration(v) for v in ("001", "002", "003", "004")], "repeatables": []}
@@ -50,8 +60,9 @@ def test_unknown_target_version_is_a_problem():
 
 def test_drift_names_the_file_and_both_checksums():
     result = guard.plan_migrate(CHANGESET, [applied("001"), applied("002", checksum="old")])
-    assert result["drift"] == [{"version": "002", "script": "V002__step_002.sql", "recorded_checksum": "old",
-                                "file_checksum": "sum002"}]
+    assert result["drift"] == [
+        {"version": "002", "script": "V002__step_002.sql", "recorded_checksum": "old", "file_checksum": "sum002"}
+    ]
     assert len(result["problems"]) == 1
     assert "V002__step_002.sql was applied with sha256 old but the file now has sum002" in result["problems"][0]
     assert "pg_migrate_repair=true" in result["problems"][0]
@@ -98,12 +109,18 @@ def test_baseline_is_ignored_once_there_is_history():
 
 
 def test_repeatables_run_when_new_or_changed():
-    changeset = {"migrations": [], "repeatables": [
-        {"script": "R__a.sql", "description": "a", "checksum": "a2", "transactional": True},
-        {"script": "R__b.sql", "description": "b", "checksum": "b1", "transactional": True},
-        {"script": "R__c.sql", "description": "c", "checksum": "c1", "transactional": True}]}
-    history = [{"version": None, "script": "R__a.sql", "checksum": "a1", "kind": "repeatable", "success": True},
-               {"version": None, "script": "R__b.sql", "checksum": "b1", "kind": "repeatable", "success": True}]
+    changeset = {
+        "migrations": [],
+        "repeatables": [
+            {"script": "R__a.sql", "description": "a", "checksum": "a2", "transactional": True},
+            {"script": "R__b.sql", "description": "b", "checksum": "b1", "transactional": True},
+            {"script": "R__c.sql", "description": "c", "checksum": "c1", "transactional": True},
+        ],
+    }
+    history = [
+        {"version": None, "script": "R__a.sql", "checksum": "a1", "kind": "repeatable", "success": True},
+        {"version": None, "script": "R__b.sql", "checksum": "b1", "kind": "repeatable", "success": True},
+    ]
     result = guard.plan_migrate(changeset, history)
     assert [(r["script"], r["reason"]) for r in result["repeatables"]] == [("R__a.sql", "changed"), ("R__c.sql", "new")]
 
@@ -118,8 +135,9 @@ def test_rollback_reverts_newest_first_down_to_the_target():
 def test_rollback_refuses_when_a_revert_is_missing():
     changeset = {"migrations": [migration("001"), migration("002", revert=False), migration("003")]}
     result = guard.plan_rollback(changeset, [applied(v) for v in ("001", "002", "003")], "000")
-    assert result["problems"] == ["no revert script for V002__step_002.sql: add U002__step_002.sql before rolling "
-                                  "back past it."]
+    assert result["problems"] == [
+        "no revert script for V002__step_002.sql: add U002__step_002.sql before rolling back past it."
+    ]
 
 
 def test_rollback_will_not_revert_a_baselined_version():

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """pg_migrate_changeset: discover and validate the change set on the controller.
 
 Runs entirely on the controller and opens no connection: it reads the migrations directory (and
@@ -97,7 +96,10 @@ def decode_utf8(name: str, data: bytes) -> tuple[str | None, str | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         return None, "%s: not UTF-8 (byte 0x%02x at offset %d): save the file as UTF-8" % (
-            name, data[exc.start], exc.start)
+            name,
+            data[exc.start],
+            exc.start,
+        )
 
 
 def is_transactional(text: str) -> bool:
@@ -111,20 +113,32 @@ def _needs_no_transaction(stmt) -> str | None:
     if isinstance(stmt, pg_ast.DropStmt) and stmt.concurrent:
         return "DROP INDEX CONCURRENTLY"
     if isinstance(stmt, pg_ast.ReindexStmt) and any(
-            getattr(param, "defname", None) == "concurrently" for param in (stmt.params or ())):
+        getattr(param, "defname", None) == "concurrently" for param in (stmt.params or ())
+    ):
         return "REINDEX CONCURRENTLY"
     if isinstance(stmt, pg_ast.VacuumStmt) and stmt.is_vacuumcmd:
         return "VACUUM"
-    for node, label in ((pg_ast.CreatedbStmt, "CREATE DATABASE"), (pg_ast.DropdbStmt, "DROP DATABASE"),
-                        (pg_ast.AlterSystemStmt, "ALTER SYSTEM"), (pg_ast.CreateTableSpaceStmt, "CREATE TABLESPACE"),
-                        (pg_ast.DropTableSpaceStmt, "DROP TABLESPACE")):
+    for node, label in (
+        (pg_ast.CreatedbStmt, "CREATE DATABASE"),
+        (pg_ast.DropdbStmt, "DROP DATABASE"),
+        (pg_ast.AlterSystemStmt, "ALTER SYSTEM"),
+        (pg_ast.CreateTableSpaceStmt, "CREATE TABLESPACE"),
+        (pg_ast.DropTableSpaceStmt, "DROP TABLESPACE"),
+    ):
         if isinstance(stmt, node):
             return label
     return None
 
 
-_TRANSACTION_CONTROL = {"TRANS_STMT_BEGIN", "TRANS_STMT_START", "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK",
-                        "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"}
+_TRANSACTION_CONTROL = {
+    "TRANS_STMT_BEGIN",
+    "TRANS_STMT_START",
+    "TRANS_STMT_COMMIT",
+    "TRANS_STMT_ROLLBACK",
+    "TRANS_STMT_PREPARE",
+    "TRANS_STMT_COMMIT_PREPARED",
+    "TRANS_STMT_ROLLBACK_PREPARED",
+}
 
 
 def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[int]], list[str]]:
@@ -139,20 +153,24 @@ def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[in
     if not raw_statements:
         return [], ["%s: holds no SQL statement (only comments or blank): remove it or add the SQL" % name]
 
-    spans = [[piece.start, piece.stop, line_of(text, piece.start)]
-             for piece in pglast.split(text, with_parser=True, only_slices=True)]
+    spans = [
+        [piece.start, piece.stop, line_of(text, piece.start)]
+        for piece in pglast.split(text, with_parser=True, only_slices=True)
+    ]
     for raw, (start, _end, line) in zip(raw_statements, spans):
         stmt = raw.stmt
         if isinstance(stmt, pg_ast.TransactionStmt) and stmt.kind.name in _TRANSACTION_CONTROL:
             problems.append(
                 "%s line %d: transaction control (%s) is not allowed: pg_migrate runs each migration in its own "
-                "transaction (or none, with `%s` as the first line)" % (
-                    name, line, text[start:start + 20].split()[0].rstrip(";").upper(), NO_TRANSACTION_MARKER))
+                "transaction (or none, with `%s` as the first line)"
+                % (name, line, text[start : start + 20].split()[0].rstrip(";").upper(), NO_TRANSACTION_MARKER)
+            )
         needs = _needs_no_transaction(stmt)
         if needs and transactional:
             problems.append(
                 "%s line %d: %s cannot run inside a transaction: put `%s` on the first line of the file "
-                "(and make the script safe to re-run)" % (name, line, needs, NO_TRANSACTION_MARKER))
+                "(and make the script safe to re-run)" % (name, line, needs, NO_TRANSACTION_MARKER)
+            )
     for number, line_text in enumerate(text.split("\n")[1:], start=2):
         if line_text.strip() == NO_TRANSACTION_MARKER:
             problems.append("%s line %d: `%s` only counts on the first line" % (name, number, NO_TRANSACTION_MARKER))
@@ -221,8 +239,9 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
                 if other.version == parsed.version:
                     problems.append("duplicate version %s: %s and %s" % (parsed.version, other_name, name))
                 else:
-                    problems.append("ambiguous version: %s and %s are both version %s" % (
-                        other_name, name, ".".join(map(str, key))))
+                    problems.append(
+                        "ambiguous version: %s and %s are both version %s" % (other_name, name, ".".join(map(str, key)))
+                    )
                 continue
             deploys[key] = (name, parsed)
             companions.append(("deploy", key, name, parsed, entry))
@@ -237,8 +256,14 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
     migrations: dict[tuple, dict] = {}
     for role, key, name, parsed, entry in companions:
         if role == "deploy":
-            migrations[key] = dict(entry, version=parsed.version, description=parsed.description,
-                                   description_slug=parsed.slug, revert=None, verify=None)
+            migrations[key] = dict(
+                entry,
+                version=parsed.version,
+                description=parsed.description,
+                description_slug=parsed.slug,
+                revert=None,
+                verify=None,
+            )
     for role, key, name, parsed, entry in companions:
         if role == "deploy":
             continue
@@ -247,8 +272,9 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
         if migration is None:
             problems.append("%s: %s without migration (no V%s__%s.sql)" % (name, label, parsed.version, parsed.slug))
         elif migration["description_slug"] != parsed.slug:
-            problems.append("%s: %s does not match its migration %s (the descriptions differ)" % (
-                name, label, migration["script"]))
+            problems.append(
+                "%s: %s does not match its migration %s (the descriptions differ)" % (name, label, migration["script"])
+            )
         elif migration[role] is not None:
             problems.append("%s: a second %s for version %s" % (name, label, parsed.version))
         else:
@@ -275,8 +301,9 @@ def bundle_members(changeset: dict) -> list[str]:
     return sorted(paths)
 
 
-def write_bundle(changeset: dict, roots: dict[str, str], destination: str,
-                 file_mode: int = BUNDLE_MODE, dir_mode: int = 0o750) -> str:
+def write_bundle(
+    changeset: dict, roots: dict[str, str], destination: str, file_mode: int = BUNDLE_MODE, dir_mode: int = 0o750
+) -> str:
     """A deterministic tar (sorted, mtime 0) of the change set, with the modes the target must have; its sha256."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -303,8 +330,9 @@ def write_bundle(changeset: dict, roots: dict[str, str], destination: str,
 
 
 def format_problems(problems: list[str], migrations_dir: str) -> str:
-    lines = ["The change set in %s has %d problem(s); nothing was changed on any host:" % (
-        migrations_dir, len(problems))]
+    lines = [
+        "The change set in %s has %d problem(s); nothing was changed on any host:" % (migrations_dir, len(problems))
+    ]
     lines.extend("  - %s" % problem for problem in problems)
     return "\n".join(lines)
 
@@ -321,7 +349,8 @@ class ActionModule(ActionBase):
         if pglast is None:
             raise AnsibleActionFail(
                 "pg_migrate needs the Python package pglast on the controller to parse migrations: "
-                "pip install pglast (it is in this project's requirements.txt)")
+                "pip install pglast (it is in this project's requirements.txt)"
+            )
         migrations_dir = self._task.args.get("migrations_dir")
         seeds_dir = self._task.args.get("seeds_dir") or None
         if not migrations_dir:
@@ -331,8 +360,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(format_problems(problems, migrations_dir))
 
         # Ansible's per-run local temp dir is removed when ansible-playbook exits, so is the bundle.
-        bundle_dir = self._task.args.get("bundle_dir") or tempfile.mkdtemp(prefix="pg_migrate-",
-                                                                           dir=C.DEFAULT_LOCAL_TMP)
+        bundle_dir = self._task.args.get("bundle_dir") or tempfile.mkdtemp(
+            prefix="pg_migrate-", dir=C.DEFAULT_LOCAL_TMP
+        )
         os.makedirs(bundle_dir, mode=0o700, exist_ok=True)
         bundle = os.path.join(bundle_dir, "changeset.tar")
         roots = {"migrations": migrations_dir, "seeds": seeds_dir or ""}
@@ -342,9 +372,13 @@ class ActionModule(ActionBase):
             warnings=warnings,
             bundle=bundle,
             bundle_dir=bundle_dir,
-            bundle_checksum=write_bundle(changeset, roots, bundle,
-                                         int(str(self._task.args.get("file_mode") or "0640"), 8),
-                                         int(str(self._task.args.get("dir_mode") or "0750"), 8)),
+            bundle_checksum=write_bundle(
+                changeset,
+                roots,
+                bundle,
+                int(str(self._task.args.get("file_mode") or "0640"), 8),
+                int(str(self._task.args.get("dir_mode") or "0750"), 8),
+            ),
             latest_version=changeset["migrations"][-1]["version"] if changeset["migrations"] else None,
             migration_count=len(changeset["migrations"]),
         )

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Filters of the pg_migrate role: turn the module's result into what an operator reads."""
 
 from __future__ import annotations
@@ -35,8 +34,10 @@ def squawk_findings(results: list[dict]) -> tuple[list[dict], list[str]]:
         rc = result.get("rc")
         if rc not in (0, 1):
             detail = (result.get("stderr") or result.get("msg") or "").strip().splitlines()
-            problems.append("squawk could not run (%s); install it on the controller (pip install squawk-cli) "
-                            "or set pg_migrate_lint=false" % (detail[0] if detail else "rc %s" % rc))
+            problems.append(
+                "squawk could not run (%s); install it on the controller (pip install squawk-cli) "
+                "or set pg_migrate_lint=false" % (detail[0] if detail else "rc %s" % rc)
+            )
             continue
         try:
             parsed = json.loads(result.get("stdout") or "[]")
@@ -44,12 +45,14 @@ def squawk_findings(results: list[dict]) -> tuple[list[dict], list[str]]:
             problems.append("squawk printed no JSON: %s" % (result.get("stdout") or "")[:200])
             continue
         for item in parsed:
-            findings.append({
-                "file": os.path.basename(item.get("file", "")),
-                "line": int(item.get("line", 0)) + 1,  # squawk counts lines from 0
-                "rule": item.get("rule_name", ""),
-                "message": item.get("message", ""),
-            })
+            findings.append(
+                {
+                    "file": os.path.basename(item.get("file", "")),
+                    "line": int(item.get("line", 0)) + 1,  # squawk counts lines from 0
+                    "rule": item.get("rule_name", ""),
+                    "message": item.get("message", ""),
+                }
+            )
     return findings, problems
 
 
@@ -89,11 +92,19 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
             if left:
                 lines.append("  not applied: %s" % _versions(left))
         if plan.get("baseline"):
-            lines.append("  baseline: %s %s" % ("would adopt" if check_mode else "adopted", _versions(plan["baseline"])))
+            lines.append(
+                "  baseline: %s %s" % ("would adopt" if check_mode else "adopted", _versions(plan["baseline"]))
+            )
         for item in plan.get("drift", []):
-            lines.append("  drift: %s (applied sha256 %s, file %s)%s" % (
-                item["script"], item["recorded_checksum"][:12], item["file_checksum"][:12],
-                " - repaired" if result.get("repaired") else ""))
+            lines.append(
+                "  drift: %s (applied sha256 %s, file %s)%s"
+                % (
+                    item["script"],
+                    item["recorded_checksum"][:12],
+                    item["file_checksum"][:12],
+                    " - repaired" if result.get("repaired") else "",
+                )
+            )
         for item in plan.get("missing", []):
             lines.append("  missing: %s (%s)" % (item["version"], item["script"]))
         for item in plan.get("repeatables", []):

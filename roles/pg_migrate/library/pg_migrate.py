@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # pg_migrate: plan, apply or revert a change set on one PostgreSQL database, in one module call.
 
 from __future__ import annotations
@@ -176,7 +175,7 @@ def excerpt(statement_text):
     code_lines = [line for line in lines if not line.startswith("--")]
     if code_lines:
         first = code_lines[0]
-    return first if len(first) <= EXCERPT_CHARS else first[:EXCERPT_CHARS - 3] + "..."
+    return first if len(first) <= EXCERPT_CHARS else first[: EXCERPT_CHARS - 3] + "..."
 
 
 def quote_ident(name):
@@ -225,8 +224,10 @@ class Runner:
             self.conn.autocommit = enabled
 
     def set_timeouts(self, local):
-        self.rows("SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-                  (self.params["lock_timeout"], local, self.params["statement_timeout"], local))
+        self.rows(
+            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+            (self.params["lock_timeout"], local, self.params["statement_timeout"], local),
+        )
 
     # --- advisory lock: serialises runs against one database ------------------------------------
     def acquire_lock(self):
@@ -245,15 +246,23 @@ class Runner:
                     "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                     " WHERE l.locktype = 'advisory' AND l.granted "
                     "   AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)",
-                    (self.lock_key_text,))
+                    (self.lock_key_text,),
+                )
                 self.conn.rollback()
-                who = ("pid %(pid)s (user %(usename)s, application %(application_name)s, from %(client)s, "
-                       "connected since %(since)s, %(state)s)" % holder[0]) if holder else "another session"
+                who = (
+                    (
+                        "pid %(pid)s (user %(usename)s, application %(application_name)s, from %(client)s, "
+                        "connected since %(since)s, %(state)s)" % holder[0]
+                    )
+                    if holder
+                    else "another session"
+                )
                 raise RunFailed(
                     "another pg_migrate run holds the migration lock of %s (%s); waited %ss. Let it finish and "
                     "run again. If that session is stuck, end it with SELECT pg_terminate_backend(<pid>): its open "
                     "migration rolls back and the lock is released."
-                    % (self.params["login_db"], who, int(self.params["advisory_lock_wait"])))
+                    % (self.params["login_db"], who, int(self.params["advisory_lock_wait"]))
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
 
@@ -305,7 +314,8 @@ class Runner:
             return []
         history = self.rows(
             "SELECT installed_rank, version, description, script, checksum, kind, success, "
-            "       applied_at::text AS applied_at, applied_by FROM %s ORDER BY installed_rank" % self.history)
+            "       applied_at::text AS applied_at, applied_by FROM %s ORDER BY installed_rank" % self.history
+        )
         self.conn.commit()
         return history
 
@@ -313,7 +323,8 @@ class Runner:
         self.rows(
             "INSERT INTO %s (version, description, script, checksum, kind, execution_ms, success) "
             "VALUES (%%s, %%s, %%s, %%s, %%s, %%s, %%s)" % self.history,
-            (version, description, script, checksum, kind, int(duration_ms), success))
+            (version, description, script, checksum, kind, int(duration_ms), success),
+        )
 
     # --- scripts on the managed host ------------------------------------------------------------------
     def script_text(self, entry):
@@ -324,21 +335,25 @@ class Runner:
                 with open(path, "rb") as handle:
                     data = handle.read()
             except OSError as exc:
-                raise RunFailed("cannot read %s on this host (%s): the copy step did not place it; run the role "
-                                "again without skipping the copy." % (path, exc.strerror))
+                raise RunFailed(
+                    "cannot read %s on this host (%s): the copy step did not place it; run the role "
+                    "again without skipping the copy." % (path, exc.strerror)
+                )
             checksum = hashlib.sha256(data).hexdigest()
             if checksum != entry["checksum"]:
                 raise RunFailed(
                     "%s on this host differs from the controller's file (sha256 %s, expected %s): the copy is stale "
-                    "or was altered. Nothing was changed; run the role again to copy it." % (path, checksum,
-                                                                                           entry["checksum"]))
+                    "or was altered. Nothing was changed; run the role again to copy it."
+                    % (path, checksum, entry["checksum"])
+                )
             self.scripts[path] = data.decode("utf-8")
         return self.scripts[path]
 
     def statements(self, entry):
         text = self.script_text(entry)
-        return [(number, line, text[start:end])
-                for number, (start, end, line) in enumerate(entry["statements"], start=1)]
+        return [
+            (number, line, text[start:end]) for number, (start, end, line) in enumerate(entry["statements"], start=1)
+        ]
 
     def run_script(self, entry):
         for number, line, statement in self.statements(entry):
@@ -365,8 +380,9 @@ class Runner:
             except StatementFailed as failure:
                 if failure.sqlstate == LOCK_NOT_AVAILABLE and attempts <= self.params["lock_retries"]:
                     delay = self.params["lock_retry_delay"] * (2 ** (attempts - 1))
-                    self.module.log("pg_migrate: %s hit lock_timeout (attempt %d); retrying in %.1fs"
-                                    % (label, attempts, delay))
+                    self.module.log(
+                        "pg_migrate: %s hit lock_timeout (attempt %d); retrying in %.1fs" % (label, attempts, delay)
+                    )
                     time.sleep(delay)
                     continue
                 failure.attempts = attempts
@@ -374,6 +390,7 @@ class Runner:
 
     def apply_transactional(self, items):
         """ITEMS: [(kind, migration entry, script entry)] applied in one transaction with their history rows."""
+
         def attempt():
             self.set_autocommit(False)
             try:
@@ -385,14 +402,22 @@ class Runner:
                     if kind == "migration" and self.params["verify"] and migration.get("verify"):
                         self.run_verify(migration)
                     duration = (time.monotonic() - started) * 1000
-                    self.record(kind, migration.get("version"), migration["description"], entry["script"],
-                                entry["checksum"], duration, True)
+                    self.record(
+                        kind,
+                        migration.get("version"),
+                        migration["description"],
+                        entry["script"],
+                        entry["checksum"],
+                        duration,
+                        True,
+                    )
                     timings.append(duration)
                 self.conn.commit()
                 return timings
             except Exception:
                 self.conn.rollback()
                 raise
+
         label = ", ".join(entry["script"] for _, _, entry in items)
         return self.with_lock_retries(label, attempt)
 
@@ -426,12 +451,14 @@ class Runner:
             failure.left_invalid = [name for name in self.invalid_indexes() if name not in before]
             failure.outside_transaction = True
             self.set_autocommit(True)
-            self.record(kind, migration.get("version"), migration["description"], entry["script"],
-                        entry["checksum"], 0, False)
+            self.record(
+                kind, migration.get("version"), migration["description"], entry["script"], entry["checksum"], 0, False
+            )
             self.set_autocommit(False)
             raise
-        self.record(kind, migration.get("version"), migration["description"], entry["script"], entry["checksum"],
-                    duration, True)
+        self.record(
+            kind, migration.get("version"), migration["description"], entry["script"], entry["checksum"], duration, True
+        )
         self.set_autocommit(False)
         return duration, attempts
 
@@ -442,35 +469,47 @@ def failure_message(failure, action, from_version):
         what = "the verify script of %s failed at %s" % (failure.verify_of, where)
     else:
         what = "%s failed at statement %d (line %d)" % (failure.script, failure.number, failure.line)
-    message = "%s [SQLSTATE %s]: %s. Statement: %s." % (what, failure.sqlstate, failure.error,
-                                                         excerpt(failure.statement))
+    message = "%s [SQLSTATE %s]: %s. Statement: %s." % (
+        what,
+        failure.sqlstate,
+        failure.error,
+        excerpt(failure.statement),
+    )
     if failure.sqlstate == LOCK_NOT_AVAILABLE:
-        message += (" The lock timeout fired on every attempt (%d): another session holds a conflicting lock "
-                    "for longer; find it in pg_stat_activity/pg_locks and retry when it is gone."
-                    % getattr(failure, "attempts", 1))
+        message += (
+            " The lock timeout fired on every attempt (%d): another session holds a conflicting lock "
+            "for longer; find it in pg_stat_activity/pg_locks and retry when it is gone."
+            % getattr(failure, "attempts", 1)
+        )
     if getattr(failure, "outside_transaction", False):
-        message += (" This script runs outside a transaction: statements before the failing one stayed "
-                    "committed, and the run is recorded as failed; fix the cause and run again (the script must "
-                    "be safe to re-run).")
+        message += (
+            " This script runs outside a transaction: statements before the failing one stayed "
+            "committed, and the run is recorded as failed; fix the cause and run again (the script must "
+            "be safe to re-run)."
+        )
         for index in getattr(failure, "left_invalid", []):
-            message += (" It left the INVALID index %s behind (a failed CREATE INDEX CONCURRENTLY): re-running a "
-                        "script that drops it first repairs it, or remove it with DROP INDEX CONCURRENTLY %s;"
-                        % (index, index))
+            message += (
+                " It left the INVALID index %s behind (a failed CREATE INDEX CONCURRENTLY): re-running a "
+                "script that drops it first repairs it, or remove it with DROP INDEX CONCURRENTLY %s;" % (index, index)
+            )
     elif action == "rollback":
         message += " The revert was rolled back; the database is still at version %s." % from_version
     else:
         message += " The migration was rolled back; the database is at version %s." % from_version
     if failure.sqlstate == DUPLICATE_TABLE and from_version == NO_VERSION:
-        message += (" If this database already has this schema (it predates pg_migrate), adopt it with "
-                    "pg_migrate_baseline_version instead of re-creating it.")
+        message += (
+            " If this database already has this schema (it predates pg_migrate), adopt it with "
+            "pg_migrate_baseline_version instead of re-creating it."
+        )
     return message
 
 
 def render_diff(runner, entries, header):
     chunks = []
     for label, entry in entries:
-        chunks.append("-- ===== %s: %s (%s) =====\n%s" % (
-            header, entry["script"], label, runner.script_text(entry).rstrip("\n")))
+        chunks.append(
+            "-- ===== %s: %s (%s) =====\n%s" % (header, entry["script"], label, runner.script_text(entry).rstrip("\n"))
+        )
     return "\n\n".join(chunks) + ("\n" if chunks else "")
 
 
@@ -488,14 +527,22 @@ def run_migrate(module, runner, result):
             result["changed"] = result["changed"] or result["history_created"]
         history = runner.read_history()
 
-    plan = plan_migrate(params["changeset"], history, params["target_version"], params["baseline_version"],
-                        params["allow_out_of_order"], params["repair"])
+    plan = plan_migrate(
+        params["changeset"],
+        history,
+        params["target_version"],
+        params["baseline_version"],
+        params["allow_out_of_order"],
+        params["repair"],
+    )
     if not params["apply_repeatables"]:
         plan["repeatables"] = []
     result["plan"] = plan
     if plan["problems"]:
-        raise RunFailed("the version check stopped the run on %s; nothing was changed:\n  - %s"
-                        % (params["login_db"], "\n  - ".join(plan["problems"])))
+        raise RunFailed(
+            "the version check stopped the run on %s; nothing was changed:\n  - %s"
+            % (params["login_db"], "\n  - ".join(plan["problems"]))
+        )
 
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
@@ -516,11 +563,15 @@ def run_migrate(module, runner, result):
 
     would_change = bool(pending or plan["baseline"] or plan["repair"] or pending_repeatables)
     if module._diff and would_change:
-        entries = [("pending", m) for m in pending] + [("repeatable, %s" % r["reason"], repeatables[r["script"]])
-                                                         for r in plan["repeatables"]]
-        result["diff"] = {"before": "", "after": render_diff(runner, entries, "would run" if check else "ran"),
-                          "before_header": "%s @ %s" % (params["login_db"], plan["from_version"]),
-                          "after_header": "%s @ %s" % (params["login_db"], plan["to_version"])}
+        entries = [("pending", m) for m in pending] + [
+            ("repeatable, %s" % r["reason"], repeatables[r["script"]]) for r in plan["repeatables"]
+        ]
+        result["diff"] = {
+            "before": "",
+            "after": render_diff(runner, entries, "would run" if check else "ran"),
+            "before_header": "%s @ %s" % (params["login_db"], plan["from_version"]),
+            "after_header": "%s @ %s" % (params["login_db"], plan["to_version"]),
+        }
 
     if check:
         result["changed"] = would_change
@@ -530,8 +581,11 @@ def run_migrate(module, runner, result):
 
     if plan["repair"]:
         for item in plan["repair"]:
-            runner.rows("UPDATE %s SET checksum = %%s WHERE version = %%s AND success AND kind <> 'repeatable'"
-                        % runner.history, (item["file_checksum"], item["version"]))
+            runner.rows(
+                "UPDATE %s SET checksum = %%s WHERE version = %%s AND success AND kind <> 'repeatable'"
+                % runner.history,
+                (item["file_checksum"], item["version"]),
+            )
         runner.conn.commit()
         result["repaired"] = plan["repair"]
         result["changed"] = True
@@ -551,13 +605,25 @@ def run_migrate(module, runner, result):
                 duration, attempts = runner.apply_outside_transaction("migration", group[0], group[0])
                 timings = [duration]
         except StatementFailed as failure:
-            result["failed"] = {"script": failure.script, "statement": failure.number, "line": failure.line,
-                                "sqlstate": failure.sqlstate, "error": failure.error}
+            result["failed"] = {
+                "script": failure.script,
+                "statement": failure.number,
+                "line": failure.line,
+                "sqlstate": failure.sqlstate,
+                "error": failure.error,
+            }
             raise RunFailed(failure_message(failure, "migrate", current))
         for migration, duration in zip(group, timings):
-            result["applied"].append({"version": migration["version"], "script": migration["script"],
-                                      "checksum": migration["checksum"], "duration_ms": round(duration, 1),
-                                      "attempts": attempts, "transactional": migration["transactional"]})
+            result["applied"].append(
+                {
+                    "version": migration["version"],
+                    "script": migration["script"],
+                    "checksum": migration["checksum"],
+                    "duration_ms": round(duration, 1),
+                    "attempts": attempts,
+                    "transactional": migration["transactional"],
+                }
+            )
             current = migration["version"]
         result["changed"] = True
 
@@ -570,8 +636,9 @@ def run_migrate(module, runner, result):
                 duration, attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
         except StatementFailed as failure:
             raise RunFailed(failure_message(failure, "migrate", current))
-        result["repeatables_applied"].append({"script": repeatable["script"], "checksum": repeatable["checksum"],
-                                              "duration_ms": round(duration, 1)})
+        result["repeatables_applied"].append(
+            {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(duration, 1)}
+        )
         result["changed"] = True
     plan["to_version"] = current if pending else plan["to_version"]
 
@@ -600,9 +667,17 @@ def baseline_migrations(runner, migrations):
                     raise RunFailed(
                         "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
                         "the schema of version %s, so it cannot be adopted at that version; nothing was changed."
-                        % (failure.script, failure.sqlstate, failure.error, migration["version"]))
-            runner.record("baseline", migration["version"], migration["description"], migration["script"],
-                          migration["checksum"], 0, True)
+                        % (failure.script, failure.sqlstate, failure.error, migration["version"])
+                    )
+            runner.record(
+                "baseline",
+                migration["version"],
+                migration["description"],
+                migration["script"],
+                migration["checksum"],
+                0,
+                True,
+            )
         runner.conn.commit()
     except Exception:
         runner.conn.rollback()
@@ -619,8 +694,9 @@ def rehearse_migrations(runner, pending, repeatables):
             runner.rows(statement)
         for kind, item in [("migration", m) for m in pending] + [("repeatable", r) for r in repeatables]:
             if not item["transactional"]:
-                report["not_rehearsed"].append({"script": item["script"],
-                                                "reason": "runs outside a transaction, cannot be rolled back"})
+                report["not_rehearsed"].append(
+                    {"script": item["script"], "reason": "runs outside a transaction, cannot be rolled back"}
+                )
                 continue
             started = time.monotonic()
             try:
@@ -630,8 +706,9 @@ def rehearse_migrations(runner, pending, repeatables):
             except StatementFailed as failure:
                 message = failure_message(failure, "rehearsal", "unchanged")
                 raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message)
-            report["rehearsed"].append({"script": item["script"],
-                                        "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+            report["rehearsed"].append(
+                {"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+            )
     finally:
         runner.conn.rollback()
     return report
@@ -650,15 +727,19 @@ def run_rollback(module, runner, result):
     plan = plan_rollback(params["changeset"], history, params["target_version"])
     result["plan"] = plan
     if plan["problems"]:
-        raise RunFailed("the rollback of %s to %s was refused; nothing was changed:\n  - %s"
-                        % (params["login_db"], params["target_version"], "\n  - ".join(plan["problems"])))
+        raise RunFailed(
+            "the rollback of %s to %s was refused; nothing was changed:\n  - %s"
+            % (params["login_db"], params["target_version"], "\n  - ".join(plan["problems"]))
+        )
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     reverts = [(migrations[item["version"]], migrations[item["version"]]["revert"]) for item in plan["revert"]]
     for _, revert in reverts:
         runner.script_text(revert)
     if module._diff and reverts:
-        result["diff"] = {"before": "", "after": render_diff(runner, [("revert", r) for _, r in reverts],
-                                                              "would run" if check else "ran")}
+        result["diff"] = {
+            "before": "",
+            "after": render_diff(runner, [("revert", r) for _, r in reverts], "would run" if check else "ran"),
+        }
     if check:
         result["changed"] = bool(reverts)
         if params["rehearse"] and reverts:
@@ -668,18 +749,19 @@ def run_rollback(module, runner, result):
                     if revert["transactional"]:
                         runner.run_script(revert)
             except StatementFailed as failure:
-                raise RunFailed("rehearsal failed (rolled back): " + failure_message(failure, "rollback",
-                                                                                     plan["from_version"]))
+                raise RunFailed(
+                    "rehearsal failed (rolled back): " + failure_message(failure, "rollback", plan["from_version"])
+                )
             finally:
                 runner.conn.rollback()
         return
 
     current = plan["from_version"]
     for migration, revert in reverts:
-        delete = ("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % runner.history,
-                  (migration["version"],))
+        delete = ("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % runner.history, (migration["version"],))
         try:
             if revert["transactional"]:
+
                 def attempt(revert=revert, delete=delete):
                     runner.set_autocommit(False)
                     try:
@@ -692,14 +774,17 @@ def run_rollback(module, runner, result):
                     except Exception:
                         runner.conn.rollback()
                         raise
+
                 duration, attempts = runner.with_lock_retries(revert["script"], attempt)
             else:
+
                 def attempt(revert=revert):
                     runner.set_autocommit(True)
                     runner.set_timeouts(local=False)
                     started = time.monotonic()
                     runner.run_script(revert)
                     return (time.monotonic() - started) * 1000
+
                 try:
                     duration, attempts = runner.with_lock_retries(revert["script"], attempt)
                 finally:
@@ -708,11 +793,22 @@ def run_rollback(module, runner, result):
                 runner.rows(*delete)
                 runner.set_autocommit(False)
         except StatementFailed as failure:
-            result["failed"] = {"script": failure.script, "statement": failure.number, "line": failure.line,
-                                "sqlstate": failure.sqlstate, "error": failure.error}
+            result["failed"] = {
+                "script": failure.script,
+                "statement": failure.number,
+                "line": failure.line,
+                "sqlstate": failure.sqlstate,
+                "error": failure.error,
+            }
             raise RunFailed(failure_message(failure, "rollback", current))
-        result["reverted"].append({"version": migration["version"], "script": revert["script"],
-                                   "duration_ms": round(duration, 1), "attempts": attempts})
+        result["reverted"].append(
+            {
+                "version": migration["version"],
+                "script": revert["script"],
+                "duration_ms": round(duration, 1),
+                "attempts": attempts,
+            }
+        )
         remaining = [v for v in plan["revert_versions"] if v != migration["version"]]
         plan["revert_versions"] = remaining
         current = _version_below(history, migration["version"])
@@ -721,9 +817,14 @@ def run_rollback(module, runner, result):
 
 def _version_below(history, version):
     from ansible.module_utils.pg_migrate_plan import version_key
-    keys = sorted((version_key(row["version"]), row["version"]) for row in history
-                  if row.get("kind") in ("migration", "baseline") and row.get("success", True)
-                  and version_key(row["version"]) < version_key(version))
+
+    keys = sorted(
+        (version_key(row["version"]), row["version"])
+        for row in history
+        if row.get("kind") in ("migration", "baseline")
+        and row.get("success", True)
+        and version_key(row["version"]) < version_key(version)
+    )
     return keys[-1][1] if keys else NO_VERSION
 
 
@@ -753,22 +854,36 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     for option in ("history_schema", "history_table"):
         if not IDENTIFIER.match(module.params[option]):
-            module.fail_json(msg="%s %r is not a plain lower-case SQL identifier (letters, digits, _; at most 63): "
-                                 "choose a name like pg_migrate_history" % (option, module.params[option]))
+            module.fail_json(
+                msg="%s %r is not a plain lower-case SQL identifier (letters, digits, _; at most 63): "
+                "choose a name like pg_migrate_history" % (option, module.params[option])
+            )
 
     ensure_required_libs(module)
     conn_params = get_conn_params(module, module.params, warn_db_default=False)
     conn_params.setdefault("application_name", "pg_migrate")
     conn, _ = connect_to_db(module, conn_params, autocommit=False)
     runner = Runner(module, conn)
-    result = dict(changed=False, applied=[], reverted=[], repeatables_applied=[], plan={},
-                  database=module.params["login_db"], action=module.params["action"])
+    result = dict(
+        changed=False,
+        applied=[],
+        reverted=[],
+        repeatables_applied=[],
+        plan={},
+        database=module.params["login_db"],
+        action=module.params["action"],
+    )
     try:
         if module.params["action"] == "plan":
             history = runner.read_history()
-            result["plan"] = plan_migrate(module.params["changeset"], history, module.params["target_version"],
-                                          module.params["baseline_version"], module.params["allow_out_of_order"],
-                                          module.params["repair"])
+            result["plan"] = plan_migrate(
+                module.params["changeset"],
+                history,
+                module.params["target_version"],
+                module.params["baseline_version"],
+                module.params["allow_out_of_order"],
+                module.params["repair"],
+            )
             result["history"] = history
         elif module.params["action"] == "migrate":
             run_migrate(module, runner, result)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # pg_migrate: the version-check guard as plain functions.
 #
 # Given the change set (what the controller found on disk) and the history table (what the
@@ -36,8 +35,9 @@ def _migration_view(migration):
     }
 
 
-def plan_migrate(changeset, history, target_version=None, baseline_version=None,
-                 allow_out_of_order=False, repair_checksums=False):
+def plan_migrate(
+    changeset, history, target_version=None, baseline_version=None, allow_out_of_order=False, repair_checksums=False
+):
     """What `migrate` would do on a database with this history.
 
     changeset: {"migrations": [...], "repeatables": [...]} as built by the pg_migrate_changeset action.
@@ -91,12 +91,14 @@ def plan_migrate(changeset, history, target_version=None, baseline_version=None,
     for key, row in sorted(succeeded.items()):
         migration = by_key.get(key)
         if migration is not None and row["checksum"] != migration["checksum"]:
-            drift.append({
-                "version": migration["version"],
-                "script": migration["script"],
-                "recorded_checksum": row["checksum"],
-                "file_checksum": migration["checksum"],
-            })
+            drift.append(
+                {
+                    "version": migration["version"],
+                    "script": migration["script"],
+                    "recorded_checksum": row["checksum"],
+                    "file_checksum": migration["checksum"],
+                }
+            )
     if drift and not repair_checksums:
         for item in drift:
             problems.append(
@@ -108,7 +110,8 @@ def plan_migrate(changeset, history, target_version=None, baseline_version=None,
 
     missing = [
         {"version": row["version"], "script": row["script"]}
-        for key, row in sorted(succeeded.items()) if key not in by_key
+        for key, row in sorted(succeeded.items())
+        if key not in by_key
     ]
     for item in missing:
         problems.append(
@@ -144,18 +147,23 @@ def plan_migrate(changeset, history, target_version=None, baseline_version=None,
     for repeatable in sorted(changeset.get("repeatables", []), key=lambda r: r["script"]):
         recorded = last_repeatable.get(repeatable["script"])
         if recorded is None or recorded["checksum"] != repeatable["checksum"]:
-            repeatables.append({
-                "script": repeatable["script"],
-                "description": repeatable["description"],
-                "checksum": repeatable["checksum"],
-                "transactional": repeatable["transactional"],
-                "reason": "new" if recorded is None else "changed",
-            })
+            repeatables.append(
+                {
+                    "script": repeatable["script"],
+                    "description": repeatable["description"],
+                    "checksum": repeatable["checksum"],
+                    "transactional": repeatable["transactional"],
+                    "reason": "new" if recorded is None else "changed",
+                }
+            )
 
     from_version = _display(highest_applied, migrations, succeeded)
     if pending:
-        to_version = pending[-1]["version"] if highest_applied is None or version_key(
-            pending[-1]["version"]) > highest_applied else from_version
+        to_version = (
+            pending[-1]["version"]
+            if highest_applied is None or version_key(pending[-1]["version"]) > highest_applied
+            else from_version
+        )
     else:
         to_version = from_version
     return {
@@ -181,8 +189,12 @@ def plan_rollback(changeset, history, target_version):
     try:
         target_key = version_key(target_version)
     except (ValueError, TypeError) as exc:
-        return {"revert": [], "problems": ["pg_migrate_target_version is required for a rollback: %s" % exc],
-                "from_version": None, "to_version": None}
+        return {
+            "revert": [],
+            "problems": ["pg_migrate_target_version is required for a rollback: %s" % exc],
+            "from_version": None,
+            "to_version": None,
+        }
     by_key = {version_key(m["version"]): m for m in changeset.get("migrations", [])}
     applied = {}
     for row in history:
@@ -204,28 +216,41 @@ def plan_rollback(changeset, history, target_version):
             )
             continue
         if migration is None:
-            problems.append("version %s (%s) is applied but not in the change set: restore its files before "
-                            "reverting it." % (row["version"], row["script"]))
+            problems.append(
+                "version %s (%s) is applied but not in the change set: restore its files before "
+                "reverting it." % (row["version"], row["script"])
+            )
             continue
         if not migration.get("revert"):
-            problems.append("no revert script for %s: add U%s__%s.sql before rolling back past it."
-                            % (migration["script"], migration["version"], migration["description_slug"]))
+            problems.append(
+                "no revert script for %s: add U%s__%s.sql before rolling back past it."
+                % (migration["script"], migration["version"], migration["description_slug"])
+            )
             continue
         if row["checksum"] != migration["checksum"]:
-            problems.append("checksum drift: %s changed since it was applied (sha256 %s, now %s); its revert may not "
-                            "match what ran. Resolve the drift first." % (migration["script"], row["checksum"],
-                                                                          migration["checksum"]))
+            problems.append(
+                "checksum drift: %s changed since it was applied (sha256 %s, now %s); its revert may not "
+                "match what ran. Resolve the drift first."
+                % (migration["script"], row["checksum"], migration["checksum"])
+            )
             continue
-        revert.append({
-            "version": migration["version"],
-            "script": migration["revert"]["script"],
-            "checksum": migration["revert"]["checksum"],
-            "transactional": migration["revert"]["transactional"],
-        })
+        revert.append(
+            {
+                "version": migration["version"],
+                "script": migration["revert"]["script"],
+                "checksum": migration["revert"]["checksum"],
+                "transactional": migration["revert"]["transactional"],
+            }
+        )
     remaining = [key for key in applied if key <= target_key]
     to_version = applied[max(remaining)]["version"] if remaining else NO_VERSION
-    return {"revert": revert, "problems": problems, "from_version": from_version, "to_version": to_version,
-            "revert_versions": [r["version"] for r in revert]}
+    return {
+        "revert": revert,
+        "problems": problems,
+        "from_version": from_version,
+        "to_version": to_version,
+        "revert_versions": [r["version"] for r in revert],
+    }
 
 
 def _display(key, migrations, succeeded):

@@ -1,0 +1,149 @@
+"""Per-environment inventories and the guards that come before any connection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.ansible_run import BIN, ROOT
+from tests.pgdb import Database
+from tests.role.conftest import history
+
+ENVIRONMENTS = ["local", "dev", "staging", "prod"]
+
+
+def _inventory(env: str) -> dict:
+    out = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", str(ROOT / "inventories" / env), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_inventory_targets_hosts_and_keeps_no_secret(env: str):
+    inventory = _inventory(env)
+    assert inventory["pg_migrate_targets"], env
+    text = "\n".join(
+        p.read_text()
+        for p in (ROOT / "inventories" / env).rglob("*")
+        if p.is_file() and not p.name.endswith(".example")
+    )
+    assert "pg_migrate_login_password" in text
+    for line in text.splitlines():
+        if line.startswith("pg_migrate_login_password"):
+            assert "lookup(" in line or "vault_" in line or line.rstrip().endswith(">-"), line
+
+
+def test_prod_changes_hosts_one_at_a_time_and_needs_approval():
+    inventory = _inventory("prod")
+    assert sorted(inventory["pg_migrate_one_at_a_time"]["hosts"]) == ["xp-db-prod-eu-1", "xp-db-prod-us-1"]
+    variables = inventory["_meta"]["hostvars"]["xp-db-prod-eu-1"]
+    assert variables["pg_migrate_require_approval"] is True
+
+
+def _prod_args(tmp_path: Path, db: Database) -> list[str]:
+    """Point the prod inventory's two hosts at the test database on this machine."""
+    return [
+        "-e",
+        "ansible_connection=local",
+        "-e",
+        "ansible_python_interpreter=" + str(BIN / "python"),
+        "-e",
+        f"pg_migrate_db={db.name}",
+        "-e",
+        f"pg_migrate_login_port={db.server.port}",
+        "-e",
+        "pg_migrate_login_user=postgres",
+        "-e",
+        "pg_migrate_ssl_mode=disable",
+        "-e",
+        f"pg_migrate_remote_dir={tmp_path / 'remote'}",
+        "-e",
+        "pg_migrate_remote_owner=",
+        "-e",
+        "pg_migrate_remote_group=",
+        "-e",
+        "pg_migrate_seeds_enabled=false",
+    ]
+
+
+def test_prod_refuses_to_apply_without_approval_but_check_mode_needs_none(db: Database, tmp_path: Path):
+    from tests.ansible_run import run_playbook
+
+    env = {"PG_MIGRATE_PASSWORD": db.server.password}
+    refused = run_playbook(db, "migrate.yml", *_prod_args(tmp_path, db), inventory="prod", env=env).assert_failed()
+    assert "This environment requires approval before anything is changed" in refused.output
+    assert history(db) == [] and db.scalar("SELECT to_regclass('xp_awards')") is None
+
+    checked = run_playbook(db, "migrate.yml", "--check", *_prod_args(tmp_path, db), inventory="prod", env=env)
+    checked.assert_ok()
+    assert "(check mode: would apply 5)" in checked.output
+
+    approved = run_playbook(
+        db, "migrate.yml", "-e", "pg_migrate_approved=true", *_prod_args(tmp_path, db), inventory="prod", env=env
+    ).assert_ok()
+    assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
+    # serial: 1 -> one batch (a PLAY banner and a recap line each) per host, in inventory order.
+    assert approved.raw.count("PLAY [pg_migrate migrate: one host at a time]") == 2
+    eu, us = approved.raw.index("xp-db-prod-eu-1 "), approved.raw.index("xp-db-prod-us-1 ")
+    assert eu < us
+    assert "nothing pending: already at 005" in approved.output  # the second host found the work done
+
+
+def test_a_bad_change_set_fails_before_any_connection(db: Database, play, tmp_path: Path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "V001__ok.sql").write_text("CREATE TABLE a (id int);\n")
+    (bad / "V1__same.sql").write_text("CREATE TABLE b (id int);\n")
+    (bad / "V002_bad_name.sql").write_text("SELECT 1;\n")
+    # Port 1: nothing listens there, so any connection attempt would fail differently.
+    result = play("migrate.yml", "-e", f"pg_migrate_migrations_dir={bad}", "-e", "pg_migrate_login_port=1")
+    result.assert_failed()
+    assert "has 2 problem(s); nothing was changed on any host" in result.output
+    assert "ambiguous version: V001__ok.sql and V1__same.sql are both version 1" in result.output
+    assert "V002_bad_name.sql: malformed name" in result.output
+    assert "does not answer" not in result.output and "unable to connect" not in result.output
+
+
+def test_a_wrong_variable_fails_at_the_start_with_the_argument_spec(db: Database, play):
+    result = play("migrate.yml", "-e", "pg_migrate_on_standby=maybe").assert_failed()
+    assert "pg_migrate_on_standby" in result.output and "skip, fail" in result.output
+    assert history(db) == []
+
+
+def test_unreachable_server_is_reported_readably(db: Database, play):
+    result = play("migrate.yml", "-e", "pg_migrate_login_port=1").assert_failed()
+    assert "PostgreSQL does not answer on localhost" in result.output
+    assert "pg_migrate_login_" in result.output
+
+
+@pytest.fixture
+def standby(db: Database):
+    """A real hot standby of the test server (pg_basebackup -R), holding the test database."""
+    import shutil
+    import tempfile
+
+    import localpg
+
+    base = Path(tempfile.mkdtemp(prefix="pg_migrate-standby-"))
+    try:
+        yield localpg.start_standby(db.server, base)
+    finally:
+        localpg.stop(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_hot_standby_is_skipped_with_a_message_or_fails_by_setting(db: Database, play, standby):
+    port = ("-e", f"pg_migrate_login_port={standby.port}")
+    skipped = play("migrate.yml", *port).assert_ok()
+    assert "is a hot standby (pg_is_in_recovery() is true)" in skipped.output and "Skipped." in skipped.output
+    failed = play("migrate.yml", *port, "-e", "pg_migrate_on_standby=fail").assert_failed()
+    assert "it is a hot standby: run against the primary" in failed.output
+    assert history(db) == []
