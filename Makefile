@@ -5,12 +5,12 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 
-.PHONY: help venv lint lint-python lint-yaml lint-sql test unit demo demo-clean clean
+.PHONY: help venv lint lint-python lint-yaml lint-sql lint-ansible test demo demo-clean
 
 help:
 	@echo "make demo        run the change set against a disposable local PostgreSQL (.local/pg)"
 	@echo "make test        lint everything and run the whole test suite against real PostgreSQL"
-	@echo "make lint        ruff, yamllint and squawk only"
+	@echo "make lint        ruff, yamllint, squawk and ansible-lint only"
 	@echo "make demo-clean  stop and remove the local PostgreSQL"
 
 # The pinned environment; rebuilt when requirements.txt changes.
@@ -31,13 +31,16 @@ lint-yaml: venv
 lint-sql: venv
 	$(BIN)/python tools/squawk_changeset.py
 
-lint: lint-python lint-yaml lint-sql
+lint-ansible: venv
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint
+
+lint: lint-python lint-yaml lint-sql lint-ansible
 
 test: lint
 	$(BIN)/pytest
 
 demo: venv
-	PY=$(BIN)/python tools/demo_psql.sh
+	BIN=$(BIN) tools/demo.sh
 
 demo-clean: venv
 	$(BIN)/python tools/localpg.py stop .local/pg

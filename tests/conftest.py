@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools"))  # localpg, gen_variables_table
 
 import localpg  # noqa: E402  (tools/ is not a package; the path is set just above)
 

@@ -16,6 +16,7 @@ Command line:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pwd
@@ -136,18 +137,37 @@ def _as_server_user(cmd: list[str]) -> list[str]:
 
 
 def _hand_to_server_user(path: Path) -> None:
-    """As root, give BASE to the server user and make sure that user can reach it at all."""
+    """As root, give PATH (recursively) to the server user."""
     if os.geteuid() != 0:
         return
     entry = pwd.getpwnam(SERVER_USER)
     for item in [path, *path.rglob("*")]:
         os.chown(item, entry.pw_uid, entry.pw_gid)
-    reachable = subprocess.run(["runuser", "-u", SERVER_USER, "--", "test", "-w", str(path)], check=False)
-    if reachable.returncode != 0:
-        raise LocalPgError(
-            f"The '{SERVER_USER}' user cannot reach {path}: a parent directory is closed to other users "
-            "(e.g. /root is mode 0700). Choose a directory under /tmp or /var/tmp, or open the parents (chmod o+x)."
-        )
+
+
+def _server_user_can_write(path: Path) -> bool:
+    if os.geteuid() != 0:
+        return True
+    return subprocess.run(["runuser", "-u", SERVER_USER, "--", "test", "-w", str(path)], check=False).returncode == 0
+
+
+def choose_home(base: Path) -> Path:
+    """Where the server's own files live: BASE itself, unless the server user cannot reach it.
+
+    As root, BASE may sit below a directory closed to other users (/root is mode 0700); the
+    server then keeps its files in /var/tmp, and BASE keeps only the state file that points there.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return base
+    _hand_to_server_user(base)
+    if _server_user_can_write(base):
+        return base
+    digest = hashlib.sha1(str(base).encode()).hexdigest()[:10]
+    home = Path("/var/tmp") / f"pg_migrate-localpg-{digest}"
+    home.mkdir(mode=0o700, exist_ok=True)
+    _hand_to_server_user(home)
+    return home
 
 
 def _run(cmd: list[str], what: str) -> None:
@@ -165,15 +185,18 @@ def read_state(base: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _home(base: Path) -> Path:
+    state = read_state(base) or {}
+    return Path(state.get("home") or base)
+
+
 def is_running(base: Path) -> bool:
     state = read_state(base)
     if not state:
         return False
     pg_ctl = Path(state["bindir"]) / "pg_ctl"
     result = subprocess.run(
-        _as_server_user([str(pg_ctl), "status", "-D", str(base / "data")]),
-        capture_output=True,
-        check=False,
+        _as_server_user([str(pg_ctl), "status", "-D", str(_home(base) / "data")]), capture_output=True, check=False
     )
     return result.returncode == 0
 
@@ -182,7 +205,7 @@ def connection(base: Path) -> Connection:
     state = read_state(base)
     if not state:
         raise LocalPgError(f"No local server was set up in {base}: run `localpg.py start {base}`.")
-    password = (base / PASSWORD_FILE).read_text().strip()
+    password = (_home(base) / PASSWORD_FILE).read_text().strip()
     return Connection(host="127.0.0.1", port=state["port"], user=SUPERUSER, password=password, bindir=state["bindir"])
 
 
@@ -192,22 +215,20 @@ def start(base: Path, port: int | None = None) -> Connection:
     if is_running(base):
         return connection(base)
     bindir = ensure_bindir()
-    data = base / "data"
-    base.mkdir(parents=True, exist_ok=True)
     state = read_state(base) or {}
-    if not (data / "PG_VERSION").exists():
-        password = secrets.token_urlsafe(24)
-        password_file = base / PASSWORD_FILE
-        password_file.write_text(password + "\n")
+    home = Path(state["home"]) if state.get("home") else choose_home(base)
+    if not (home / "data" / "PG_VERSION").exists():
+        password_file = home / PASSWORD_FILE
+        password_file.write_text(secrets.token_urlsafe(24) + "\n")
         password_file.chmod(0o600)
-        (base / "run").mkdir(exist_ok=True)
-        _hand_to_server_user(base)
+        (home / "run").mkdir(exist_ok=True)
+        _hand_to_server_user(home)
         _run(
             _as_server_user(
                 [
                     str(bindir / "initdb"),
                     "-D",
-                    str(data),
+                    str(home / "data"),
                     "-U",
                     SUPERUSER,
                     "--pwfile",
@@ -221,15 +242,15 @@ def start(base: Path, port: int | None = None) -> Connection:
             ),
             "initdb",
         )
-    return _start_server(base, bindir, port or state.get("port") or free_port())
+    return _start_server(base, home, bindir, port or state.get("port") or free_port())
 
 
-def _start_server(base: Path, bindir: Path, port: int) -> Connection:
-    _state_path(base).write_text(json.dumps({"bindir": str(bindir), "port": port}))
+def _start_server(base: Path, home: Path, bindir: Path, port: int) -> Connection:
+    _state_path(base).write_text(json.dumps({"bindir": str(bindir), "port": port, "home": str(home)}))
     # A disposable server: durability settings are traded for speed on purpose.
     options = (
         f"-c port={port} -c listen_addresses=127.0.0.1 "
-        f"-c unix_socket_directories={base / 'run'} -c fsync=off "
+        f"-c unix_socket_directories={home / 'run'} -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
     )
     _run(
@@ -241,14 +262,14 @@ def _start_server(base: Path, bindir: Path, port: int) -> Connection:
                 "-t",
                 "60",
                 "-D",
-                str(base / "data"),
+                str(home / "data"),
                 "-l",
-                str(base / "server.log"),
+                str(home / "server.log"),
                 "-o",
                 options,
             ]
         ),
-        f"pg_ctl start (log: {base / 'server.log'})",
+        f"pg_ctl start (log: {home / 'server.log'})",
     )
     return connection(base)
 
@@ -257,11 +278,11 @@ def start_standby(primary: Connection, base: Path) -> Connection:
     """A hot standby of PRIMARY under BASE (pg_basebackup -R), for tests of standby handling."""
     base = base.resolve()
     bindir = Path(primary.bindir)
-    base.mkdir(parents=True, exist_ok=True)
-    (base / "run").mkdir(exist_ok=True)
-    (base / PASSWORD_FILE).write_text(primary.password + "\n")
-    (base / PASSWORD_FILE).chmod(0o600)
-    _hand_to_server_user(base)
+    home = choose_home(base)
+    (home / "run").mkdir(exist_ok=True)
+    (home / PASSWORD_FILE).write_text(primary.password + "\n")
+    (home / PASSWORD_FILE).chmod(0o600)
+    _hand_to_server_user(home)
     env = {**os.environ, "PGPASSWORD": primary.password}  # inherited through runuser, never on a command line
     result = subprocess.run(
         _as_server_user(
@@ -288,7 +309,7 @@ def start_standby(primary: Connection, base: Path) -> Connection:
     )
     if result.returncode != 0:
         raise LocalPgError(f"pg_basebackup failed (exit {result.returncode}):\n{result.stderr.strip()}")
-    return _start_server(base, bindir, free_port())
+    return _start_server(base, home, bindir, free_port())
 
 
 def stop(base: Path) -> None:
@@ -297,7 +318,7 @@ def stop(base: Path) -> None:
     if state and is_running(base):
         _run(
             _as_server_user(
-                [str(Path(state["bindir"]) / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(base / "data")]
+                [str(Path(state["bindir"]) / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(_home(base) / "data")]
             ),
             "pg_ctl stop",
         )
@@ -318,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "start":
             conn = start(args.dir, args.port)
             shown = asdict(conn)
-            shown["password"] = f"(in {args.dir.resolve() / PASSWORD_FILE})"  # never printed
+            shown["password"] = f"(in {_home(args.dir.resolve()) / PASSWORD_FILE})"  # never printed
             print(json.dumps(shown))
         elif args.action == "stop":
             stop(args.dir)

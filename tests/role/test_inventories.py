@@ -91,7 +91,7 @@ def test_prod_refuses_to_apply_without_approval_but_check_mode_needs_none(db: Da
     ).assert_ok()
     assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
     # serial: 1 -> one batch (a PLAY banner and a recap line each) per host, in inventory order.
-    assert approved.raw.count("PLAY [pg_migrate migrate: one host at a time]") == 2
+    assert approved.raw.count("PLAY [One host at a time: pg_migrate migrate]") == 2
     eu, us = approved.raw.index("xp-db-prod-eu-1 "), approved.raw.index("xp-db-prod-us-1 ")
     assert eu < us
     assert "nothing pending: already at 005" in approved.output  # the second host found the work done

@@ -90,7 +90,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
             "README.md": "notes",
         },
     )
-    found, problems, warnings = discovery.build_changeset(str(migrations))
+    _, problems, warnings = discovery.build_changeset(str(migrations))
     text = "\n".join(problems)
     expected = [
         "duplicate version 001: V001__again.sql and V001__one.sql",

@@ -147,7 +147,7 @@ def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[in
     try:
         raw_statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as exc:
-        message, location = (exc.args + (None,))[:2]
+        message, location = (*exc.args, None)[:2]
         where = " (line %d)" % line_of(text, location) if isinstance(location, int) else ""
         return [], ["%s: SQL does not parse%s: %s" % (name, where, message)]
     if not raw_statements:
@@ -157,7 +157,7 @@ def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[in
         [piece.start, piece.stop, line_of(text, piece.start)]
         for piece in pglast.split(text, with_parser=True, only_slices=True)
     ]
-    for raw, (start, _end, line) in zip(raw_statements, spans):
+    for raw, (start, _end, line) in zip(raw_statements, spans, strict=True):
         stmt = raw.stmt
         if isinstance(stmt, pg_ast.TransactionStmt) and stmt.kind.name in _TRANSACTION_CONTROL:
             problems.append(
@@ -254,7 +254,7 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
         repeatables.append(dict(entry, description=parsed.description))
 
     migrations: dict[tuple, dict] = {}
-    for role, key, name, parsed, entry in companions:
+    for role, key, _name, parsed, entry in companions:
         if role == "deploy":
             migrations[key] = dict(
                 entry,

@@ -50,7 +50,9 @@ options:
     description: Stop at (migrate) or revert down to (rollback) this version; V(000) reverts everything.
     type: str
   baseline_version:
-    description: On a database without history, record the migrations up to this version as applied (after their verify scripts pass) instead of running them.
+    description:
+      - On a database without history, record the migrations up to this version as applied (after their
+        verify scripts pass) instead of running them.
     type: str
   allow_out_of_order:
     description: Apply pending versions that sort below the highest applied one.
@@ -61,7 +63,9 @@ options:
     type: bool
     default: false
   verify:
-    description: Run each migration's verify script right after it, in the same transaction; a failure rolls the migration back.
+    description:
+      - Run each migration's verify script right after it, in the same transaction; a failure rolls the
+        migration back.
     type: bool
     default: true
   apply_repeatables:
@@ -111,7 +115,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: What the run found and decided (from_version, to_version, pending, drift, missing, out_of_order, problems).
+  description: What the run found and decided (versions, pending, drift, missing, out of order, problems).
   returned: always
   type: dict
 applied:
@@ -212,11 +216,11 @@ class Runner:
             if cursor.description is None:
                 return []
             names = [column[0] for column in cursor.description]
-            return [row if isinstance(row, dict) else dict(zip(names, row)) for row in cursor.fetchall()]
+            return [row if isinstance(row, dict) else dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def value(self, sql, params=None):
         result = self.rows(sql, params)
-        return list(result[0].values())[0] if result else None
+        return next(iter(result[0].values())) if result else None
 
     def set_autocommit(self, enabled):
         if self.conn.autocommit != enabled:
@@ -338,7 +342,7 @@ class Runner:
                 raise RunFailed(
                     "cannot read %s on this host (%s): the copy step did not place it; run the role "
                     "again without skipping the copy." % (path, exc.strerror)
-                )
+                ) from None
             checksum = hashlib.sha256(data).hexdigest()
             if checksum != entry["checksum"]:
                 raise RunFailed(
@@ -362,7 +366,7 @@ class Runner:
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
                 if sqlstate_of(exc) is None:
                     raise
-                raise StatementFailed(entry["script"], number, line, statement, exc)
+                raise StatementFailed(entry["script"], number, line, statement, exc) from exc
 
     def invalid_indexes(self):
         found = self.rows("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1")
@@ -612,8 +616,8 @@ def run_migrate(module, runner, result):
                 "sqlstate": failure.sqlstate,
                 "error": failure.error,
             }
-            raise RunFailed(failure_message(failure, "migrate", current))
-        for migration, duration in zip(group, timings):
+            raise RunFailed(failure_message(failure, "migrate", current)) from None
+        for migration, duration in zip(group, timings, strict=True):
             result["applied"].append(
                 {
                     "version": migration["version"],
@@ -635,7 +639,7 @@ def run_migrate(module, runner, result):
             else:
                 duration, attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
         except StatementFailed as failure:
-            raise RunFailed(failure_message(failure, "migrate", current))
+            raise RunFailed(failure_message(failure, "migrate", current)) from None
         result["repeatables_applied"].append(
             {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(duration, 1)}
         )
@@ -668,7 +672,7 @@ def baseline_migrations(runner, migrations):
                         "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
                         "the schema of version %s, so it cannot be adopted at that version; nothing was changed."
                         % (failure.script, failure.sqlstate, failure.error, migration["version"])
-                    )
+                    ) from None
             runner.record(
                 "baseline",
                 migration["version"],
@@ -705,7 +709,7 @@ def rehearse_migrations(runner, pending, repeatables):
                     runner.run_verify(item)
             except StatementFailed as failure:
                 message = failure_message(failure, "rehearsal", "unchanged")
-                raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message)
+                raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message) from None
             report["rehearsed"].append(
                 {"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
             )
@@ -751,7 +755,7 @@ def run_rollback(module, runner, result):
             except StatementFailed as failure:
                 raise RunFailed(
                     "rehearsal failed (rolled back): " + failure_message(failure, "rollback", plan["from_version"])
-                )
+                ) from None
             finally:
                 runner.conn.rollback()
         return
@@ -800,7 +804,7 @@ def run_rollback(module, runner, result):
                 "sqlstate": failure.sqlstate,
                 "error": failure.error,
             }
-            raise RunFailed(failure_message(failure, "rollback", current))
+            raise RunFailed(failure_message(failure, "rollback", current)) from None
         result["reverted"].append(
             {
                 "version": migration["version"],
