@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))  # localpg, gen_variables_table
 
 import localpg  # noqa: E402  (tools/ is not a package; the path is set just above)
-
 from tests.pgdb import Database  # noqa: E402
 
 
