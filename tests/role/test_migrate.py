@@ -122,3 +122,33 @@ def test_seeds_are_applied_when_the_environment_enables_them(db: Database, play)
     assert history(db)[-1][1:4:2] == ("R__default_policy.sql", "repeatable")
     again = play("migrate.yml", "-e", "pg_migrate_seeds_enabled=true").assert_ok()
     assert again.changed == 0
+
+
+def test_copied_scripts_are_0640_in_a_0750_directory_and_tighter_on_request(db: Database, play, tmp_path: Path):
+    play().assert_ok()
+    remote = tmp_path / "remote"
+    assert oct(remote.stat().st_mode & 0o777) == "0o750"
+    files = [p for p in remote.rglob("*.sql")]
+    assert len(files) == 15 and {oct(p.stat().st_mode & 0o777) for p in files} == {"0o640"}
+    play("migrate.yml", "-e", "pg_migrate_remote_mode=0600").assert_ok()
+    assert {oct(p.stat().st_mode & 0o777) for p in remote.rglob("*.sql")} == {"0o600"}
+
+
+def test_history_table_schema_and_name_are_configurable(db: Database, play):
+    play("migrate.yml", "-e", "pg_migrate_history_schema=ops", "-e", "pg_migrate_history_table=schema_changes")
+    assert db.scalar("SELECT count(*) FROM ops.schema_changes WHERE success") == 5
+    assert db.scalar("SELECT to_regclass('public.pg_migrate_history')") is None
+    again = play("migrate.yml", "-e", "pg_migrate_history_schema=ops", "-e", "pg_migrate_history_table=schema_changes")
+    assert again.assert_ok().changed == 0
+
+
+def test_history_identifiers_are_validated_before_anything_runs(db: Database, play):
+    result = play("migrate.yml", "-e", "pg_migrate_history_table=history; DROP TABLE x").assert_failed()
+    assert "must be plain lower-case SQL identifiers" in result.output
+    assert db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+
+
+def test_preflight_refuses_a_server_below_the_minimum_version(db: Database, play):
+    result = play("migrate.yml", "-e", "pg_migrate_min_server_version=99").assert_failed()
+    assert "server version below the minimum 99" in result.output and "Nothing was changed." in result.output
+    assert history(db) == []
