@@ -132,6 +132,7 @@ BEGIN
         IF OLD.status <> 'draft' THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'integrity_constraint_violation',
+                CONSTRAINT = TG_NAME,
                 MESSAGE = format('policy version %s is %s and cannot be deleted', OLD.policy_version_id, OLD.status),
                 HINT = 'Archive it instead (status = ''archived'').';
         END IF;
@@ -145,6 +146,7 @@ BEGIN
                                      OLD.effective_to, OLD.published_at, OLD.created_at) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'integrity_constraint_violation',
+            CONSTRAINT = TG_NAME,
             MESSAGE = format('policy version %s is %s and immutable', OLD.policy_version_id, OLD.status),
             HINT = 'Create a new draft version with the changed rules and publish it.';
     END IF;
@@ -153,6 +155,7 @@ BEGIN
         OR (OLD.status = 'published' AND NEW.status = 'archived')) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'integrity_constraint_violation',
+            CONSTRAINT = TG_NAME,
             MESSAGE = format('policy version %s cannot go from %s to %s', OLD.policy_version_id, OLD.status, NEW.status),
             HINT = 'Allowed: draft -> published -> archived, or draft -> archived.';
     END IF;
@@ -187,6 +190,7 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'integrity_constraint_violation',
+            CONSTRAINT = TG_NAME,
             MESSAGE = format('%s: policy version %s is %s and its rules are immutable',
                              TG_TABLE_NAME, frozen.policy_version_id, frozen.status),
             HINT = 'Create a new draft version with the changed rules and publish it.';

@@ -136,10 +136,213 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
     return lines
 
 
+CONSTRAINT_KINDS = {
+    "p": "primary key",
+    "f": "foreign key",
+    "u": "unique constraint",
+    "c": "check constraint",
+    "x": "exclusion constraint",
+}
+COLUMN_PROPERTIES = ("type", "nullable", "default", "identity")
+
+
+def _label(kind: str, item: dict) -> str:
+    if kind == "constraints":
+        return CONSTRAINT_KINDS.get(item.get("kind"), "constraint")
+    return {
+        "extensions": "extension",
+        "tables": "table",
+        "columns": "column",
+        "indexes": "index",
+        "triggers": "trigger",
+    }[kind]
+
+
+def _where(kind: str, item: dict) -> str:
+    """How a message names the object: 'exclusion constraint x on t', 'extension btree_gist'."""
+    text = "%s %s" % (_label(kind, item), item["name"])
+    return text + (" on %s" % item["table"] if item.get("table") else "")
+
+
+def _check(check_id: str, kind: str, item: dict, status: str, message: str, expected=None, found=None) -> dict:
+    return {
+        "id": check_id,
+        "kind": kind.rstrip("s"),
+        "object": item["name"],
+        "table": item.get("table"),
+        "status": status,
+        "message": message,
+        "expected": expected,
+        "found": found,
+    }
+
+
+def _describe(kind: str, item: dict) -> str:
+    if kind == "columns":
+        return ", ".join("%s=%s" % (name, item.get(name)) for name in COLUMN_PROPERTIES)
+    if kind in ("constraints", "indexes", "triggers"):
+        text = item.get("definition", "")
+        if kind == "constraints" and not item.get("validated", True):
+            text += " (not validated)"
+        if kind == "indexes" and not item.get("valid", True):
+            text += " (INVALID)"
+        return text
+    return item["name"]
+
+
+def verify_catalog(expected: dict, catalog: dict, ignore_tables: list | None = None) -> list[dict]:
+    """Compare the expectations in force with the live catalog: one check per expected object (and
+    per expected comment), failing with a message that names the object; extras are warnings."""
+    ignore = set(ignore_tables or [])
+    checks: list[dict] = []
+    for kind in ("extensions", "tables", "columns", "constraints", "indexes", "triggers"):
+        actual = {
+            (item.get("table", ""), item["name"]): item
+            for item in catalog.get(kind, [])
+            if item.get("table") not in ignore and item.get("name") not in ignore
+        }
+        wanted = {(item.get("table", ""), item["name"]): item for item in expected.get(kind, [])}
+        for key, item in wanted.items():
+            check_id = "%s %s" % (_label(kind, item), ".".join(part for part in key if part))
+            found = actual.get(key)
+            if found is None:
+                checks.append(
+                    _check(
+                        check_id, kind, item, "fail", "missing: %s" % _where(kind, item), _describe(kind, item), None
+                    )
+                )
+                continue
+            if kind in ("columns", "constraints", "indexes", "triggers"):
+                want, have = _describe(kind, item), _describe(kind, found)
+                if want != have:
+                    checks.append(
+                        _check(
+                            check_id,
+                            kind,
+                            item,
+                            "fail",
+                            "changed: %s: expected %s, found %s" % (_where(kind, item), want, have),
+                            want,
+                            have,
+                        )
+                    )
+                    continue
+            checks.append(
+                _check(
+                    check_id,
+                    kind,
+                    item,
+                    "pass",
+                    "ok: %s" % _where(kind, item),
+                    _describe(kind, item),
+                    _describe(kind, found),
+                )
+            )
+        for key, item in wanted.items():
+            if kind in ("tables", "columns") and item.get("comment") is not None:
+                subject = (
+                    ("table %s" % item["name"])
+                    if kind == "tables"
+                    else ("column %s.%s" % (item["table"], item["name"]))
+                )
+                check_id = "comment on %s" % subject
+                have = (actual.get(key) or {}).get("comment")
+                status, message = "pass", "ok: comment on %s" % subject
+                if have is None:
+                    status, message = "fail", "missing: comment on %s" % subject
+                elif have != item["comment"]:
+                    status, message = (
+                        "fail",
+                        "changed: comment on %s: expected %r, found %r" % (subject, item["comment"], have),
+                    )
+                checks.append(
+                    dict(_check(check_id, "comment", item, status, message, item["comment"], have), kind="comment")
+                )
+        for key, item in actual.items():
+            if key not in wanted:
+                checks.append(
+                    _check(
+                        "%s %s" % (_label(kind, item), ".".join(part for part in key if part)),
+                        kind,
+                        item,
+                        "warn",
+                        "extra: %s (not in the change set at this version)" % _where(kind, item),
+                        None,
+                        _describe(kind, item),
+                    )
+                )
+    return checks
+
+
+def probe_checks(results: list[dict]) -> list[dict]:
+    """The pg_migrate module's probe and verify-script results as checks."""
+    checks = []
+    for result in results:
+        checks.append(
+            {
+                "id": result["id"],
+                "kind": result["kind"],
+                "object": result.get("object"),
+                "table": result.get("table"),
+                "status": "pass" if result["passed"] else "fail",
+                "message": result["message"],
+                "expected": result.get("expected"),
+                "found": result.get("found"),
+            }
+        )
+    return checks
+
+
+def verification_summary(
+    checks: list[dict], host: str, database: str, version: str, reports: list[str] | None = None
+) -> list[str]:
+    """Counts, then every failure and warning on its own line."""
+    failed = [c for c in checks if c["status"] == "fail"]
+    warned = [c for c in checks if c["status"] == "warn"]
+    lines = [
+        "%s %s: verification at version %s: %d passed, %d failed, %d warning(s)"
+        % (host, database, version, len(checks) - len(failed) - len(warned), len(failed), len(warned))
+    ]
+    lines.extend("  FAIL %s" % c["message"] for c in failed)
+    lines.extend("  warn %s" % c["message"] for c in warned)
+    for path in reports or []:
+        lines.append("  report: %s" % path)
+    return lines
+
+
+def junit_xml(checks: list[dict], host: str, database: str, version: str) -> str:
+    """One test case per check, so CI lists every one; failures carry the message."""
+    from xml.etree import ElementTree as ET
+
+    failed = sum(1 for c in checks if c["status"] == "fail")
+    suite = ET.Element(
+        "testsuite",
+        name="pg_migrate verify %s %s" % (host, database),
+        tests=str(len(checks)),
+        failures=str(failed),
+        errors="0",
+        skipped="0",
+    )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="version", value=str(version))
+    for check in checks:
+        case = ET.SubElement(suite, "testcase", classname="%s.%s" % (host, check["kind"]), name=check["id"])
+        if check["status"] == "fail":
+            failure = ET.SubElement(case, "failure", message=check["message"], type=check["kind"])
+            failure.text = "expected: %s\nfound: %s" % (check.get("expected"), check.get("found"))
+        elif check["status"] == "warn":
+            ET.SubElement(case, "system-out").text = "warning: " + check["message"]
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
 class FilterModule:
     def filters(self):
         return {
             "pg_migrate_lint_groups": lint_groups,
             "pg_migrate_squawk_findings": squawk_findings,
             "pg_migrate_summary": summary,
+            "pg_migrate_verify_catalog": verify_catalog,
+            "pg_migrate_probe_checks": probe_checks,
+            "pg_migrate_verification_summary": verification_summary,
+            "pg_migrate_junit": junit_xml,
         }

@@ -22,8 +22,10 @@ description:
     executed in one transaction that is rolled back.
 options:
   action:
-    description: What to do.
-    choices: [plan, migrate, rollback]
+    description:
+      - What to do. C(verify) is read-only; every probe and verify script runs in a transaction that is
+        rolled back.
+    choices: [plan, migrate, rollback, verify]
     default: plan
     type: str
   changeset:
@@ -100,6 +102,18 @@ options:
     description: Apply consecutive transactional migrations in one transaction (all or nothing) instead of one each.
     type: bool
     default: false
+  expected:
+    description:
+      - For O(action=verify), the change set's expected schema (expected_schema.yml); the entries in force at
+        the database's version are returned as RV(expected_active).
+    type: dict
+  probes:
+    description: For O(action=verify), the behavioural probes (probes.yml) with their fixtures.
+    type: dict
+  probe_lock_timeout:
+    description: C(lock_timeout) of every probe transaction.
+    type: str
+    default: 1s
 extends_documentation_fragment: []
 author: pg_migrate developers
 """
@@ -126,6 +140,18 @@ reverted:
   description: Migrations reverted by a rollback.
   returned: always
   type: list
+version:
+  description: For O(action=verify), the version the database is at.
+  returned: when action is verify
+  type: str
+expected_active:
+  description: For O(action=verify), the expectations in force at that version.
+  returned: when action is verify
+  type: dict
+probe_results:
+  description: For O(action=verify), one result per probe and per verify script.
+  returned: when action is verify
+  type: list
 """
 
 import hashlib
@@ -134,7 +160,7 @@ import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.pg_migrate_plan import NO_VERSION, plan_migrate, plan_rollback
+from ansible.module_utils.pg_migrate_plan import NO_VERSION, plan_migrate, plan_rollback, version_key
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
     connect_to_db,
     ensure_required_libs,
@@ -832,10 +858,136 @@ def _version_below(history, version):
     return keys[-1][1] if keys else NO_VERSION
 
 
+def current_version(history):
+    applied = [
+        row["version"] for row in history if row.get("kind") in ("migration", "baseline") and row.get("success", True)
+    ]
+    return max(applied, key=version_key) if applied else NO_VERSION
+
+
+def in_force(entry, version):
+    """Whether an expectation or probe applies at VERSION: since <= version < until."""
+    key = version_key(version)
+    if version_key(entry.get("since", NO_VERSION)) > key:
+        return False
+    return entry.get("until") in (None, "") or key < version_key(entry["until"])
+
+
+def active_expectations(expected, version):
+    return {
+        kind: [entry for entry in entries if in_force(entry, version)] if isinstance(entries, list) else entries
+        for kind, entries in (expected or {}).items()
+    }
+
+
+def run_in_rolled_back_transaction(runner, statements):
+    """Execute STATEMENTS; return (sqlstate, constraint, message) of the first error, or None. Always rolls back."""
+    runner.set_autocommit(False)
+    try:
+        runner.rows(
+            "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+            (runner.params["probe_lock_timeout"], "30s"),
+        )
+        for statement in statements:
+            try:
+                runner.rows(statement)
+            except Exception as exc:
+                if sqlstate_of(exc) is None:
+                    raise
+                diag = getattr(exc, "diag", None)
+                return sqlstate_of(exc), getattr(diag, "constraint_name", None), describe_db_error(exc)
+        return None
+    finally:
+        runner.conn.rollback()
+
+
+def run_probe(runner, probe, fixtures):
+    setup = []
+    for name in probe.get("fixtures", []):
+        setup.extend(fixtures[name])
+    setup.extend(probe.get("setup", []))
+    expect = str(probe.get("expect", "success"))
+    wanted = (
+        "success"
+        if expect == "success"
+        else "SQLSTATE %s%s" % (expect, " from %s" % probe["object"] if probe.get("object") else "")
+    )
+    failed_setup = run_in_rolled_back_transaction(runner, setup) if setup else None
+    if failed_setup:
+        found = "the probe's setup failed: SQLSTATE %s: %s" % (failed_setup[0], failed_setup[2])
+        outcome = None
+    else:
+        outcome = run_in_rolled_back_transaction(runner, [*setup, probe["statement"]])
+        if outcome is None:
+            found = "success (the statement was accepted)"
+        else:
+            found = "SQLSTATE %s%s: %s" % (outcome[0], " from %s" % outcome[1] if outcome[1] else "", outcome[2])
+    if failed_setup:
+        passed = False
+    elif expect == "success":
+        passed = outcome is None
+    else:
+        passed = (
+            outcome is not None and outcome[0] == expect and (not probe.get("object") or outcome[1] == probe["object"])
+        )
+    message = (
+        ("ok: %s" % probe["name"])
+        if passed
+        else ("probe failed: %s: expected %s, got %s" % (probe["name"], wanted, found))
+    )
+    return {
+        "id": "probe %s" % probe["name"],
+        "kind": "probe",
+        "object": probe.get("object") or probe["name"],
+        "table": probe.get("table"),
+        "passed": passed,
+        "message": message,
+        "expected": wanted,
+        "found": found,
+    }
+
+
+def run_verify(module, runner, result):
+    params = module.params
+    history = runner.read_history()
+    version = current_version(history)
+    result["version"] = version
+    result["expected_active"] = active_expectations(params["expected"], version)
+    results = []
+    applied = {
+        row["version"] for row in history if row.get("success", True) and row.get("kind") in ("migration", "baseline")
+    }
+    for migration in params["changeset"]["migrations"]:
+        if migration["version"] not in applied or not migration.get("verify"):
+            continue
+        statements = [text for _, _, text in runner.statements(migration["verify"])]
+        outcome = run_in_rolled_back_transaction(runner, statements)
+        script = migration["verify"]["script"]
+        results.append(
+            {
+                "id": "verify script %s" % script,
+                "kind": "verify script",
+                "object": script,
+                "table": None,
+                "passed": outcome is None,
+                "expected": "no error",
+                "found": "no error" if outcome is None else "SQLSTATE %s: %s" % (outcome[0], outcome[2]),
+                "message": ("ok: verify script %s" % script)
+                if outcome is None
+                else "verify script %s failed: SQLSTATE %s: %s" % (script, outcome[0], outcome[2]),
+            }
+        )
+    probes = params["probes"] or {}
+    for probe in probes.get("probes", []):
+        if in_force(probe, version):
+            results.append(run_probe(runner, probe, probes.get("fixtures", {})))
+    result["probe_results"] = results
+
+
 def main():
     argument_spec = postgres_common_argument_spec()
     argument_spec.update(
-        action=dict(type="str", default="plan", choices=["plan", "migrate", "rollback"]),
+        action=dict(type="str", default="plan", choices=["plan", "migrate", "rollback", "verify"]),
         changeset=dict(type="dict", required=True),
         scripts_dir=dict(type="path", required=True),
         login_db=dict(type="str", required=True),
@@ -854,6 +1006,9 @@ def main():
         advisory_lock_wait=dict(type="float", default=120),
         rehearse=dict(type="bool", default=False),
         group_transactions=dict(type="bool", default=False),
+        expected=dict(type="dict"),
+        probes=dict(type="dict"),
+        probe_lock_timeout=dict(type="str", default="1s"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     for option in ("history_schema", "history_table"):
@@ -891,6 +1046,8 @@ def main():
             result["history"] = history
         elif module.params["action"] == "migrate":
             run_migrate(module, runner, result)
+        elif module.params["action"] == "verify":
+            run_verify(module, runner, result)
         else:
             run_rollback(module, runner, result)
     except RunFailed as failure:
