@@ -105,3 +105,22 @@ def start_playbook(
         text=True,
         start_new_session=True,
     )
+
+
+def environment_overrides(db, tmp_path: Path) -> list[str]:
+    """Extra vars that point an environment inventory (dev, staging, prod) at the test database on this
+    machine: local connection, no privilege escalation, the test server's port, scratch directories."""
+    overrides = {
+        "ansible_connection": "local",
+        "ansible_become": "false",
+        "ansible_python_interpreter": str(BIN / "python"),
+        "pg_migrate_db": db.name,
+        "pg_migrate_login_port": str(db.server.port),
+        "pg_migrate_login_user": "postgres",
+        "pg_migrate_ssl_mode": "disable",
+        "pg_migrate_remote_dir": str(tmp_path / "remote"),
+        "pg_migrate_remote_owner": "",
+        "pg_migrate_remote_group": "",
+        "pg_migrate_reports_dir": str(tmp_path / "reports"),
+    }
+    return [arg for key, value in overrides.items() for arg in ("-e", f"{key}={value}")]

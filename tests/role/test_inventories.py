@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible_run import BIN, ROOT
+from tests.ansible_run import BIN, ROOT, environment_overrides
 from tests.pgdb import Database
 from tests.role.conftest import history
 
@@ -49,29 +49,8 @@ def test_prod_changes_hosts_one_at_a_time_and_needs_approval():
 
 
 def _prod_args(tmp_path: Path, db: Database) -> list[str]:
-    """Point the prod inventory's two hosts at the test database on this machine."""
-    return [
-        "-e",
-        "ansible_connection=local",
-        "-e",
-        "ansible_python_interpreter=" + str(BIN / "python"),
-        "-e",
-        f"pg_migrate_db={db.name}",
-        "-e",
-        f"pg_migrate_login_port={db.server.port}",
-        "-e",
-        "pg_migrate_login_user=postgres",
-        "-e",
-        "pg_migrate_ssl_mode=disable",
-        "-e",
-        f"pg_migrate_remote_dir={tmp_path / 'remote'}",
-        "-e",
-        "pg_migrate_remote_owner=",
-        "-e",
-        "pg_migrate_remote_group=",
-        "-e",
-        "pg_migrate_seeds_enabled=false",
-    ]
+    """The prod inventory's two hosts, pointed at the test database, without the seed."""
+    return [*environment_overrides(db, tmp_path), "-e", "pg_migrate_seeds_enabled=false"]
 
 
 def test_prod_refuses_to_apply_without_approval_but_check_mode_needs_none(db: Database, tmp_path: Path):

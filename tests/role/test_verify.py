@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from tests.ansible_run import BIN, ROOT, PlaybookRun, run_playbook
+from tests.ansible_run import ROOT, PlaybookRun, environment_overrides, run_playbook
 from tests.pgdb import Database
 
 ROW_COUNTS = """
@@ -207,31 +207,7 @@ def test_every_probe_names_a_real_object_and_fixture():
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_verify_playbook_works_against_every_environment_inventory_in_check_mode(db: Database, play, tmp_path, env):
     play().assert_ok()
-    args = [
-        "--check",
-        "-e",
-        "ansible_connection=local",
-        "-e",
-        "ansible_become=false",
-        "-e",
-        f"ansible_python_interpreter={BIN / 'python'}",
-        "-e",
-        f"pg_migrate_db={db.name}",
-        "-e",
-        f"pg_migrate_login_port={db.server.port}",
-        "-e",
-        "pg_migrate_login_user=postgres",
-        "-e",
-        "pg_migrate_ssl_mode=disable",
-        "-e",
-        f"pg_migrate_remote_dir={tmp_path / 'remote'}",
-        "-e",
-        "pg_migrate_remote_owner=",
-        "-e",
-        "pg_migrate_remote_group=",
-        "-e",
-        f"pg_migrate_reports_dir={tmp_path / 'reports'}",
-    ]
+    args = ["--check", *environment_overrides(db, tmp_path)]
     result = run_playbook(db, "verify.yml", *args, inventory=env, env={"PG_MIGRATE_PASSWORD": db.server.password})
     result.assert_ok()
     hosts = [h for h in result.recap]

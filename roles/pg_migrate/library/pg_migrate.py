@@ -458,9 +458,8 @@ class Runner:
             failure.verify_of = migration["script"]
             raise
 
-    def apply_outside_transaction(self, kind, migration, entry):
-        """A marked script: each statement commits on its own; the history row follows success."""
-        before = set(self.invalid_indexes())
+    def execute_outside_transaction(self, entry):
+        """Run a marked script statement by statement, each committing on its own: (duration_ms, attempts)."""
 
         def attempt():
             self.set_autocommit(True)
@@ -470,13 +469,19 @@ class Runner:
             return (time.monotonic() - started) * 1000
 
         try:
-            try:
-                duration, attempts = self.with_lock_retries(entry["script"], attempt)
-                if kind == "migration" and self.params["verify"] and migration.get("verify"):
-                    self.run_verify(migration)
-            finally:
-                self.rows("RESET lock_timeout")
-                self.rows("RESET statement_timeout")
+            return self.with_lock_retries(entry["script"], attempt)
+        finally:
+            # Session settings outlive the script here (and a script may SET its own): reset them.
+            self.rows("RESET lock_timeout")
+            self.rows("RESET statement_timeout")
+
+    def apply_outside_transaction(self, kind, migration, entry):
+        """A marked script: each statement commits on its own; the history row follows success."""
+        before = set(self.invalid_indexes())
+        try:
+            duration, attempts = self.execute_outside_transaction(entry)
+            if kind == "migration" and self.params["verify"] and migration.get("verify"):
+                self.run_verify(migration)
         except StatementFailed as failure:
             failure.left_invalid = [name for name in self.invalid_indexes() if name not in before]
             failure.outside_transaction = True
@@ -807,19 +812,7 @@ def run_rollback(module, runner, result):
 
                 duration, attempts = runner.with_lock_retries(revert["script"], attempt)
             else:
-
-                def attempt(revert=revert):
-                    runner.set_autocommit(True)
-                    runner.set_timeouts(local=False)
-                    started = time.monotonic()
-                    runner.run_script(revert)
-                    return (time.monotonic() - started) * 1000
-
-                try:
-                    duration, attempts = runner.with_lock_retries(revert["script"], attempt)
-                finally:
-                    runner.rows("RESET lock_timeout")
-                    runner.rows("RESET statement_timeout")
+                duration, attempts = runner.execute_outside_transaction(revert)
                 runner.rows(*delete)
                 runner.set_autocommit(False)
         except StatementFailed as failure:
