@@ -5,12 +5,14 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 
-.PHONY: help venv lint lint-python lint-yaml lint-sql lint-ansible test demo demo-clean
+.PHONY: help venv lint lint-python lint-yaml lint-sql lint-ansible test pytest molecule demo demo-clean
 
 help:
 	@echo "make demo        run the change set against a disposable local PostgreSQL (.local/pg)"
 	@echo "make test        lint everything and run the whole test suite against real PostgreSQL"
 	@echo "make lint        ruff, yamllint, squawk and ansible-lint only"
+	@echo "make pytest      the pytest suite only"
+	@echo "make molecule    the Molecule scenarios (SCENARIOS='default:17 failure' for some)"
 	@echo "make demo-clean  stop and remove the local PostgreSQL"
 
 # The pinned environment; rebuilt when requirements.txt changes.
@@ -38,6 +40,13 @@ lint: lint-python lint-yaml lint-sql lint-ansible
 
 test: lint
 	$(BIN)/pytest
+	BIN=$(BIN) tools/molecule_matrix.sh
+
+pytest: venv
+	$(BIN)/pytest
+
+molecule: venv
+	BIN=$(BIN) tools/molecule_matrix.sh $(SCENARIOS)
 
 demo: venv
 	BIN=$(BIN) tools/demo.sh

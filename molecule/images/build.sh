@@ -14,13 +14,17 @@ major=${1:?usage: molecule/images/build.sh <13|15|17|18>}
 family=${PG_MIGRATE_IMAGE_FAMILY:-debian}
 image=pg_migrate-test-$family:$major
 
-if [ "${FORCE:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+# The image records what it was built from; a change to the start script or to this file rebuilds it.
+inputs=$(cat "$here/build.sh" "$here/pg-start" "$here/Dockerfile.official" | sha256sum | cut -c1-16)
+built_from=$(docker image inspect --format '{{ index .Config.Labels "pg_migrate.inputs" }}' "$image" 2>/dev/null || true)
+if [ "${FORCE:-0}" != 1 ] && [ "$built_from" = "$inputs" ]; then
   echo "reusing $image"
   exit 0
 fi
 
 if [ "$family" = official ]; then
-  docker build --build-arg "PG_MAJOR=$major" -t "$image" -f "$here/Dockerfile.official" "$here"
+  docker build --build-arg "PG_MAJOR=$major" --label "pg_migrate.inputs=$inputs" \
+    -t "$image" -f "$here/Dockerfile.official" "$here"
   exit 0
 fi
 
@@ -48,5 +52,6 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 tar -C "$root" -c . | docker import \
   --change "ENV PG_MAJOR=$major" \
   --change 'CMD ["/usr/local/bin/pg-start"]' \
+  --change "LABEL pg_migrate.inputs=$inputs" \
   - "$image" >/dev/null
 echo "built $image"

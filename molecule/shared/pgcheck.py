@@ -6,19 +6,21 @@ import json
 import os
 from pathlib import Path
 
-SNAPSHOTS = "/var/lib/pg_migrate/snapshots"
+# In a container: the postgres superuser over the local socket, no password needed. The `local`
+# scenario sets MOLECULE_PSQL to reach its disposable server (password in a .pgpass file).
+PSQL = os.environ.get("MOLECULE_PSQL", "runuser -u postgres -- psql")
+SNAPSHOTS = os.environ.get("MOLECULE_SNAPSHOTS_DIR", "/var/lib/pg_migrate/snapshots")
 LATEST = ["001", "002", "003", "004", "005"]
 
 
 def psql(host, sql: str, database: str = "xp") -> str:
-    """Run SQL as the postgres superuser over the local socket (no password needed) and return its output."""
-    return host.check_output("runuser -u postgres -- psql -X -tA -v ON_ERROR_STOP=1 -d %s -c %s", database, sql)
+    """Run SQL as the superuser and return its output."""
+    return host.check_output(PSQL + " -X -tA -v ON_ERROR_STOP=1 -d %s -c %s", database, sql)
 
 
 def psql_error(host, sql: str, database: str = "xp") -> str:
     """Run SQL that must fail; return psql's verbose error (it carries the SQLSTATE)."""
-    result = host.run("runuser -u postgres -- psql -X -tA -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d %s -c %s",
-                      database, sql)
+    result = host.run(PSQL + " -X -tA -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d %s -c %s", database, sql)
     assert result.rc != 0, f"expected an error from: {sql}\n{result.stdout}"
     return result.stderr
 
@@ -33,7 +35,7 @@ def applied_versions(host) -> list[str]:
 
 
 def claims_digest(host) -> str:
-    return host.check_output("runuser -u postgres -- psql -X -tA -d xp < %s/claims_digest.sql", SNAPSHOTS)
+    return host.check_output(PSQL + " -X -tA -d xp < %s/claims_digest.sql", SNAPSHOTS)
 
 
 def snapshot(host, name: str) -> str:
