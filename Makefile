@@ -52,5 +52,5 @@ demo: venv
 	BIN=$(BIN) tools/demo.sh
 
 demo-clean: venv
-	$(BIN)/python tools/localpg.py stop .local/pg
-	rm -rf .local/pg
+	$(BIN)/python tools/localpg.py destroy .local/pg
+	rm -rf .local/scripts

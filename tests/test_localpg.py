@@ -24,14 +24,11 @@ def test_as_root_a_closed_directory_moves_the_server_files_to_var_tmp():
         with psycopg.connect(conn.conninfo()) as c:
             assert c.execute("SELECT 1").fetchone() == (1,)
         assert localpg.start(base).port == conn.port  # a second start finds it running
+        localpg.destroy(base)
+        assert not home.exists() and not base.exists()
     finally:
-        localpg.stop(base)
+        localpg.destroy(base)
         shutil.rmtree(closed, ignore_errors=True)
-        state_home = Path("/var/tmp").glob("pg_migrate-localpg-*")
-        for leftover in state_home:
-            if not (leftover / "data" / "postmaster.pid").exists():
-                shutil.rmtree(leftover, ignore_errors=True)
-    assert not localpg.is_running(base)
 
 
 def test_env_prints_exports_for_psql_without_the_password_on_a_command_line(pg_server, capsys):

@@ -11,6 +11,7 @@ Command line:
     python3 tools/localpg.py stop DIR
     python3 tools/localpg.py status DIR
     python3 tools/localpg.py env DIR              # shell exports for psql (PGHOST, PGPORT, ...)
+    python3 tools/localpg.py destroy DIR          # stop it and delete its data
 """
 
 from __future__ import annotations
@@ -329,9 +330,18 @@ def _client_path(base: Path) -> dict[str, str]:
     return {"PATH": f"{state.get('bindir', '')}:{os.environ.get('PATH', '')}"}
 
 
+def destroy(base: Path) -> None:
+    """Stop the server and delete everything it had: its data (wherever it lives) and BASE."""
+    base = base.resolve()
+    home = _home(base)
+    stop(base)
+    for path in {home, base}:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop", "status", "env"])
+    parser.add_argument("action", choices=["start", "stop", "status", "env", "destroy"])
     parser.add_argument("dir", type=Path, help="directory that holds the cluster")
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
@@ -343,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(shown))
         elif args.action == "stop":
             stop(args.dir)
+        elif args.action == "destroy":
+            destroy(args.dir)
         elif args.action == "env":
             # For `eval` in a shell; the password goes to PGPASSFILE-less env of that shell only.
             for key, value in {**connection(args.dir.resolve()).libpq_env(), **_client_path(args.dir)}.items():
