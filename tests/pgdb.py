@@ -29,17 +29,9 @@ SELECT count(*), md5(coalesce(string_agg(
  WHERE award_id <= %s
 """
 
-# A realistic, deterministic claims history: players, reasons and times spread over a year.
-LOAD_CLAIMS_SQL = """
-INSERT INTO xp_awards (player_id, amount, reason, idempotency_key, awarded_at, created_at)
-SELECT md5('player-' || (g %% 997))::uuid,
-       1 + (g * 37) %% 500,
-       (ARRAY['quest', 'daily_login', 'achievement', 'event'])[1 + g %% 4],
-       'claim-' || g,
-       timestamptz '2025-01-01 00:00:00+00' + g * interval '7 minutes',
-       timestamptz '2025-01-01 00:00:00+00' + g * interval '7 minutes' + interval '250 milliseconds'
-  FROM generate_series(1, %s) AS g
-"""
+# A realistic, deterministic claims history (players, reasons and times spread over weeks): the
+# same generator the Molecule scenarios load, so both suites test the same data.
+LOAD_CLAIMS_SQL = (Path(__file__).resolve().parent.parent / "molecule" / "shared" / "claims.sql").read_text()
 
 CLAIM_SQL = """
 INSERT INTO xp_awards (player_id, amount, reason, idempotency_key)
@@ -189,7 +181,7 @@ class Database:
 
     def load_claims(self, count: int) -> int:
         """Insert COUNT historical claims; returns the highest award_id."""
-        self.query(LOAD_CLAIMS_SQL, (count,))
+        self.query(LOAD_CLAIMS_SQL, {"claims": count})
         return self.scalar("SELECT max(award_id) FROM xp_awards")
 
     def claim(self, player_id: str, amount: int, idempotency_key: str, reason: str = "quest") -> int | None:

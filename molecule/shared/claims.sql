@@ -1,5 +1,5 @@
--- A realistic, deterministic claims history (same generator as the pytest suite): players,
--- reasons and times spread over weeks. Named argument: claims (how many).
+-- A realistic, deterministic claims history: players, reasons and times spread over weeks.
+-- Loaded by the Molecule prepare and by the pytest suite (tests/pgdb.py). Named argument: claims.
 INSERT INTO xp_awards (player_id, amount, reason, idempotency_key, awarded_at, created_at)
 SELECT md5('player-' || (g %% 997))::uuid,
        1 + (g * 37) %% 500,

@@ -222,6 +222,16 @@ class StatementFailed(Exception):
         self.sqlstate = sqlstate_of(exc)
         self.error = describe_db_error(exc)
 
+    def summary(self):
+        """Where and why it failed, for the module's result (no statement text)."""
+        return {
+            "script": self.script,
+            "statement": self.number,
+            "line": self.line,
+            "sqlstate": self.sqlstate,
+            "error": self.error,
+        }
+
 
 class Runner:
     def __init__(self, module, conn):
@@ -640,13 +650,7 @@ def run_migrate(module, runner, result):
                 duration, attempts = runner.apply_outside_transaction("migration", group[0], group[0])
                 timings = [duration]
         except StatementFailed as failure:
-            result["failed"] = {
-                "script": failure.script,
-                "statement": failure.number,
-                "line": failure.line,
-                "sqlstate": failure.sqlstate,
-                "error": failure.error,
-            }
+            result["failed"] = failure.summary()
             raise RunFailed(failure_message(failure, "migrate", current)) from None
         for migration, duration in zip(group, timings, strict=True):
             result["applied"].append(
@@ -816,13 +820,7 @@ def run_rollback(module, runner, result):
                 runner.rows(*delete)
                 runner.set_autocommit(False)
         except StatementFailed as failure:
-            result["failed"] = {
-                "script": failure.script,
-                "statement": failure.number,
-                "line": failure.line,
-                "sqlstate": failure.sqlstate,
-                "error": failure.error,
-            }
+            result["failed"] = failure.summary()
             raise RunFailed(failure_message(failure, "rollback", current)) from None
         result["reverted"].append(
             {
