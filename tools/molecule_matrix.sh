@@ -34,6 +34,8 @@ remove_instances() {
 trap remove_instances EXIT
 
 failed=()
+passed=0
+skipped=0
 summary=()
 for run in "${runs[@]}"; do
   scenario=${run%%:*}
@@ -41,6 +43,7 @@ for run in "${runs[@]}"; do
   [ "$major" = "$run" ] && major=${majors[0]}
   if [ "$scenario" != local ] && ! $docker_ok; then
     summary+=("$(printf '%-12s PG %-3s skipped (no Docker engine: start dockerd, or run the local scenario)' "$scenario" "$major")")
+    skipped=$((skipped + 1))
     continue
   fi
   if [ "$scenario" != local ]; then
@@ -54,6 +57,7 @@ for run in "${runs[@]}"; do
   took=$((SECONDS - started))
   if [ $rc -eq 0 ]; then
     summary+=("$(printf '%-12s PG %-3s passed in %3ss' "$scenario" "$major" "$took")")
+    passed=$((passed + 1))
   else
     summary+=("$(printf '%-12s PG %-3s FAILED after %3ss (log: %s)' "$scenario" "$major" "$took" "$log")")
     failed+=("$run")
@@ -65,7 +69,7 @@ echo
 echo "Molecule scenarios:"
 printf '  %s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "${#failed[@]} failed, $(( ${#summary[@]} - ${#failed[@]} )) passed"
+  echo "${#failed[@]} failed, $passed passed"
   exit 1
 fi
-echo "${#summary[@]} passed, 0 failed"
+echo "$passed passed, 0 failed, $skipped skipped"
