@@ -6,13 +6,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+# The marker rule (first line `-- pg_migrate:no-transaction`) is defined once for the project's tools;
+# tools/ is on sys.path for the tests (tests/conftest.py).
+from squawk_changeset import NO_TRANSACTION_MARKER, is_transactional  # noqa: F401  (re-exported)
+
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "files" / "migrations"
 SEEDS = ROOT / "files" / "seeds"
 BACKFILL = ROOT / "files" / "backfill"
 
-# The marker a migration puts on its first line to run outside a transaction (docs/data_model.md).
-NO_TRANSACTION_MARKER = "-- pg_migrate:no-transaction"
 
 _DEPLOY = re.compile(r"^V(?P<version>\d+)__(?P<description>[a-z0-9_]+)\.sql$")
 
@@ -24,11 +26,6 @@ class Change:
     deploy: Path
     revert: Path
     verify: Path
-
-
-def is_transactional(script: Path) -> bool:
-    first_line = script.read_text(encoding="utf-8").split("\n", 1)[0].strip()
-    return first_line != NO_TRANSACTION_MARKER
 
 
 def changes() -> list[Change]:

@@ -25,12 +25,12 @@ import psycopg
 import yaml
 
 import localpg
+from squawk_changeset import is_transactional
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "files" / "migrations"
 EXPECTED = ROOT / "files" / "verify" / "expected_schema.yml"
 CATALOG_SQL = ROOT / "roles" / "pg_migrate" / "files" / "catalog.sql"
-NO_TRANSACTION_MARKER = "-- pg_migrate:no-transaction"
 SCHEMA = "public"
 KINDS = ("extensions", "tables", "columns", "constraints", "indexes", "triggers")
 _DEPLOY = re.compile(r"^V(?P<version>\d+(?:\.\d+)*)__[A-Za-z0-9_]+\.sql$")
@@ -105,7 +105,7 @@ def generate(server: localpg.Connection, migrations: Path = MIGRATIONS) -> dict:
     try:
         snapshots = []
         for version, script in deploy_scripts(migrations):
-            transactional = script.read_text().split("\n", 1)[0].strip() != NO_TRANSACTION_MARKER
+            transactional = is_transactional(script)
             cmd = [server.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)]
             if transactional:
                 cmd.insert(1, "--single-transaction")
