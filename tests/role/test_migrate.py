@@ -152,3 +152,23 @@ def test_preflight_refuses_a_server_below_the_minimum_version(db: Database, play
     result = play("migrate.yml", "-e", "pg_migrate_min_server_version=99").assert_failed()
     assert "server version below the minimum 99" in result.output and "Nothing was changed." in result.output
     assert history(db) == []
+
+
+def test_a_long_migration_shows_which_script_runs_and_for_how_long(db: Database, play, changeset_dir: Path):
+    (changeset_dir / "V006__slow_step.sql").write_text("-- a long step\nSELECT pg_sleep(4);\n")
+    (changeset_dir / "U006__slow_step.sql").write_text("-- its revert\nSELECT pg_sleep(4);\n")
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", "pg_migrate_progress_every=1")
+    run = play("migrate.yml", *extra, "-e", "pg_migrate_verify_schema=false").assert_ok()
+    lines = [line for line in run.raw.splitlines() if "running V006__slow_step.sql (6 of 6)" in line]
+    assert len(lines) >= 2, run.raw  # the first line, then one per interval while it runs
+    assert re.search(r"running V006__slow_step\.sql \(6 of 6\), [1-4] s so far", run.raw), run.raw
+    assert "applied V006__slow_step.sql in" in run.output
+
+    back = play("rollback.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
+    assert "reverting U006__slow_step.sql (1 of 1)" in back.output, back.raw
+    assert [row[0] for row in history(db)][-1] == "005"
+
+
+def test_a_quick_run_prints_no_progress_lines(db: Database, play):
+    run = play().assert_ok()
+    assert " so far" not in run.output

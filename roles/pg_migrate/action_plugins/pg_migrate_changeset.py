@@ -289,6 +289,35 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
     return changeset, problems, warnings
 
 
+def read_backfill(batch_script: str, problems: list[str]) -> dict:
+    """The backfill's batch script and its companion <name>.count.sql, each exactly one statement."""
+    if not batch_script.endswith(".sql"):
+        problems.append("pg_migrate_backfill_script (%s) must name a .sql file" % batch_script)
+        return {}
+    scripts = {"batch": batch_script, "count": batch_script[: -len(".sql")] + ".count.sql"}
+    found = {}
+    for role, path in scripts.items():
+        name = os.path.basename(path)
+        if not os.path.isfile(path):
+            problems.append(
+                "%s: no such file (pg_migrate_backfill_script names the batch script; the count script "
+                "<name>.count.sql must sit beside it)" % path
+            )
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        text, problem = decode_utf8(name, data)
+        if problem:
+            problems.append(problem)
+            continue
+        spans, sql_problems = analyse_sql(name, text, True)
+        problems.extend(sql_problems)
+        if spans and len(spans) != 1:
+            problems.append("%s: a backfill script holds exactly one statement, this one has %d" % (name, len(spans)))
+        found[role] = _script_entry(name, "backfill/%s" % name, data, text, spans)
+    return found
+
+
 def bundle_members(changeset: dict) -> list[str]:
     """Relative paths of every file the target needs, in a stable order."""
     paths = []
@@ -298,6 +327,7 @@ def bundle_members(changeset: dict) -> list[str]:
             if migration[companion]:
                 paths.append(migration[companion]["path"])
     paths.extend(r["path"] for r in changeset["repeatables"])
+    paths.extend(entry["path"] for entry in (changeset.get("backfill") or {}).values())
     return sorted(paths)
 
 
@@ -341,7 +371,7 @@ class ActionModule(ActionBase):
     """Controller-side discovery; see the module docstring."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("migrations_dir", "seeds_dir", "bundle_dir", "file_mode", "dir_mode"))
+    _VALID_ARGS = frozenset(("migrations_dir", "seeds_dir", "backfill_script", "bundle_dir", "file_mode", "dir_mode"))
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
@@ -356,6 +386,9 @@ class ActionModule(ActionBase):
         if not migrations_dir:
             raise AnsibleActionFail("pg_migrate_migrations_dir is empty: point it at the directory of V*.sql files")
         changeset, problems, warnings = build_changeset(migrations_dir, seeds_dir)
+        backfill_script = self._task.args.get("backfill_script") or ""
+        if backfill_script:
+            changeset["backfill"] = read_backfill(backfill_script, problems)
         if problems:
             raise AnsibleActionFail(format_problems(problems, migrations_dir))
 
@@ -365,7 +398,7 @@ class ActionModule(ActionBase):
         )
         os.makedirs(bundle_dir, mode=0o700, exist_ok=True)
         bundle = os.path.join(bundle_dir, "changeset.tar")
-        roots = {"migrations": migrations_dir, "seeds": seeds_dir or ""}
+        roots = {"migrations": migrations_dir, "seeds": seeds_dir or "", "backfill": os.path.dirname(backfill_script)}
         result.update(
             changed=False,
             changeset=changeset,

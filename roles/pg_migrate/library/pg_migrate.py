@@ -18,6 +18,11 @@ description:
     first line is C(-- pg_migrate:no-transaction) run statement by statement outside a transaction.
   - O(action=rollback) runs revert scripts newest first down to O(target_version), each together with
     the removal of its history row.
+  - O(action=seed) applies the repeatable (R__) scripts that are new or changed (all of them with
+    O(force=true)) on a database whose migrations are all applied, under the same advisory lock.
+  - O(action=backfill) runs the backfill batch script of O(backfill) again and again, each batch in its
+    own short transaction, until nothing is left or O(max_seconds) have passed; it returns the keyset
+    cursor to continue from. In check mode it only counts what is left (O(backfill.count)).
   - In check mode nothing is changed; with O(rehearse=true) all pending transactional scripts are
     executed in one transaction that is rolled back.
 options:
@@ -25,7 +30,7 @@ options:
     description:
       - What to do. C(verify) is read-only; every probe and verify script runs in a transaction that is
         rolled back.
-    choices: [plan, migrate, rollback, verify]
+    choices: [plan, migrate, rollback, verify, seed, backfill]
     default: plan
     type: str
   changeset:
@@ -114,6 +119,42 @@ options:
     description: C(lock_timeout) of every probe transaction.
     type: str
     default: 1s
+  force:
+    description: For O(action=seed), apply every repeatable script, changed or not (they must be idempotent).
+    type: bool
+    default: false
+  backfill:
+    description:
+      - For O(action=backfill), the scripts as discovered by the pg_migrate_changeset action, C(batch) and
+        C(count). The batch script is one statement that links at most C(xp_backfill.batch_size) rows after
+        the cursor C(xp_backfill.after_award_id) and returns C(linked), C(last_award_id) and
+        C(default_versions); the count script returns C(remaining) and C(linkable).
+    type: dict
+  batch_size:
+    description: For O(action=backfill), rows per batch (each batch is one transaction).
+    type: int
+    default: 5000
+  cursor:
+    description: For O(action=backfill), the keyset cursor to start from (0 starts at the beginning).
+    type: int
+    default: 0
+  max_seconds:
+    description: For O(action=backfill), return after the batch that crosses this many seconds (0, no limit).
+    type: float
+    default: 0
+  batch_pause:
+    description: For O(action=backfill), seconds to sleep between batches, to leave the server breathing room.
+    type: float
+    default: 0
+  measure:
+    description: For O(action=backfill), count what is left before the first batch (the count script).
+    type: bool
+    default: true
+  progress_file:
+    description:
+      - A file on the managed host where O(action=migrate) and O(action=rollback) note which script is running
+        (JSON), so a watcher (the role's pg_migrate_watch) can show progress of a long run; removed at the end.
+    type: path
 extends_documentation_fragment: []
 author: pg_migrate developers
 """
@@ -152,9 +193,22 @@ probe_results:
   description: For O(action=verify), one result per probe and per verify script.
   returned: when action is verify
   type: list
+repeatables_applied:
+  description: Repeatable scripts applied (script, checksum, duration_ms).
+  returned: always
+  type: list
+backfill:
+  description:
+    - For O(action=backfill), this call's batches, rows linked, cursor, whether it is done, what is left
+      (remaining, linkable) and whether it was a dry run (check mode).
+  returned: when action is backfill
+  type: dict
 """
 
+import contextlib
 import hashlib
+import json
+import math
 import os
 import re
 import time
@@ -242,6 +296,7 @@ class Runner:
         self.history = "%s.%s" % (quote_ident(schema), quote_ident(table))
         self.history_name = "%s.%s" % (schema, table)
         self.lock_key_text = "pg_migrate:%s" % self.history_name
+        self.lock_purpose = "migration"
         self.locked = False
         self.scripts = {}
 
@@ -270,6 +325,11 @@ class Runner:
         )
 
     # --- advisory lock: serialises runs against one database ------------------------------------
+    def use_backfill_lock(self):
+        """Backfills exclude each other, not migrations: a long backfill must not hold up a rollout."""
+        self.lock_key_text = "pg_migrate-backfill:%s" % self.history_name
+        self.lock_purpose = "backfill"
+
     def acquire_lock(self):
         deadline = time.monotonic() + self.params["advisory_lock_wait"]
         delay = 0.2
@@ -298,10 +358,10 @@ class Runner:
                     else "another session"
                 )
                 raise RunFailed(
-                    "another pg_migrate run holds the migration lock of %s (%s); waited %ss. Let it finish and "
+                    "another pg_migrate run holds the %s lock of %s (%s); waited %ss. Let it finish and "
                     "run again. If that session is stuck, end it with SELECT pg_terminate_backend(<pid>): its open "
-                    "migration rolls back and the lock is released."
-                    % (self.params["login_db"], who, int(self.params["advisory_lock_wait"]))
+                    "transaction rolls back and the lock is released."
+                    % (self.lock_purpose, self.params["login_db"], who, int(self.params["advisory_lock_wait"]))
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
@@ -366,6 +426,32 @@ class Runner:
             (version, description, script, checksum, kind, int(duration_ms), success),
         )
 
+    # --- progress, for a watcher on the controller -------------------------------------------------------
+    def note_progress(self, script, number, total):
+        """Write which script is running (NUMBER of TOTAL) to the progress file, atomically."""
+        path = self.params.get("progress_file")
+        if not path:
+            return
+        state = {
+            "action": self.params["action"],
+            "script": script,
+            "number": number,
+            "total": total,
+            "since": time.time(),
+        }
+        try:
+            with open(path + ".tmp", "w") as handle:
+                json.dump(state, handle)
+            os.replace(path + ".tmp", path)
+        except OSError:
+            pass  # progress is a courtesy: never fail a migration over it
+
+    def clear_progress(self):
+        path = self.params.get("progress_file")
+        if path and os.path.exists(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
     # --- scripts on the managed host ------------------------------------------------------------------
     def script_text(self, entry):
         """The copied file, checked byte for byte against the controller's checksum."""
@@ -396,13 +482,16 @@ class Runner:
         ]
 
     def run_script(self, entry):
+        """Execute every statement of ENTRY; the rows of the last one."""
+        rows = []
         for number, line, statement in self.statements(entry):
             try:
-                self.rows(statement)
+                rows = self.rows(statement)
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
                 if sqlstate_of(exc) is None:
                     raise
                 raise StatementFailed(entry["script"], number, line, statement, exc) from exc
+        return rows
 
     def invalid_indexes(self):
         found = self.rows("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1")
@@ -539,6 +628,11 @@ def failure_message(failure, action, from_version):
             )
     elif action == "rollback":
         message += " The revert was rolled back; the database is still at version %s." % from_version
+    elif action == "backfill":
+        message += (
+            " That batch was rolled back; earlier batches stay committed. The backfill is safe to re-run: "
+            "it continues with the rows still unlinked."
+        )
     else:
         message += " The migration was rolled back; the database is at version %s." % from_version
     if failure.sqlstate == DUPLICATE_TABLE and from_version == NO_VERSION:
@@ -642,7 +736,10 @@ def run_migrate(module, runner, result):
 
     current = plan["from_version"] if not plan["baseline"] else plan["baseline"][-1]["version"]
     groups = group_for_execution(pending, params["group_transactions"])
+    number = 0
     for group in groups:
+        number += len(group)
+        runner.note_progress(" + ".join(m["script"] for m in group), number, len(pending))
         try:
             if group[0]["transactional"]:
                 timings, attempts = runner.apply_transactional([("migration", m, m) for m in group])
@@ -666,20 +763,203 @@ def run_migrate(module, runner, result):
             current = migration["version"]
         result["changed"] = True
 
-    for repeatable in pending_repeatables:
+    apply_repeatables(runner, result, pending_repeatables, current)
+    plan["to_version"] = current if pending else plan["to_version"]
+
+
+def apply_repeatables(runner, result, repeatables, current):
+    for repeatable in repeatables:
         try:
             if repeatable["transactional"]:
-                timings, attempts = runner.apply_transactional([("repeatable", repeatable, repeatable)])
+                timings, _attempts = runner.apply_transactional([("repeatable", repeatable, repeatable)])
                 duration = timings[0]
             else:
-                duration, attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
+                duration, _attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
         except StatementFailed as failure:
+            result["failed"] = failure.summary()
             raise RunFailed(failure_message(failure, "migrate", current)) from None
         result["repeatables_applied"].append(
             {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(duration, 1)}
         )
         result["changed"] = True
-    plan["to_version"] = current if pending else plan["to_version"]
+
+
+def run_seed(module, runner, result):
+    """The repeatable scripts (the seed) on their own, on a database whose migrations are all applied."""
+    params = module.params
+    check = module.check_mode
+    changeset = params["changeset"]
+    if not changeset["repeatables"]:
+        raise RunFailed(
+            "the change set has no seed (no R__*.sql in pg_migrate_seeds_dir); nothing was changed. "
+            "Check pg_migrate_seeds_dir and pg_migrate_seeds_enabled in this environment's group_vars."
+        )
+    if not check:
+        runner.acquire_lock()
+    history = runner.read_history()
+    plan = plan_migrate(changeset, history, None, None, params["allow_out_of_order"], False)
+    result["plan"] = plan
+    if plan["pending"]:
+        raise RunFailed(
+            "the seed needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
+            "run playbooks/migrate.yml first (it applies the enabled seed too); nothing was changed."
+            % (
+                params["login_db"],
+                plan["from_version"],
+                len(plan["pending"]),
+                " ".join(p["version"] for p in plan["pending"]),
+            )
+        )
+    if plan["problems"]:
+        raise RunFailed(
+            "the version check stopped the seed on %s; nothing was changed:\n  - %s"
+            % (params["login_db"], "\n  - ".join(plan["problems"]))
+        )
+    if params["force"]:
+        listed = {r["script"] for r in plan["repeatables"]}
+        plan["repeatables"] = plan["repeatables"] + [
+            {"script": r["script"], "reason": "forced", "checksum": r["checksum"]}
+            for r in changeset["repeatables"]
+            if r["script"] not in listed
+        ]
+    by_script = {r["script"]: r for r in changeset["repeatables"]}
+    seeds = [by_script[r["script"]] for r in plan["repeatables"]]
+    for seed in seeds:
+        runner.script_text(seed)
+    if module._diff and seeds:
+        result["diff"] = {
+            "before": "",
+            "after": render_diff(runner, [("seed", s) for s in seeds], "would run" if check else "ran"),
+        }
+    if check:
+        result["changed"] = bool(seeds)
+        return
+    apply_repeatables(runner, result, seeds, plan["from_version"])
+
+
+def count_backfill(runner, count_entry):
+    rows = runner.run_script(count_entry)
+    runner.conn.commit()
+    row = rows[0] if rows else {}
+    return int(row.get("remaining") or 0), int(row.get("linkable") or 0)
+
+
+def backfill_batch(runner, batch_entry, batch_size, cursor):
+    """One batch in its own transaction: (linked, last_award_id, default_versions)."""
+
+    def attempt():
+        runner.set_autocommit(False)
+        try:
+            runner.set_timeouts(local=True)
+            runner.rows(
+                "SELECT set_config('xp_backfill.batch_size', %s, true), "
+                "       set_config('xp_backfill.after_award_id', %s, true)",
+                (str(batch_size), str(cursor)),
+            )
+            rows = runner.run_script(batch_entry)
+            runner.conn.commit()
+            return rows[0]
+        except Exception:
+            runner.conn.rollback()
+            raise
+
+    row, _attempts = runner.with_lock_retries(batch_entry["script"], attempt)
+    last = row.get("last_award_id")
+    return int(row["linked"]), (int(last) if last is not None else None), int(row["default_versions"])
+
+
+def run_backfill(module, runner, result):
+    """Batches until done or out of time. Resumable by design: the work queue is the rows still unlinked."""
+    params = module.params
+    check = module.check_mode
+    scripts = params["backfill"] or {}
+    if not scripts.get("batch") or not scripts.get("count"):
+        raise RunFailed(
+            "no backfill script was given: set pg_migrate_backfill_script to the batch script "
+            "(its companion <name>.count.sql must exist beside it)"
+        )
+    if params["batch_size"] < 1:
+        raise RunFailed(
+            "pg_migrate_backfill_batch_size must be a positive number of rows, not %d" % params["batch_size"]
+        )
+    history = runner.read_history()
+    plan = plan_migrate(params["changeset"], history, None, None, params["allow_out_of_order"], False)
+    result["plan"] = plan
+    if plan["pending"]:
+        raise RunFailed(
+            "the backfill needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
+            "run playbooks/migrate.yml first; nothing was changed."
+            % (
+                params["login_db"],
+                plan["from_version"],
+                len(plan["pending"]),
+                " ".join(p["version"] for p in plan["pending"]),
+            )
+        )
+    for entry in (scripts["batch"], scripts["count"]):
+        runner.script_text(entry)
+    report = {
+        "batch_size": params["batch_size"],
+        "batches": 0,
+        "linked": 0,
+        "cursor": params["cursor"],
+        "done": False,
+        "dry_run": check,
+        "remaining": None,
+        "linkable": None,
+        "remaining_at_start": None,
+        "duration_s": 0.0,
+    }
+    result["backfill"] = report
+    started = time.monotonic()
+    try:
+        if params["measure"] or check:
+            report["remaining_at_start"], report["linkable"] = count_backfill(runner, scripts["count"])
+            report["remaining"] = report["remaining_at_start"]
+    except StatementFailed as failure:
+        raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
+    if check:
+        # A dry run: how much work there is, in how many batches; no row is touched.
+        report["batches"] = math.ceil(report["linkable"] / params["batch_size"])
+        report["done"] = report["linkable"] == 0
+        result["changed"] = report["linkable"] > 0
+        return
+
+    runner.use_backfill_lock()
+    runner.acquire_lock()
+    cursor = params["cursor"]
+    while True:
+        try:
+            linked, last, default_versions = backfill_batch(runner, scripts["batch"], params["batch_size"], cursor)
+        except StatementFailed as failure:
+            raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
+        if default_versions == 0:
+            raise RunFailed(
+                "the backfill found no published default policy version to link awards to: apply the seed first "
+                "(ansible-playbook -i inventories/<env> playbooks/seed.yml); nothing was changed."
+            )
+        report["batches"] += 1
+        report["linked"] += linked
+        if linked:
+            result["changed"] = True
+            cursor = last  # the forward pass goes on after the last linked row
+        elif cursor:
+            cursor = 0  # the forward pass is over: a sweep from the start picks up rows skipped while locked
+        else:
+            report["done"] = True
+            break
+        report["cursor"] = cursor
+        if params["max_seconds"] and time.monotonic() - started >= params["max_seconds"]:
+            break
+        if params["batch_pause"]:
+            time.sleep(params["batch_pause"])
+    report["cursor"] = cursor
+    if report["done"]:
+        try:
+            report["remaining"], report["linkable"] = count_backfill(runner, scripts["count"])
+        except StatementFailed as failure:
+            raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
+    report["duration_s"] = round(time.monotonic() - started, 3)
 
 
 def group_for_execution(pending, group_transactions):
@@ -796,7 +1076,8 @@ def run_rollback(module, runner, result):
         return
 
     current = plan["from_version"]
-    for migration, revert in reverts:
+    for number, (migration, revert) in enumerate(reverts, start=1):
+        runner.note_progress(revert["script"], number, len(reverts))
         delete = ("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % runner.history, (migration["version"],))
         try:
             if revert["transactional"]:
@@ -978,7 +1259,7 @@ def run_verify(module, runner, result):
 def main():
     argument_spec = postgres_common_argument_spec()
     argument_spec.update(
-        action=dict(type="str", default="plan", choices=["plan", "migrate", "rollback", "verify"]),
+        action=dict(type="str", default="plan", choices=["plan", "migrate", "rollback", "verify", "seed", "backfill"]),
         changeset=dict(type="dict", required=True),
         scripts_dir=dict(type="path", required=True),
         login_db=dict(type="str", required=True),
@@ -1000,6 +1281,14 @@ def main():
         expected=dict(type="dict"),
         probes=dict(type="dict"),
         probe_lock_timeout=dict(type="str", default="1s"),
+        force=dict(type="bool", default=False),
+        backfill=dict(type="dict"),
+        batch_size=dict(type="int", default=5000),
+        cursor=dict(type="int", default=0),
+        max_seconds=dict(type="float", default=0),
+        batch_pause=dict(type="float", default=0),
+        measure=dict(type="bool", default=True),
+        progress_file=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     for option in ("history_schema", "history_table"):
@@ -1039,6 +1328,10 @@ def main():
             run_migrate(module, runner, result)
         elif module.params["action"] == "verify":
             run_verify(module, runner, result)
+        elif module.params["action"] == "seed":
+            run_seed(module, runner, result)
+        elif module.params["action"] == "backfill":
+            run_backfill(module, runner, result)
         else:
             run_rollback(module, runner, result)
     except RunFailed as failure:
@@ -1052,6 +1345,7 @@ def main():
 
 
 def release_quietly(runner):
+    runner.clear_progress()
     try:
         runner.conn.rollback()
         runner.release_lock()

@@ -1,0 +1,17 @@
+-- Backfill companion: how much work awards_policy_version.sql has left. Read-only.
+-- remaining: awards not linked to a policy version yet (the backfill's work queue);
+-- linkable:  those of them a non-draft version of the 'default' policy covers (what the backfill will
+--            link; remaining - linkable awards predate every default version and stay NULL).
+-- Used by playbooks/backfill.yml for the dry-run count in check mode and for progress. The partial
+-- scan goes through the index of V005 (NULLs are indexed), so it stays cheap once most rows are linked.
+SELECT count(*) AS remaining,
+       count(*) FILTER (
+           WHERE EXISTS (
+               SELECT 1
+                 FROM xp_policy_versions AS v
+                 JOIN xp_policies AS p ON p.policy_id = v.policy_id
+                WHERE p.policy_key = 'default' AND v.status <> 'draft'
+                  AND a.awarded_at >= v.effective_from
+                  AND (v.effective_to IS NULL OR a.awarded_at < v.effective_to))) AS linkable
+  FROM xp_awards AS a
+ WHERE a.policy_version_id IS NULL;

@@ -1,0 +1,130 @@
+"""pg_migrate_backfill: run the backfill through the pg_migrate module in time slices, with progress.
+
+A module reports only when it returns, and a backfill over millions of rows runs for minutes. So this
+controller-side action calls the pg_migrate module (action=backfill) again and again, each call
+working for about `progress_every` seconds and returning its keyset cursor, and prints a progress
+line between calls: rows linked so far, of how many, batches, elapsed time and rate. The whole loop is
+one task for Ansible (one iteration, however many rows), and the cost is one module round trip per
+progress line. Stopping the controller stops the current call: its open batch rolls back, committed
+batches stay, and the next run carries on with the rows still unlinked. Ansible's workers run in a
+session of their own and outlive a killed ansible-playbook, so the loop also stops when its parent
+process is gone: an orphaned backfill ends with its current time slice.
+
+In check mode the module is called once and only counts (the dry run).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
+
+# Keys of the module's backfill report that add up over the calls.
+ADDITIVE = ("batches", "linked")
+
+
+def progress_line(host: str, database: str, linked: int, total: int | None, batches: int, elapsed: float) -> str:
+    """One line an operator can read at a glance while the backfill runs."""
+    rate = linked / elapsed if elapsed > 0 else 0.0
+    if total:
+        share = "%s of %s awards linked (%.0f%%)" % (f"{linked:,}", f"{total:,}", 100.0 * linked / total)
+    else:
+        share = "%s awards linked" % f"{linked:,}"
+    return "%s %s: backfill %s, %d batch(es), %.1f s elapsed, %s rows/s" % (
+        host,
+        database,
+        share,
+        batches,
+        elapsed,
+        f"{rate:,.0f}",
+    )
+
+
+def summary_lines(host: str, database: str, report: dict, failed: bool) -> list[str]:
+    """The run summary of a backfill (also of its dry run)."""
+    head = "%s %s: backfill" % (host, database)
+    if report.get("dry_run"):
+        return [
+            "%s (check mode: nothing changed)" % head,
+            "  would link %s of %s unlinked awards in about %d batch(es) of %s"
+            % (
+                f"{report.get('linkable') or 0:,}",
+                f"{report.get('remaining') or 0:,}",
+                report.get("batches", 0),
+                f"{report.get('batch_size', 0):,}",
+            ),
+        ]
+    lines = [
+        "%s: linked %s awards in %d batch(es) of up to %s, %.1f s"
+        % (
+            head,
+            f"{report.get('linked', 0):,}",
+            report.get("batches", 0),
+            f"{report.get('batch_size', 0):,}",
+            report.get("duration_s", 0.0),
+        )
+    ]
+    if report.get("done"):
+        left = report.get("remaining") or 0
+        if left:
+            lines.append("  done: %s awards stay unlinked (no default policy version covers their date)" % f"{left:,}")
+        else:
+            lines.append("  done: every award is linked")
+    elif failed:
+        lines.append("  interrupted: committed batches stay; run the backfill again to continue")
+    if failed:
+        lines.append("  FAILED (details below)")
+    return lines
+
+
+class ActionModule(ActionBase):
+    """See the module docstring."""
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        module_args = dict(self._task.args)
+        progress_every = float(module_args.pop("progress_every", 10.0))
+        host = task_vars.get("inventory_hostname", "?")
+        database = module_args.get("login_db", "?")
+        check_mode = bool(self._task.check_mode)
+
+        module_args.update(action="backfill", cursor=0, measure=True, max_seconds=0 if check_mode else progress_every)
+        totals = {key: 0 for key in ADDITIVE}
+        total = None
+        started = time.monotonic()
+        controller = os.getppid()
+        while True:
+            outcome = self._execute_module(module_name="pg_migrate", module_args=module_args, task_vars=task_vars)
+            report = outcome.get("backfill") or {}
+            for key in ADDITIVE:
+                totals[key] += report.get(key, 0) or 0
+            if total is None and report.get("remaining_at_start") is not None:
+                total = report.get("linkable")
+            if outcome.get("failed") or outcome.get("msg") or check_mode or report.get("done") or not report:
+                break
+            if os.getppid() != controller:  # ansible-playbook died: nobody is waiting for the rest
+                outcome.update(failed=True, msg="the controller went away; the backfill stopped after a time slice")
+                break
+            display.display(
+                progress_line(host, database, totals["linked"], total, totals["batches"], time.monotonic() - started)
+            )
+            module_args.update(cursor=report["cursor"], measure=False)
+
+        final = dict(report, **totals)
+        if not check_mode:
+            final["duration_s"] = round(time.monotonic() - started, 3)
+            final["linked_of"] = total
+        outcome["backfill"] = final
+        outcome["changed"] = (check_mode and bool(report.get("linkable"))) or totals["linked"] > 0
+        outcome["summary"] = summary_lines(host, database, final, bool(outcome.get("msg")))
+        outcome.pop("invocation", None)  # the module's arguments include the login password
+        result.update(outcome)
+        return result

@@ -1,0 +1,163 @@
+"""playbooks/seed.yml and playbooks/backfill.yml as an operator runs them, against real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.ansible_run import start_playbook
+from tests.pgdb import Database
+
+SEEDS_ON = ("-e", "pg_migrate_seeds_enabled=true")
+UNLINKED = "SELECT count(*) FROM xp_awards WHERE policy_version_id IS NULL"
+POLICIES = "SELECT count(*) FROM xp_policy_versions"
+
+# Records every change of an award's policy link, so a test can prove each award was linked exactly once.
+AUDIT_LINKS = """
+CREATE TABLE backfill_audit (award_id bigint NOT NULL, old_version bigint, new_version bigint);
+CREATE FUNCTION backfill_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO backfill_audit VALUES (OLD.award_id, OLD.policy_version_id, NEW.policy_version_id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER backfill_audit AFTER UPDATE OF policy_version_id ON xp_awards
+    FOR EACH ROW EXECUTE FUNCTION backfill_audit();
+"""
+
+
+def test_seed_applies_the_default_policy_where_the_environment_enables_it(db: Database, play):
+    play("migrate.yml").assert_ok()
+    assert db.scalar(POLICIES) == 0
+
+    disabled = play("seed.yml").assert_ok()
+    assert "seeds are not enabled in this environment" in disabled.output
+    assert db.scalar(POLICIES) == 0
+
+    dry = play("seed.yml", *SEEDS_ON, "--check", "--diff").assert_ok()
+    assert "repeatable new: R__default_policy.sql" in dry.output
+    assert "INSERT INTO xp_policies" in dry.raw  # --diff shows the SQL that would run
+    assert db.scalar(POLICIES) == 0
+
+    seeded = play("seed.yml", *SEEDS_ON).assert_ok()
+    assert seeded.changed >= 1
+    assert "seeded R__default_policy.sql in" in seeded.output
+    assert db.query("SELECT status FROM xp_policy_versions") == [("published",)]
+
+    again = play("seed.yml", *SEEDS_ON).assert_ok()
+    assert again.changed == 0, again.output
+    assert "seed: nothing new" in again.output
+
+    forced = play("seed.yml", *SEEDS_ON, "-e", "pg_migrate_seed_force=true").assert_ok()
+    assert "seeded R__default_policy.sql in" in forced.output
+    assert db.scalar(POLICIES) == 1  # the seed is idempotent: forcing it adds nothing
+
+
+def test_seed_before_the_migrations_is_refused_with_advice(db: Database, play):
+    run = play("seed.yml", *SEEDS_ON).assert_failed()
+    assert "run playbooks/migrate.yml first" in run.output
+    assert "000" in run.output
+    assert db.scalar("SELECT to_regclass('xp_policies') IS NULL")
+
+
+def migrated_with_claims(db: Database, play, claims: int) -> None:
+    play("migrate.yml", *SEEDS_ON).assert_ok()  # the seed comes with the migration here
+    db.load_claims(claims)
+
+
+def test_backfill_check_mode_counts_and_changes_nothing(db: Database, play):
+    migrated_with_claims(db, play, 3000)
+    run = play("backfill.yml", "--check", "-e", "pg_migrate_backfill_batch_size=1000").assert_ok()
+    assert "would link 3,000 of 3,000 unlinked awards in about 3 batch(es) of 1,000" in run.output
+    assert run.changed == 1
+    assert db.scalar(UNLINKED) == 3000
+
+
+def test_backfill_without_the_seed_fails_with_advice_and_links_nothing(db: Database, play):
+    play("migrate.yml").assert_ok()
+    db.load_claims(100)
+    run = play("backfill.yml").assert_failed()
+    assert "apply the seed first" in run.output
+    assert "playbooks/seed.yml" in run.output
+    assert db.scalar(UNLINKED) == 100
+
+
+def test_backfill_before_the_migrations_is_refused(db: Database, play):
+    play("migrate.yml", "-e", "pg_migrate_target_version=002").assert_ok()
+    run = play("backfill.yml").assert_failed()
+    assert "run playbooks/migrate.yml first" in run.output
+    assert "003 004 005" in run.output
+
+
+def test_backfill_links_everything_with_progress_then_is_a_no_op(db: Database, play):
+    migrated_with_claims(db, play, 3000)
+    run = play(
+        "backfill.yml",
+        "-e",
+        "pg_migrate_backfill_batch_size=100",
+        "-e",
+        "pg_migrate_backfill_pause=0.02",
+        "-e",
+        "pg_migrate_backfill_progress_every=0.3",
+    ).assert_ok()
+    assert db.scalar(UNLINKED) == 0
+    progress = [line for line in run.raw.splitlines() if "of 3,000 awards linked" in line]
+    assert len(progress) >= 2, run.raw  # the operator sees it move
+    # 30 batches of 100, an empty one that ends the forward pass, an empty sweep from the start.
+    assert "linked 3,000 awards in 32 batch(es) of up to 100" in run.output, run.raw
+    assert "done: every award is linked" in run.output
+
+    again = play("backfill.yml").assert_ok()
+    assert again.changed == 0, again.output
+    assert "linked 0 awards" in again.output
+
+
+def test_backfill_killed_half_way_resumes_and_links_every_award_once(db: Database, play, tmp_path: Path):
+    total = 20000
+    migrated_with_claims(db, play, total)
+    db.query(AUDIT_LINKS)
+    slow = (
+        "-e",
+        "pg_migrate_backfill_batch_size=200",
+        "-e",
+        "pg_migrate_backfill_pause=0.05",
+        "-e",
+        "pg_migrate_backfill_progress_every=1",
+        "-e",
+        f"pg_migrate_remote_dir={tmp_path / 'remote'}",
+    )
+    run = start_playbook(db, "backfill.yml", *slow)
+    deadline = time.monotonic() + 120
+    while db.scalar("SELECT count(*) FROM backfill_audit") < total // 4:
+        assert time.monotonic() < deadline, "the backfill never got going"
+        assert run.poll() is None, run.communicate()[0]
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGKILL)  # the operator's controller dies mid-backfill
+    run.wait(timeout=30)
+    # Ansible's worker outlives its killed parent; it notices and stops after its time slice (1 s here),
+    # so the orphaned backfill ends on its own: wait until nothing has moved for a few slices.
+    deadline = time.monotonic() + 60
+    stable_since, last = time.monotonic(), None
+    while time.monotonic() - stable_since < 4:
+        assert time.monotonic() < deadline, "the killed backfill went on"
+        now = (
+            db.scalar(UNLINKED),
+            db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_migrate'"),
+        )
+        if now != last or now[1]:
+            stable_since, last = time.monotonic(), now
+        time.sleep(0.2)
+
+    linked_before = total - db.scalar(UNLINKED)
+    assert 0 < linked_before < total, "the kill did not land half-way"
+    assert db.scalar("SELECT count(*) FROM backfill_audit") == linked_before  # only committed batches count
+
+    resumed = play("backfill.yml", "-e", "pg_migrate_backfill_batch_size=2000").assert_ok()
+    assert db.scalar(UNLINKED) == 0
+    assert "linked %s awards" % f"{total - linked_before:,}" in resumed.output
+    # Every award was linked exactly once, from NULL, and never re-linked.
+    assert db.query(
+        "SELECT count(*), count(DISTINCT award_id), count(*) FILTER (WHERE old_version IS NOT NULL) FROM backfill_audit"
+    ) == [(total, total, 0)]
+    assert db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
