@@ -88,7 +88,7 @@ def test_a_bad_change_set_fails_before_any_connection(db: Database, play, tmp_pa
     assert "has 2 problem(s); nothing was changed on any host" in result.output
     assert "ambiguous version: V001__ok.sql and V1__same.sql are both version 1" in result.output
     assert "V002_bad_name.sql: malformed name" in result.output
-    assert "does not answer" not in result.output and "unable to connect" not in result.output
+    assert "Cannot connect" not in result.output and "unable to connect" not in result.output
 
 
 def test_a_wrong_variable_fails_at_the_start_with_the_argument_spec(db: Database, play):
@@ -99,7 +99,7 @@ def test_a_wrong_variable_fails_at_the_start_with_the_argument_spec(db: Database
 
 def test_unreachable_server_is_reported_readably(db: Database, play):
     result = play("migrate.yml", "-e", "pg_migrate_login_port=1").assert_failed()
-    assert "PostgreSQL does not answer on localhost" in result.output
+    assert "Cannot connect to PostgreSQL from localhost" in result.output
     assert "pg_migrate_login_" in result.output
 
 

@@ -274,7 +274,7 @@ def test_the_vault_route_keeps_the_password_encrypted_and_is_used(db: Database, 
 @pytest.mark.parametrize(
     ("unset", "expected"),
     [
-        ("PG_MIGRATE_PASSWORD", "fe_sendauth: no password supplied"),
+        ("PG_MIGRATE_PASSWORD", "none was given: pg_migrate_login_password comes from"),
         ("MINE_DB_PORT", "MINE_DB_PORT: see step 1"),
     ],
 )

@@ -72,7 +72,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         job = self._task.args.get("job") or {}
         if not job.get("ansible_job_id"):
-            result.update(module_result(job))  # ran in the foreground (check mode): already the result
+            # Ran in the foreground (check mode): already the result, and its diff was shown with it.
+            result.update({key: value for key, value in module_result(job).items() if key != "diff"})
             return result
         progress_file = self._task.args.get("progress_file") or ""
         every = float(self._task.args.get("every", 15))
