@@ -194,3 +194,154 @@ def test_junit_has_one_case_per_check_and_failures_carry_the_message():
     assert [c.get("name") for c in cases] == ["a", "b", "c"]
     assert cases[1].find("failure").get("message") == "probe failed: b"
     assert cases[2].find("system-out").text == "warning: extra: table c"
+
+
+def test_index_checks_are_of_kind_index():
+    kinds = {c["id"]: c["kind"] for c in filters.verify_catalog(EXPECTED, _catalog())}
+    assert kinds["index t.t_idx"] == "index" and kinds["exclusion constraint t.t_no_overlap"] == "constraint"
+
+
+CHECKSUM = "a" * 64
+
+
+def _pending(*scripts: str) -> list[dict]:
+    return [
+        {"version": s[1:4], "description": "d", "script": s, "checksum": CHECKSUM, "transactional": True}
+        for s in scripts
+    ]
+
+
+def _report(kind: str = "migrate", **fields) -> dict:
+    """A run report as report.yml assembles it (docs/reports.md)."""
+    report = {
+        "schema_version": 1,
+        "kind": kind,
+        "host": "db1",
+        "database": "xp",
+        "check_mode": False,
+        "generated_at": "2026-01-02T03:04:05Z",
+        "plan": {"from_version": "000", "to_version": "002", "pending": [], "repeatables": [], "problems": []},
+        "applied": [],
+        "reverted": [],
+        "repeatables_applied": [],
+        "rehearsal": None,
+        "squawk": {"findings": [], "problems": []},
+        "error": None,
+    }
+    report.update(fields)
+    return report
+
+
+def _suite(report: dict):
+    from xml.etree import ElementTree as ET
+
+    suite = ET.fromstring(filters.run_junit(report))
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    return suite, cases
+
+
+def _outcome(case) -> str:
+    return "fail" if case.find("failure") is not None else "skip" if case.find("skipped") is not None else "pass"
+
+
+def test_run_junit_has_one_passed_case_per_applied_migration_with_its_duration():
+    plan = {"from_version": "000", "to_version": "002", "pending": _pending("V001__a.sql", "V002__b.sql")}
+    plan["repeatables"] = [{"script": "R__seed.sql", "checksum": CHECKSUM, "reason": "new"}]
+    applied = [
+        {"version": "001", "script": "V001__a.sql", "duration_ms": 12.4},
+        {"version": "002", "script": "V002__b.sql", "duration_ms": 3000.0},
+    ]
+    seeds = [{"script": "R__seed.sql", "checksum": CHECKSUM, "duration_ms": 1.0}]
+    suite, cases = _suite(_report(plan=plan, applied=applied, repeatables_applied=seeds))
+    assert list(cases) == ["V001__a.sql", "V002__b.sql", "R__seed.sql"]
+    assert [c.get("time") for c in cases.values()] == ["0.012", "3.000", "0.001"]
+    assert {_outcome(c) for c in cases.values()} == {"pass"}
+    assert cases["R__seed.sql"].get("classname") == "db1.repeatable"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("time")) == (
+        "3",
+        "0",
+        "0",
+        "3.013",
+    )
+    assert suite.get("timestamp") == "2026-01-02T03:04:05" and suite.get("hostname") == "db1"
+
+
+def test_run_junit_fails_the_migration_the_error_names_and_skips_the_rest():
+    error = "V002__b.sql failed at statement 2 (line 3) [SQLSTATE 22012]: division by zero. Statement: SELECT 1/0."
+    plan = {
+        "from_version": "000",
+        "to_version": "003",
+        "pending": _pending("V001__a.sql", "V002__b.sql", "V003__c.sql"),
+    }
+    applied = [{"version": "001", "script": "V001__a.sql", "duration_ms": 1.0}]
+    suite, cases = _suite(_report(plan=plan, applied=applied, error=error))
+    assert [_outcome(c) for c in cases.values()] == ["pass", "fail", "skip"]
+    failure = cases["V002__b.sql"].find("failure")
+    assert failure.get("message") == error and failure.text == error and failure.get("type") == "migration"
+    assert cases["V003__c.sql"].find("skipped").get("message") == "not run: the run stopped at V002__b.sql"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+
+
+def test_run_junit_of_a_rollback_lists_the_reverts():
+    plan = {
+        "from_version": "003",
+        "to_version": "001",
+        "revert": [{"version": "003", "script": "U003__c.sql"}, {"version": "002", "script": "U002__b.sql"}],
+        "problems": [],
+    }
+    reverted = [{"version": "003", "script": "U003__c.sql", "duration_ms": 5.0, "attempts": 1}]
+    error = "U002__b.sql failed at statement 1 (line 1) [SQLSTATE 55000]: refused. The revert was rolled back"
+    _, cases = _suite(_report("rollback", plan=plan, reverted=reverted, error=error))
+    assert [(name, _outcome(c)) for name, c in cases.items()] == [("U003__c.sql", "pass"), ("U002__b.sql", "fail")]
+    assert cases["U003__c.sql"].get("classname") == "db1.revert"
+
+
+def test_run_junit_in_check_mode_and_status_skips_what_would_run_and_fails_each_problem():
+    plan = {"from_version": "001", "to_version": "002", "pending": _pending("V002__b.sql"), "problems": ["drift: x"]}
+    for kind, message in (("migrate", "check mode: would run"), ("status", "pending: the next migrate applies it")):
+        suite, cases = _suite(_report(kind, plan=plan, check_mode=kind == "migrate", error=None))
+        assert cases["V002__b.sql"].find("skipped").get("message") == message
+        assert cases["problem 1"].find("failure").get("message") == "drift: x"
+        assert cases["problem 1"].get("classname") == "db1.version check"
+        assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "1", "1")
+
+
+def test_run_junit_problems_that_stopped_the_run_are_not_reported_twice():
+    plan = {"from_version": "001", "to_version": "002", "pending": _pending("V002__b.sql"), "problems": ["a", "b"]}
+    suite, cases = _suite(_report(plan=plan, error="the version check stopped the run on xp: a, b"))
+    assert list(cases) == ["V002__b.sql", "problem 1", "problem 2"]
+    assert cases["V002__b.sql"].find("skipped").get("message") == "not run: the run stopped before it"
+    assert suite.get("failures") == "2"
+
+
+def test_run_junit_has_a_run_case_for_an_error_nothing_else_carries_or_when_nothing_was_to_do():
+    suite, cases = _suite(_report(plan={}, error="could not connect to server"))
+    assert list(cases) == ["run"] and cases["run"].find("failure").get("message") == "could not connect to server"
+    suite, cases = _suite(_report(plan={"from_version": "005", "to_version": "005", "pending": [], "problems": []}))
+    assert list(cases) == ["run"] and _outcome(cases["run"]) == "pass" and suite.get("failures") == "0"
+    assert cases["run"].find("system-out").text == "nothing to do: at version 005"
+
+
+def test_run_junit_of_a_backfill_is_one_case_with_its_progress():
+    progress = {
+        "batches": 3,
+        "linked": 12000,
+        "remaining": 0,
+        "done": True,
+        "batch_size": 5000,
+        "duration_s": 1.5,
+        "dry_run": False,
+    }
+    _, cases = _suite(_report("backfill", backfill=progress))
+    assert list(cases) == ["backfill"] and cases["backfill"].get("time") == "1.500"
+    assert cases["backfill"].find("system-out").text == "linked 12000 row(s) in 3 batch(es) of 5000; done"
+    dry = {**progress, "linked": 0, "remaining": 9000, "done": False, "dry_run": True}
+    _, cases = _suite(_report("backfill", check_mode=True, backfill=dry))
+    assert cases["backfill"].find("skipped").get("message") == "check mode: 9000 row(s) to link, 3 batch(es) of 5000"
+    _, cases = _suite(_report("backfill", backfill=progress, error="batch failed [SQLSTATE 55P03]"))
+    assert cases["backfill"].find("failure").get("message") == "batch failed [SQLSTATE 55P03]"
+
+
+def test_run_junit_replaces_characters_xml_cannot_carry():
+    _, cases = _suite(_report(plan={}, error="Key (reason)=(a\x01b) already exists"))
+    assert cases["run"].find("failure").get("message") == "Key (reason)=(a\ufffdb) already exists"

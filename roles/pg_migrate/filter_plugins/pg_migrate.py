@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from xml.etree import ElementTree as ET
 
 MAX_FINDINGS_SHOWN = 20
 
@@ -164,10 +166,23 @@ def _where(kind: str, item: dict) -> str:
     return text + (" on %s" % item["table"] if item.get("table") else "")
 
 
+# A check's "kind" in the verification report (docs/schemas/verify-report.schema.json lists them):
+# singular nouns, spelled out because "indexes" does not lose its plural by dropping an "s".
+CHECK_KINDS = {
+    "extensions": "extension",
+    "tables": "table",
+    "columns": "column",
+    "constraints": "constraint",
+    "indexes": "index",
+    "triggers": "trigger",
+    "comment": "comment",
+}
+
+
 def _check(check_id: str, kind: str, item: dict, status: str, message: str, expected=None, found=None) -> dict:
     return {
         "id": check_id,
-        "kind": kind.rstrip("s"),
+        "kind": CHECK_KINDS[kind],
         "object": item["name"],
         "table": item.get("table"),
         "status": status,
@@ -310,10 +325,17 @@ def verification_summary(
     return lines
 
 
+# XML 1.0 cannot carry most control characters, and a server message may quote one from user data
+# (a DETAIL with a key value): replaced, so the JUnit file always parses.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: object) -> str:
+    return _XML_INVALID.sub("\ufffd", str(value))
+
+
 def junit_xml(checks: list[dict], host: str, database: str, version: str) -> str:
     """One test case per check, so CI lists every one; failures carry the message."""
-    from xml.etree import ElementTree as ET
-
     failed = sum(1 for c in checks if c["status"] == "fail")
     suite = ET.Element(
         "testsuite",
@@ -328,10 +350,124 @@ def junit_xml(checks: list[dict], host: str, database: str, version: str) -> str
     for check in checks:
         case = ET.SubElement(suite, "testcase", classname="%s.%s" % (host, check["kind"]), name=check["id"])
         if check["status"] == "fail":
-            failure = ET.SubElement(case, "failure", message=check["message"], type=check["kind"])
-            failure.text = "expected: %s\nfound: %s" % (check.get("expected"), check.get("found"))
+            failure = ET.SubElement(case, "failure", message=_xml_text(check["message"]), type=check["kind"])
+            failure.text = _xml_text("expected: %s\nfound: %s" % (check.get("expected"), check.get("found")))
         elif check["status"] == "warn":
-            ET.SubElement(case, "system-out").text = "warning: " + check["message"]
+            ET.SubElement(case, "system-out").text = _xml_text("warning: " + check["message"])
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+# What a run does, unit by unit, as JUnit sees it: (plan list, list of what was done, case label).
+RUN_UNITS = {
+    "migrate": (("pending", "applied", "migration"), ("repeatables", "repeatables_applied", "repeatable")),
+    "status": (("pending", "applied", "migration"), ("repeatables", "repeatables_applied", "repeatable")),
+    "seed": (("repeatables", "repeatables_applied", "repeatable"),),
+    "rollback": (("revert", "reverted", "revert"),),
+    "backfill": (),
+}
+
+
+def _case(label: str, name: str, outcome: str = "pass", text: str | None = None, seconds: float = 0.0) -> dict:
+    """One JUnit test case: outcome pass (text goes to system-out), fail or skip (text is the message)."""
+    return {"label": label, "name": name, "outcome": outcome, "text": text, "seconds": seconds}
+
+
+def run_junit(report: dict) -> str:
+    """The JUnit XML of a run report (migrate, rollback, status, seed, backfill; see docs/reports.md).
+
+    One test case per unit of the plan (migration, repeatable, revert): passed with its duration when
+    the run did it; failed when the run's error names its script; skipped otherwise (check mode, a
+    status, or not reached after a failure). Each problem of the version check is a failed case. A
+    case "run" carries an error no other case carries, or says that there was nothing to do. Built
+    from the report alone, so the JSON and the JUnit file cannot disagree.
+    """
+    kind = report["kind"]
+    host = report["host"]
+    plan = report.get("plan") or {}
+    error = report.get("error")
+    problems = plan.get("problems") or []
+    check_mode = bool(report.get("check_mode"))
+    # When the guard found problems, they are the error (the run refused): a case each, not one more.
+    unclaimed = error if error and not problems else None
+    stopped_at = None
+    cases: list[dict] = []
+
+    for plan_key, done_key, label in RUN_UNITS.get(kind, ()):
+        done = {item["script"]: item for item in report.get(done_key) or []}
+        for unit in plan.get(plan_key) or []:
+            script = unit["script"]
+            if script in done:
+                cases.append(_case(label, script, seconds=float(done[script]["duration_ms"]) / 1000))
+            elif unclaimed and script in unclaimed:
+                cases.append(_case(label, script, "fail", unclaimed))
+                stopped_at, unclaimed = script, None
+            elif kind == "status":
+                cases.append(_case(label, script, "skip", "pending: the next migrate applies it"))
+            elif check_mode:
+                cases.append(_case(label, script, "skip", "check mode: would run"))
+            else:
+                reason = "not run: the run stopped " + ("at %s" % stopped_at if stopped_at else "before it")
+                cases.append(_case(label, script, "skip", reason))
+
+    backfill = report.get("backfill")
+    if kind == "backfill" and backfill:
+        seconds = float(backfill.get("duration_s") or 0)
+        if unclaimed:
+            cases.append(_case("backfill", "backfill", "fail", unclaimed, seconds))
+        elif backfill.get("dry_run"):  # like every unit in check mode: it would run
+            text = "check mode: %s row(s) to link, %s batch(es) of %s" % (
+                backfill.get("remaining"),
+                backfill.get("batches"),
+                backfill.get("batch_size"),
+            )
+            cases.append(_case("backfill", "backfill", "skip", text))
+        else:
+            text = "linked %s row(s) in %s batch(es) of %s; %s" % (
+                backfill.get("linked"),
+                backfill.get("batches"),
+                backfill.get("batch_size"),
+                "done" if backfill.get("done") else "%s row(s) left" % backfill.get("remaining"),
+            )
+            cases.append(_case("backfill", "backfill", "pass", text, seconds))
+        unclaimed = None
+
+    cases.extend(_case("version check", "problem %d" % n, "fail", problem) for n, problem in enumerate(problems, 1))
+    if unclaimed:
+        cases.append(_case("run", "run", "fail", unclaimed))
+    elif not cases:
+        cases.append(_case("run", "run", "pass", "nothing to do: at version %s" % plan.get("to_version", "?")))
+
+    suite = ET.Element(
+        "testsuite",
+        name="pg_migrate %s %s %s" % (kind, host, report.get("database", "")),
+        tests=str(len(cases)),
+        failures=str(sum(1 for c in cases if c["outcome"] == "fail")),
+        errors="0",
+        skipped=str(sum(1 for c in cases if c["outcome"] == "skip")),
+        time="%.3f" % sum(c["seconds"] for c in cases),
+        hostname=host,
+    )
+    if report.get("generated_at"):
+        suite.set("timestamp", str(report["generated_at"])[:19])  # JUnit's timestamp has no zone; it is UTC
+    properties = ET.SubElement(suite, "properties")
+    for name in ("from_version", "to_version"):
+        ET.SubElement(properties, "property", name=name, value=str(plan.get(name)))
+    ET.SubElement(properties, "property", name="check_mode", value=str(check_mode).lower())
+    for case in cases:
+        element = ET.SubElement(
+            suite,
+            "testcase",
+            classname="%s.%s" % (host, case["label"]),
+            name=case["name"],
+            time="%.3f" % case["seconds"],
+        )
+        text = _xml_text(case["text"]) if case["text"] else None
+        if case["outcome"] == "fail":
+            ET.SubElement(element, "failure", message=text, type=case["label"]).text = text
+        elif case["outcome"] == "skip":
+            ET.SubElement(element, "skipped", message=text)
+        elif text:
+            ET.SubElement(element, "system-out").text = text
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
@@ -345,4 +481,5 @@ class FilterModule:
             "pg_migrate_probe_checks": probe_checks,
             "pg_migrate_verification_summary": verification_summary,
             "pg_migrate_junit": junit_xml,
+            "pg_migrate_run_junit": run_junit,
         }
