@@ -145,6 +145,13 @@ def test_a_failed_migration_is_the_failed_case_of_the_junit_report(
 
     report, junit = read_reports(folder, db.server.password)["migrate"]
     assert "V006__fails_half_way.sql failed at statement 2 (line 2) [SQLSTATE 22012]" in report["error"]
+    assert report["failure"] == {
+        "script": "V006__fails_half_way.sql",
+        "statement": 2,
+        "line": 2,
+        "sqlstate": "22012",
+        "error": "division by zero",
+    }
     assert [item["version"] for item in report["applied"]] == ["001", "002", "003", "004", "005"]
     cases = assert_junit_agrees(report, junit)
     assert [(case.get("name")[:4], outcome(case)) for case in cases] == [

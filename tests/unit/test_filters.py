@@ -80,6 +80,39 @@ def test_summary_of_a_run_with_nothing_to_do_says_so():
     assert filters.summary(result, "db1") == ["db1 xp: 005 -> 005", "  nothing pending: already at 005"]
 
 
+def test_summary_of_a_seed_names_what_it_applied_or_says_nothing_was_new():
+    plan = {"from_version": "005", "to_version": "005", "applied": ["005"], "pending": []}
+    seeded = {
+        "action": "seed",
+        "database": "xp",
+        "plan": dict(plan, repeatables=[{"script": "R__default_policy.sql", "reason": "new"}]),
+        "repeatables_applied": [{"script": "R__default_policy.sql", "checksum": "ab", "duration_ms": 7.2}],
+    }
+    assert filters.summary(seeded, "db1") == [
+        "db1 xp: 005 -> 005",
+        "  repeatable new: R__default_policy.sql",
+        "  seeded R__default_policy.sql in 7 ms",
+    ]
+    unchanged = {"action": "seed", "database": "xp", "plan": dict(plan, repeatables=[])}
+    assert filters.summary(unchanged, "db1")[1].startswith("  seed: nothing new (unchanged since it was applied")
+
+
+def test_summary_of_a_migrate_lists_the_seed_it_applied():
+    result = {
+        "action": "migrate",
+        "database": "xp",
+        "plan": {
+            "from_version": "005",
+            "to_version": "005",
+            "applied": ["005"],
+            "pending": [],
+            "repeatables": [{"script": "R__default_policy.sql", "reason": "changed"}],
+        },
+        "repeatables_applied": [{"script": "R__default_policy.sql", "checksum": "ab", "duration_ms": 3}],
+    }
+    assert "  applied R__default_policy.sql in 3 ms" in filters.summary(result, "db1")
+
+
 def test_summary_of_a_failed_run_names_what_was_not_applied():
     result = {
         "action": "migrate",

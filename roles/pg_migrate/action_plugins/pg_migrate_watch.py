@@ -24,8 +24,18 @@ from ansible.utils.display import Display
 display = Display()
 
 # Keys async_status adds to the module's result; they mean nothing to the tasks after the watch.
-ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file", "stdout", "stderr", "stdout_lines",
-              "stderr_lines", "erased", "invocation")
+ASYNC_KEYS = (
+    "ansible_job_id",
+    "started",
+    "finished",
+    "results_file",
+    "stdout",
+    "stderr",
+    "stdout_lines",
+    "stderr_lines",
+    "erased",
+    "invocation",
+)
 
 
 def progress_line(host: str, database: str, progress: dict, now: float) -> str:

@@ -89,7 +89,11 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
         elif plan:
             done = {item["version"] for item in result.get("applied", [])}
             left = [item for item in pending if item["version"] not in done]
-            if not pending and not plan.get("repeatables"):
+            if action == "seed" and not plan.get("repeatables") and not result.get("msg"):
+                lines.append(
+                    "  seed: nothing new (unchanged since it was applied; -e pg_migrate_seed_force=true re-applies it)"
+                )
+            elif not pending and not plan.get("repeatables"):
                 lines.append("  nothing pending: already at %s" % plan.get("from_version", "?"))
             if left:
                 lines.append("  not applied: %s" % _versions(left))
@@ -114,6 +118,9 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
         for item in result.get("applied", []):
             retried = " after %d attempts" % item["attempts"] if item.get("attempts", 1) > 1 else ""
             lines.append("  applied %s in %.0f ms%s" % (item["script"], item["duration_ms"], retried))
+        for item in result.get("repeatables_applied", []):
+            verb = "seeded" if action == "seed" else "applied"
+            lines.append("  %s %s in %.0f ms" % (verb, item["script"], item["duration_ms"]))
         rehearsal = result.get("rehearsal")
         if rehearsal:
             for item in rehearsal.get("rehearsed", []):

@@ -193,6 +193,10 @@ probe_results:
   description: For O(action=verify), one result per probe and per verify script.
   returned: when action is verify
   type: list
+failure:
+  description: Where a failed run stopped (script, statement number, line, SQLSTATE, server message).
+  returned: when a script failed
+  type: dict
 repeatables_applied:
   description: Repeatable scripts applied (script, checksum, duration_ms).
   returned: always
@@ -747,7 +751,7 @@ def run_migrate(module, runner, result):
                 duration, attempts = runner.apply_outside_transaction("migration", group[0], group[0])
                 timings = [duration]
         except StatementFailed as failure:
-            result["failed"] = failure.summary()
+            result["failure"] = failure.summary()
             raise RunFailed(failure_message(failure, "migrate", current)) from None
         for migration, duration in zip(group, timings, strict=True):
             result["applied"].append(
@@ -776,7 +780,7 @@ def apply_repeatables(runner, result, repeatables, current):
             else:
                 duration, _attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
         except StatementFailed as failure:
-            result["failed"] = failure.summary()
+            result["failure"] = failure.summary()
             raise RunFailed(failure_message(failure, "migrate", current)) from None
         result["repeatables_applied"].append(
             {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(duration, 1)}
@@ -1101,7 +1105,7 @@ def run_rollback(module, runner, result):
                 runner.rows(*delete)
                 runner.set_autocommit(False)
         except StatementFailed as failure:
-            result["failed"] = failure.summary()
+            result["failure"] = failure.summary()
             raise RunFailed(failure_message(failure, "rollback", current)) from None
         result["reverted"].append(
             {
