@@ -20,7 +20,7 @@ if [ $# -gt 0 ]; then
 else
   runs=()
   for major in "${majors[@]}"; do runs+=("default:$major"); done
-  for scenario in upgrade check_mode failure concurrency rollback; do runs+=("$scenario:${majors[0]}"); done
+  for scenario in upgrade check_mode failure concurrency rollback data_steps; do runs+=("$scenario:${majors[0]}"); done
   runs+=(local)
 fi
 

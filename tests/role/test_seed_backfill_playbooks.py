@@ -161,3 +161,11 @@ def test_backfill_killed_half_way_resumes_and_links_every_award_once(db: Databas
         "SELECT count(*), count(DISTINCT award_id), count(*) FILTER (WHERE old_version IS NOT NULL) FROM backfill_audit"
     ) == [(total, total, 0)]
     assert db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+
+
+def test_a_migration_that_stops_below_the_latest_version_defers_the_seed(db: Database, play):
+    early = play("migrate.yml", *SEEDS_ON, "-e", "pg_migrate_target_version=001").assert_ok()
+    assert "deferred R__default_policy.sql" in early.output
+    assert db.scalar("SELECT to_regclass('xp_policies') IS NULL")
+    play("migrate.yml", *SEEDS_ON).assert_ok()
+    assert db.query("SELECT status FROM xp_policy_versions") == [("published",)]

@@ -115,6 +115,8 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
             lines.append("  missing: %s (%s)" % (item["version"], item["script"]))
         for item in plan.get("repeatables", []):
             lines.append("  repeatable %s: %s" % (item["reason"], item["script"]))
+        for script in plan.get("repeatables_deferred", []):
+            lines.append("  deferred %s: it runs once the database is at the change set's latest version" % script)
         for item in result.get("applied", []):
             retried = " after %d attempts" % item["attempts"] if item.get("attempts", 1) > 1 else ""
             lines.append("  applied %s in %.0f ms%s" % (item["script"], item["duration_ms"], retried))
