@@ -14,8 +14,9 @@ given a result that is not a job, this action returns it unchanged.
 
 from __future__ import annotations
 
-import base64
 import json
+import os
+import shlex
 import time
 
 from ansible.plugins.action import ActionBase
@@ -57,25 +58,36 @@ def module_result(status: dict) -> dict:
     return {key: value for key, value in status.items() if key not in ASYNC_KEYS}
 
 
+def job_state(text: str | None) -> dict | None:
+    """The job's results file read as async_status reads it: None while it runs, else the module's result."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None  # not written yet, or being written: still running
+    if not isinstance(data, dict) or ("started" in data and not data.get("finished")):
+        return None
+    return data
+
+
 class ActionModule(ActionBase):
     """See the module docstring."""
 
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
-    def _async_dir(self) -> str:
-        return self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
+    def _peek(self, paths: list[str]) -> list[str | None]:
+        """The contents of PATHS on the managed host (None when absent), in one raw command.
 
-    def _read_progress(self, path: str, task_vars: dict) -> dict | None:
-        answer = self._execute_module(
-            module_name="ansible.legacy.slurp", module_args={"src": path}, task_vars=task_vars
-        )
-        if answer.get("failed") or "content" not in answer:
-            return None  # not written yet, or already removed: nothing to say
-        try:
-            return json.loads(base64.b64decode(answer["content"]))
-        except ValueError:
-            return None
+        Polling with a module costs a module transfer and an interpreter start each time (about 0.3 s
+        here); `cat` through the connection costs a few milliseconds, so the watch adds next to nothing
+        to a quick run."""
+        marker = "--pg_migrate-watch-%s--" % os.getpid()
+        command = " ; ".join("cat %s 2>/dev/null || printf absent ; echo %s" % (shlex.quote(p), marker) for p in paths)
+        answer = self._low_level_execute_command(command, sudoable=True)
+        chunks = (answer.get("stdout") or "").split(marker)
+        contents = [chunk.strip("\n") for chunk in chunks[: len(paths)]]
+        contents += [""] * (len(paths) - len(contents))
+        return [None if chunk == "absent" else chunk for chunk in contents]
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -85,24 +97,29 @@ class ActionModule(ActionBase):
             # Ran in the foreground (check mode): already the result, and its diff was shown with it.
             result.update({key: value for key, value in module_result(job).items() if key != "diff"})
             return result
+        results_file = job.get("results_file") or ""
         progress_file = self._task.args.get("progress_file") or ""
         every = float(self._task.args.get("every", 15))
         host = task_vars.get("inventory_hostname", "?")
         database = self._task.args.get("database", "?")
-        status_args = {"jid": job["ansible_job_id"], "_async_dir": self._async_dir()}
 
         started = time.monotonic()
-        delay = 0.1
+        delay = 0.05
         shown = (None, 0.0)  # (script, when last printed)
         while True:
-            status = self._execute_module(
-                module_name="ansible.legacy.async_status", module_args=status_args, task_vars=task_vars
-            )
-            if status.get("finished") or status.get("failed"):
+            job_text, progress_text = self._peek([results_file, progress_file or "/dev/null"])
+            outcome = job_state(job_text)
+            if outcome is not None:
+                break
+            if job_text is None:
+                outcome = {"failed": True, "msg": "the pg_migrate job's results file %s is gone" % results_file}
                 break
             # Only runs that last a while are worth a line; the first look comes after one interval.
-            if progress_file and time.monotonic() - started >= min(every, 5.0):
-                progress = self._read_progress(progress_file, task_vars)
+            if progress_file and progress_text and time.monotonic() - started >= min(every, 5.0):
+                try:
+                    progress = json.loads(progress_text)
+                except ValueError:
+                    progress = None
                 now = time.monotonic()
                 if progress and (progress.get("script") != shown[0] or now - shown[1] >= every):
                     display.display(progress_line(host, database, progress, time.time()))
@@ -110,14 +127,10 @@ class ActionModule(ActionBase):
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-        self._execute_module(
-            module_name="ansible.legacy.async_status",
-            module_args=dict(status_args, mode="cleanup"),
-            task_vars=task_vars,
-        )
-        result.update(module_result(status))
-        if status.get("failed") and not status.get("msg"):
+        self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
+        result.update({key: value for key, value in module_result(outcome).items() if not key.startswith("_ansible")})
+        if outcome.get("failed") and not outcome.get("msg"):
             result["msg"] = "the pg_migrate job ended without a result: %s" % (
-                status.get("module_stderr") or status.get("stderr") or "no output"
+                outcome.get("module_stderr") or outcome.get("stderr") or outcome.get("data") or "no output"
             )
         return result
