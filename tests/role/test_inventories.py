@@ -76,6 +76,31 @@ def test_prod_refuses_to_apply_without_approval_but_check_mode_needs_none(db: Da
     assert "nothing pending: already at 005" in approved.output  # the second host found the work done
 
 
+def test_staging_seeds_and_backfills_and_prod_gates_the_data_steps_too(db: Database, tmp_path: Path):
+    from tests.ansible_run import run_playbook
+
+    env = {"PG_MIGRATE_PASSWORD": db.server.password}
+    staging = environment_overrides(db, tmp_path)  # staging seeds (pg_migrate_seeds_enabled: true)
+    no_seed = ("-e", "pg_migrate_seeds_enabled=false")  # the schema first, the data steps below
+    run_playbook(db, "migrate.yml", *staging, *no_seed, inventory="staging", env=env).assert_ok()
+    db.load_claims(500)
+
+    prod = [*environment_overrides(db, tmp_path), "-e", "pg_migrate_seeds_enabled=true"]
+    refused = run_playbook(db, "seed.yml", *prod, inventory="prod", env=env).assert_failed()
+    assert "requires approval" in refused.output
+    counted = run_playbook(db, "backfill.yml", "--check", *prod, inventory="prod", env=env).assert_ok()
+    assert "would link 0 of 500 unlinked awards" in counted.output  # no seed yet: nothing to link to
+    assert "apply the seed first (playbooks/seed.yml)" in counted.output
+    refused = run_playbook(db, "backfill.yml", *prod, inventory="prod", env=env).assert_failed()
+    assert "requires approval" in refused.output
+    assert db.scalar("SELECT count(*) FROM xp_policies") == 0
+
+    run_playbook(db, "seed.yml", *staging, inventory="staging", env=env).assert_ok()
+    done = run_playbook(db, "backfill.yml", *staging, inventory="staging", env=env).assert_ok()
+    assert "linked 500 awards" in done.output and "every award is linked" in done.output
+    assert db.scalar("SELECT count(*) FROM xp_awards WHERE policy_version_id IS NULL") == 0
+
+
 def test_a_bad_change_set_fails_before_any_connection(db: Database, play, tmp_path: Path):
     bad = tmp_path / "bad"
     bad.mkdir()

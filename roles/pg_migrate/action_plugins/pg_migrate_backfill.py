@@ -48,6 +48,12 @@ def summary_lines(host: str, database: str, report: dict, failed: bool) -> list[
     """The run summary of a backfill (also of its dry run)."""
     head = "%s %s: backfill" % (host, database)
     if report.get("dry_run"):
+        hint = []
+        if (report.get("remaining") or 0) > 0 and not report.get("linkable"):
+            hint = [
+                "  no default policy version covers these awards yet: apply the seed first "
+                "(playbooks/seed.yml), then run the backfill"
+            ]
         return [
             "%s (check mode: nothing changed)" % head,
             "  would link %s of %s unlinked awards in about %d batch(es) of %s"
@@ -57,6 +63,7 @@ def summary_lines(host: str, database: str, report: dict, failed: bool) -> list[
                 report.get("batches", 0),
                 f"{report.get('batch_size', 0):,}",
             ),
+            *hint,
         ]
     lines = [
         "%s: linked %s awards in %d batch(es) of up to %s, %.1f s"
