@@ -20,3 +20,5 @@ def load(relative: str, name: str):
 changeset = load("action_plugins/pg_migrate_changeset.py", "pg_migrate_changeset")
 plan = load("module_utils/pg_migrate_plan.py", "pg_migrate_plan")
 filters = load("filter_plugins/pg_migrate.py", "pg_migrate_filters")
+backfill = load("action_plugins/pg_migrate_backfill.py", "pg_migrate_backfill")
+watch = load("action_plugins/pg_migrate_watch.py", "pg_migrate_watch")

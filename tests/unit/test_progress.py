@@ -1,0 +1,63 @@
+"""What an operator reads while a long step runs, and how the watch reads a background job."""
+
+from __future__ import annotations
+
+import json
+
+from tests.unit.plugins import backfill, changeset, watch
+
+
+def test_backfill_progress_line_gives_share_batches_time_and_rate():
+    line = backfill.progress_line("db1", "xp", 35000, 100000, 7, 12.5)
+    assert line == "db1 xp: backfill 35,000 of 100,000 awards linked (35%), 7 batch(es), 12.5 s elapsed, 2,800 rows/s"
+    assert "awards linked," in backfill.progress_line("db1", "xp", 10, None, 1, 0.0)  # total unknown, no rate
+
+
+def test_backfill_summary_of_a_finished_run_and_of_a_dry_run():
+    done = {"linked": 3000, "batches": 32, "batch_size": 100, "duration_s": 1.62, "done": True, "remaining": 0}
+    assert backfill.summary_lines("db1", "xp", done, failed=False) == [
+        "db1 xp: backfill: linked 3,000 awards in 32 batch(es) of up to 100, 1.6 s",
+        "  done: every award is linked",
+    ]
+    left = dict(done, remaining=12)
+    assert "12 awards stay unlinked" in backfill.summary_lines("db1", "xp", left, failed=False)[1]
+    interrupted = dict(done, done=False)
+    assert backfill.summary_lines("db1", "xp", interrupted, failed=True)[1:] == [
+        "  interrupted: committed batches stay; run the backfill again to continue",
+        "  FAILED (details below)",
+    ]
+    dry = {"dry_run": True, "remaining": 500, "linkable": 0, "batches": 0, "batch_size": 5000}
+    lines = backfill.summary_lines("db1", "xp", dry, failed=False)
+    assert lines[1] == "  would link 0 of 500 unlinked awards in about 0 batch(es) of 5,000"
+    assert "apply the seed first" in lines[2]
+
+
+def test_watch_progress_line_names_the_script_its_place_and_time():
+    progress = {"action": "migrate", "script": "V005__idx.sql", "number": 5, "total": 5, "since": 100.0}
+    assert watch.progress_line("db1", "xp", progress, 142.4) == "db1 xp: running V005__idx.sql (5 of 5), 42 s so far"
+    back = dict(progress, action="rollback", script="U005__idx.sql", number=1, total=2)
+    assert watch.progress_line("db1", "xp", back, 100.0).startswith("db1 xp: reverting U005__idx.sql (1 of 2)")
+
+
+def test_watch_reads_a_job_file_like_async_status():
+    assert watch.job_state(None) is None  # not there yet
+    assert watch.job_state('{"started": 1, "fini') is None  # being written
+    assert watch.job_state(json.dumps({"started": 1, "finished": 0, "ansible_job_id": "1"})) is None
+    result = {"changed": True, "applied": [], "plan": {}}
+    assert watch.job_state(json.dumps(result)) == result
+    crashed = {"failed": 1, "msg": "Traceback ...", "started": 1, "finished": 1}
+    assert watch.job_state(json.dumps(crashed))["failed"] == 1
+    assert watch.module_result({"ansible_job_id": "1", "finished": 1, "changed": False}) == {"changed": False}
+
+
+def test_a_backfill_needs_its_count_script_and_one_statement_each(tmp_path):
+    batch = tmp_path / "link.sql"
+    batch.write_text("SELECT 1 AS linked; SELECT 2;\n")
+    problems: list[str] = []
+    found = changeset.read_backfill(str(batch), problems)
+    assert any("exactly one statement, this one has 2" in p for p in problems)
+    assert any("link.count.sql: no such file" in p for p in problems)
+    assert set(found) == {"batch"}
+    problems = []
+    changeset.read_backfill(str(tmp_path / "link.txt"), problems)
+    assert problems == [f"pg_migrate_backfill_script ({tmp_path / 'link.txt'}) must name a .sql file"]
