@@ -132,6 +132,33 @@ def test_every_run_kind_writes_reports_that_match_the_schema(db: Database, play,
     assert int(junit.get("failures")) == summary["failed"] == 0
 
 
+def test_seed_and_backfill_reports_match_the_schema_also_when_refused(db: Database, play, tmp_path: Path):
+    password = db.server.password
+    seeds = ("-e", "pg_migrate_seeds_enabled=true")
+
+    def reports(step: str, playbook: str, *args: str, ok: bool = True) -> dict[str, tuple[dict, ET.Element]]:
+        folder = tmp_path / step
+        result = play(playbook, "-e", f"pg_migrate_reports_dir={folder}", *args)
+        result.assert_ok() if ok else result.assert_failed()
+        return read_reports(folder, password)
+
+    refused, junit = reports("refused", "backfill.yml", ok=False)["backfill"]  # nothing migrated yet
+    assert refused["backfill"] is None and "run playbooks/migrate.yml first" in refused["error"]
+    assert int(junit.get("failures")) == 1
+
+    play("migrate.yml").assert_ok()
+    db.load_claims(300)
+    seeded, junit = reports("seed", "seed.yml", *seeds)["seed"]
+    assert [item["script"] for item in seeded["repeatables_applied"]] == ["R__default_policy.sql"]
+    assert seeded["error"] is None and int(junit.get("failures")) == 0
+
+    dry, _ = reports("dry", "backfill.yml", "--check")["backfill"]
+    assert dry["backfill"]["dry_run"] is True and dry["backfill"]["linkable"] == 300
+    done, junit = reports("backfill", "backfill.yml", "-e", "pg_migrate_backfill_batch_size=100")["backfill"]
+    assert done["backfill"]["done"] is True and done["backfill"]["linked"] == 300
+    assert done["backfill"]["remaining"] == 0 and int(junit.get("failures")) == 0
+
+
 def test_a_failed_migration_is_the_failed_case_of_the_junit_report(
     db: Database, play, changeset_dir: Path, tmp_path: Path
 ):

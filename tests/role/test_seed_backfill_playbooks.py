@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -104,8 +105,8 @@ def test_backfill_links_everything_with_progress_then_is_a_no_op(db: Database, p
     assert db.scalar(UNLINKED) == 0
     progress = [line for line in run.raw.splitlines() if "of 3,000 awards linked" in line]
     assert len(progress) >= 2, run.raw  # the operator sees it move
-    # 30 batches of 100, an empty one that ends the forward pass, an empty sweep from the start.
-    assert "linked 3,000 awards in 32 batch(es) of up to 100" in run.output, run.raw
+    # 30 batches of 100 (the 30th reaches the newest award: the forward pass ends), one empty sweep.
+    assert "linked 3,000 awards in 31 batch(es) of up to 100" in run.output, run.raw
     assert "done: every award is linked" in run.output
 
     again = play("backfill.yml").assert_ok()
@@ -169,3 +170,35 @@ def test_a_migration_that_stops_below_the_latest_version_defers_the_seed(db: Dat
     assert db.scalar("SELECT to_regclass('xp_policies') IS NULL")
     play("migrate.yml", *SEEDS_ON).assert_ok()
     assert db.query("SELECT status FROM xp_policy_versions") == [("published",)]
+
+
+def test_backfill_finishes_while_claims_keep_arriving(db: Database, play):
+    migrated_with_claims(db, play, 2000)
+    newest_at_start = db.scalar("SELECT max(award_id) FROM xp_awards")
+    stop = threading.Event()
+
+    def claims() -> None:  # the game keeps granting XP, unlinked, while the backfill runs
+        number = 0
+        while not stop.is_set():
+            number += 1
+            db.claim("00000000-0000-0000-0000-00000000c1a1", 5, f"live-{number}")
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=claims)
+    writer.start()
+    try:
+        run = play(
+            "backfill.yml",
+            "-e",
+            "pg_migrate_backfill_batch_size=50",
+            "-e",
+            "pg_migrate_backfill_pause=0.01",
+            timeout=240,
+        ).assert_ok()
+    finally:
+        stop.set()
+        writer.join()
+    assert "done:" in run.output
+    # Everything that existed at the start is linked; what arrived later is not chased.
+    assert db.scalar(UNLINKED + " AND award_id <= %s", (newest_at_start,)) == 0
+    assert db.scalar("SELECT count(*) FROM xp_awards WHERE award_id > %s", (newest_at_start,)) > 0

@@ -368,9 +368,12 @@ def test_run_junit_of_a_backfill_is_one_case_with_its_progress():
     _, cases = _suite(_report("backfill", backfill=progress))
     assert list(cases) == ["backfill"] and cases["backfill"].get("time") == "1.500"
     assert cases["backfill"].find("system-out").text == "linked 12000 row(s) in 3 batch(es) of 5000; done"
-    dry = {**progress, "linked": 0, "remaining": 9000, "done": False, "dry_run": True}
+    dry = {**progress, "linked": 0, "remaining": 9000, "linkable": 8500, "done": False, "dry_run": True}
     _, cases = _suite(_report("backfill", check_mode=True, backfill=dry))
-    assert cases["backfill"].find("skipped").get("message") == "check mode: 9000 row(s) to link, 3 batch(es) of 5000"
+    assert (
+        cases["backfill"].find("skipped").get("message")
+        == "check mode: would link 8500 of 9000 unlinked row(s), 3 batch(es) of 5000"
+    )
     _, cases = _suite(_report("backfill", backfill=progress, error="batch failed [SQLSTATE 55P03]"))
     assert cases["backfill"].find("failure").get("message") == "batch failed [SQLSTATE 55P03]"
 

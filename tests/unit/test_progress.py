@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.plugins import backfill, changeset, watch
+from tests.unit.plugins import backfill, changeset, plan, watch
 
 
 def test_backfill_progress_line_gives_share_batches_time_and_rate():
@@ -61,3 +61,16 @@ def test_a_backfill_needs_its_count_script_and_one_statement_each(tmp_path):
     problems = []
     changeset.read_backfill(str(tmp_path / "link.txt"), problems)
     assert problems == [f"pg_migrate_backfill_script ({tmp_path / 'link.txt'}) must name a .sql file"]
+
+
+def test_the_backfill_loop_is_a_forward_pass_then_one_sweep_bounded_by_the_high_water_mark():
+    step = plan.next_backfill_step
+    assert step("forward", 0, 0, None, None) == ("forward", 0, True)  # nothing to do at all
+    assert step("forward", 0, 100, 100, 300) == ("forward", 100, False)  # walk the cursor up
+    assert step("forward", 200, 0, None, 300) == ("sweep", 0, False)  # the pass ran dry: sweep once
+    assert step("forward", 200, 100, 300, 300) == ("sweep", 0, False)  # past the mark: sweep once
+    assert step("sweep", 0, 3, 17, 300) == ("sweep", 17, False)  # rows skipped while locked
+    assert step("sweep", 17, 0, None, 300) == ("sweep", 17, True)
+    # Claims that arrive meanwhile (award ids beyond the mark) do not keep the sweep going.
+    assert step("sweep", 250, 100, 350, 300) == ("sweep", 250, True)
+    assert step("forward", 0, 100, 100, None) == ("forward", 100, False)  # no mark: as before

@@ -7,6 +7,11 @@ from latest_schema_tests import (  # noqa: F401  (pytest collects the imported t
 from pgcheck import psql, reports
 
 
+def test_the_seed_playbook_applied_the_seed(host):
+    rows = psql(host, "SELECT script, kind, success FROM pg_migrate_history WHERE kind = 'repeatable'")
+    assert rows == "R__default_policy.sql|repeatable|t"  # once: the idempotence run found nothing new
+
+
 def test_the_default_policy_is_published_once(host):
     assert (
         psql(

@@ -78,7 +78,10 @@ def summary_lines(host: str, database: str, report: dict, failed: bool) -> list[
     if report.get("done"):
         left = report.get("remaining") or 0
         if left:
-            lines.append("  done: %s awards stay unlinked (no default policy version covers their date)" % f"{left:,}")
+            lines.append(
+                "  done: %s awards stay unlinked (no default policy version covers their date, another session held "
+                "them, or they arrived after the backfill started); run it again to retry them" % f"{left:,}"
+            )
         else:
             lines.append("  done: every award is linked")
     elif failed:
@@ -86,6 +89,18 @@ def summary_lines(host: str, database: str, report: dict, failed: bool) -> list[
     if failed:
         lines.append("  FAILED (details below)")
     return lines
+
+
+def failure_text(outcome: dict) -> str:
+    """A failed module result's message, also when Ansible carried it as an exception."""
+    exception = outcome.get("exception")
+    if isinstance(exception, dict):
+        message = (exception.get("event") or {}).get("msg") or exception.get("msg")
+        if message:
+            return str(message)
+    return "the pg_migrate module failed without a message: %s" % (
+        outcome.get("module_stderr") or outcome.get("stderr") or outcome.get("module_stdout") or "no output"
+    )
 
 
 class ActionModule(ActionBase):
@@ -123,15 +138,23 @@ class ActionModule(ActionBase):
             display.display(
                 progress_line(host, database, totals["linked"], total, totals["batches"], time.monotonic() - started)
             )
-            module_args.update(cursor=report["cursor"], measure=False)
+            module_args.update(
+                cursor=report["cursor"], phase=report["phase"], high_water=report["high_water"], measure=False
+            )
 
-        final = dict(report, **totals)
-        if not check_mode:
-            final["duration_s"] = round(time.monotonic() - started, 3)
-            final["linked_of"] = total
+        if outcome.get("failed") and not outcome.get("msg"):
+            outcome["msg"] = failure_text(outcome)
+        if report:
+            final = dict(report, **totals)
+            if not check_mode:
+                final["duration_s"] = round(time.monotonic() - started, 3)
+                final["linked_of"] = total
+            outcome["summary"] = summary_lines(host, database, final, bool(outcome.get("msg")))
+        else:  # refused or broken before the first batch: nothing to report about batches
+            final = None
+            outcome["summary"] = ["%s %s: backfill did not start" % (host, database), "  FAILED (details below)"]
         outcome["backfill"] = final
         outcome["changed"] = (check_mode and bool(report.get("linkable"))) or totals["linked"] > 0
-        outcome["summary"] = summary_lines(host, database, final, bool(outcome.get("msg")))
         outcome.pop("invocation", None)  # the module's arguments include the login password
         result.update(outcome)
         return result

@@ -58,6 +58,30 @@ def module_result(status: dict) -> dict:
     return {key: value for key, value in status.items() if key not in ASYNC_KEYS}
 
 
+# async_wrapper writes the results file shortly after the job starts; on a loaded host that can take
+# a few seconds, so a missing file means "gone" only after this long.
+ABSENT_GRACE = 30.0
+
+
+def still_running_advice(results_file: str, why: str) -> str:
+    return (
+        "lost track of the pg_migrate job (%s: %s). It may still be running on the managed host: look for "
+        "application_name = 'pg_migrate' in pg_stat_activity, wait for it to end (it holds the migration lock), then "
+        "run playbooks/status.yml to see where the database stands." % (why, results_file)
+    )
+
+
+def fresh_progress(text: str | None, job_started: float) -> dict | None:
+    """The progress note if it belongs to this job: a file left by a killed run carries an older time."""
+    try:
+        progress = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(progress, dict) or float(progress.get("since", 0)) < job_started - 30:
+        return None
+    return progress
+
+
 def job_state(text: str | None) -> dict | None:
     """The job's results file read as async_status reads it: None while it runs, else the module's result."""
     try:
@@ -100,28 +124,37 @@ class ActionModule(ActionBase):
         results_file = job.get("results_file") or ""
         progress_file = self._task.args.get("progress_file") or ""
         every = float(self._task.args.get("every", 15))
+        timeout = float(self._task.args.get("timeout", 86400))
         host = task_vars.get("inventory_hostname", "?")
         database = self._task.args.get("database", "?")
 
-        started = time.monotonic()
+        started, started_epoch = time.monotonic(), time.time()
+        controller = os.getppid()
         delay = 0.05
         shown = (None, 0.0)  # (script, when last printed)
-        while True:
+        outcome = None
+        while outcome is None:
             job_text, progress_text = self._peek([results_file, progress_file or "/dev/null"])
             outcome = job_state(job_text)
             if outcome is not None:
                 break
-            if job_text is None:
-                outcome = {"failed": True, "msg": "the pg_migrate job's results file %s is gone" % results_file}
-                break
+            waited = time.monotonic() - started
+            if job_text is None and waited > ABSENT_GRACE:
+                outcome = {"failed": True, "msg": still_running_advice(results_file, "its results file is gone")}
+            elif waited > timeout + 60:
+                outcome = {
+                    "failed": True,
+                    "msg": still_running_advice(results_file, "it outlived pg_migrate_run_timeout"),
+                }
+            elif os.getppid() != controller:  # ansible-playbook died: nobody is waiting for the answer
+                outcome = {"failed": True, "msg": "the controller went away"}
+            if outcome is not None:
+                return dict(result, **outcome)  # the job may still run: leave its results file alone
             # Only runs that last a while are worth a line; the first look comes after one interval.
-            if progress_file and progress_text and time.monotonic() - started >= min(every, 5.0):
-                try:
-                    progress = json.loads(progress_text)
-                except ValueError:
-                    progress = None
+            progress = fresh_progress(progress_text, started_epoch)
+            if progress and waited >= min(every, 5.0):
                 now = time.monotonic()
-                if progress and (progress.get("script") != shown[0] or now - shown[1] >= every):
+                if progress.get("script") != shown[0] or now - shown[1] >= every:
                     display.display(progress_line(host, database, progress, time.time()))
                     shown = (progress.get("script"), now)
             time.sleep(delay)
@@ -130,7 +163,17 @@ class ActionModule(ActionBase):
         self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
         result.update({key: value for key, value in module_result(outcome).items() if not key.startswith("_ansible")})
         if outcome.get("failed") and not outcome.get("msg"):
-            result["msg"] = "the pg_migrate job ended without a result: %s" % (
+            exception = outcome.get("exception") if isinstance(outcome.get("exception"), dict) else {}
+            result["msg"] = (exception.get("event") or {}).get(
+                "msg"
+            ) or "the pg_migrate job ended without a result: %s" % (
                 outcome.get("module_stderr") or outcome.get("stderr") or outcome.get("data") or "no output"
+            )
+        if "Timeout exceeded" in str(outcome.get("msg", "")):
+            result["msg"] = (
+                "the job ran longer than pg_migrate_run_timeout and Ansible ended it: its open transaction rolled "
+                "back (a marked no-transaction script keeps the statements it committed). Run playbooks/status.yml "
+                "to see where the database stands, raise pg_migrate_run_timeout if the step needs longer, and run "
+                "again."
             )
         return result

@@ -424,7 +424,8 @@ def run_junit(report: dict) -> str:
         if unclaimed:
             cases.append(_case("backfill", "backfill", "fail", unclaimed, seconds))
         elif backfill.get("dry_run"):  # like every unit in check mode: it would run
-            text = "check mode: %s row(s) to link, %s batch(es) of %s" % (
+            text = "check mode: would link %s of %s unlinked row(s), %s batch(es) of %s" % (
+                backfill.get("linkable", backfill.get("remaining")),
                 backfill.get("remaining"),
                 backfill.get("batches"),
                 backfill.get("batch_size"),
@@ -435,7 +436,11 @@ def run_junit(report: dict) -> str:
                 backfill.get("linked"),
                 backfill.get("batches"),
                 backfill.get("batch_size"),
-                "done" if backfill.get("done") else "%s row(s) left" % backfill.get("remaining"),
+                ("done, %s row(s) still unlinked" % backfill.get("remaining"))
+                if backfill.get("done") and backfill.get("remaining")
+                else "done"
+                if backfill.get("done")
+                else "stopped before the end",
             )
             cases.append(_case("backfill", "backfill", "pass", text, seconds))
         unclaimed = None

@@ -150,6 +150,16 @@ options:
     description: For O(action=backfill), count what is left before the first batch (the count script).
     type: bool
     default: true
+  phase:
+    description: For O(action=backfill), the pass to continue (C(forward), or the final C(sweep) from the start).
+    type: str
+    choices: [forward, sweep]
+    default: forward
+  high_water:
+    description:
+      - For O(action=backfill), the newest row when the backfill started (the count script's C(high_water)); a
+        pass ends once it gets past it, so rows that arrive meanwhile do not keep the backfill going forever.
+    type: int
   progress_file:
     description:
       - A file on the managed host where O(action=migrate) and O(action=rollback) note which script is running
@@ -218,7 +228,13 @@ import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.pg_migrate_plan import NO_VERSION, plan_migrate, plan_rollback, version_key
+from ansible.module_utils.pg_migrate_plan import (
+    NO_VERSION,
+    next_backfill_step,
+    plan_migrate,
+    plan_rollback,
+    version_key,
+)
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
     connect_to_db,
     ensure_required_libs,
@@ -301,6 +317,7 @@ class Runner:
         self.history_name = "%s.%s" % (schema, table)
         self.lock_key_text = "pg_migrate:%s" % self.history_name
         self.lock_purpose = "migration"
+        self.progress_written = False
         self.locked = False
         self.scripts = {}
 
@@ -447,12 +464,13 @@ class Runner:
             with open(path + ".tmp", "w") as handle:
                 json.dump(state, handle)
             os.replace(path + ".tmp", path)
+            self.progress_written = True
         except OSError:
             pass  # progress is a courtesy: never fail a migration over it
 
     def clear_progress(self):
         path = self.params.get("progress_file")
-        if path and os.path.exists(path):
+        if path and self.progress_written and os.path.exists(path):  # only our own: another run may own it now
             with contextlib.suppress(OSError):
                 os.remove(path)
 
@@ -632,6 +650,8 @@ def failure_message(failure, action, from_version):
             )
     elif action == "rollback":
         message += " The revert was rolled back; the database is still at version %s." % from_version
+    elif action == "seed":
+        message += " The seed script was rolled back; the data is as it was before this run."
     elif action == "backfill":
         message += (
             " That batch was rolled back; earlier batches stay committed. The backfill is safe to re-run: "
@@ -777,7 +797,7 @@ def run_migrate(module, runner, result):
     plan["to_version"] = current if pending else plan["to_version"]
 
 
-def apply_repeatables(runner, result, repeatables, current):
+def apply_repeatables(runner, result, repeatables, current, action="migrate"):
     for repeatable in repeatables:
         try:
             if repeatable["transactional"]:
@@ -787,7 +807,7 @@ def apply_repeatables(runner, result, repeatables, current):
                 duration, _attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
         except StatementFailed as failure:
             result["failure"] = failure.summary()
-            raise RunFailed(failure_message(failure, "migrate", current)) from None
+            raise RunFailed(failure_message(failure, action, current)) from None
         result["repeatables_applied"].append(
             {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(duration, 1)}
         )
@@ -844,14 +864,21 @@ def run_seed(module, runner, result):
     if check:
         result["changed"] = bool(seeds)
         return
-    apply_repeatables(runner, result, seeds, plan["from_version"])
+    apply_repeatables(runner, result, seeds, plan["from_version"], "seed")
 
 
 def count_backfill(runner, count_entry):
+    """(remaining, linkable, high_water) from the count script; high_water: the newest row when counted."""
     rows = runner.run_script(count_entry)
     runner.conn.commit()
-    row = rows[0] if rows else {}
-    return int(row.get("remaining") or 0), int(row.get("linkable") or 0)
+    if not rows or "remaining" not in rows[0] or "linkable" not in rows[0]:
+        raise RunFailed(
+            "%s must return one row with the columns remaining and linkable (and high_water); it returned %s"
+            % (count_entry["script"], ", ".join(rows[0]) if rows else "no row")
+        )
+    row = rows[0]
+    high_water = row.get("high_water")
+    return int(row["remaining"] or 0), int(row["linkable"] or 0), (int(high_water) if high_water is not None else None)
 
 
 def backfill_batch(runner, batch_entry, batch_size, cursor):
@@ -868,13 +895,18 @@ def backfill_batch(runner, batch_entry, batch_size, cursor):
             )
             rows = runner.run_script(batch_entry)
             runner.conn.commit()
-            return rows[0]
+            return rows[0] if rows else {}
         except Exception:
             runner.conn.rollback()
             raise
 
     row, _attempts = runner.with_lock_retries(batch_entry["script"], attempt)
-    last = row.get("last_award_id")
+    if not all(column in row for column in ("linked", "last_award_id", "default_versions")):
+        raise RunFailed(
+            "%s must return one row with the columns linked, last_award_id and default_versions; it returned %s"
+            % (batch_entry["script"], ", ".join(row) or "no row")
+        )
+    last = row["last_award_id"]
     return int(row["linked"]), (int(last) if last is not None else None), int(row["default_versions"])
 
 
@@ -906,6 +938,11 @@ def run_backfill(module, runner, result):
                 " ".join(p["version"] for p in plan["pending"]),
             )
         )
+    if plan["problems"]:
+        raise RunFailed(
+            "the version check stopped the backfill on %s; nothing was changed:\n  - %s"
+            % (params["login_db"], "\n  - ".join(plan["problems"]))
+        )
     for entry in (scripts["batch"], scripts["count"]):
         runner.script_text(entry)
     report = {
@@ -913,6 +950,8 @@ def run_backfill(module, runner, result):
         "batches": 0,
         "linked": 0,
         "cursor": params["cursor"],
+        "phase": params["phase"],
+        "high_water": params["high_water"],
         "done": False,
         "dry_run": check,
         "remaining": None,
@@ -924,9 +963,12 @@ def run_backfill(module, runner, result):
     started = time.monotonic()
     try:
         if params["measure"] or check:
-            report["remaining_at_start"], report["linkable"] = count_backfill(runner, scripts["count"])
+            report["remaining_at_start"], report["linkable"], report["high_water"] = count_backfill(
+                runner, scripts["count"]
+            )
             report["remaining"] = report["remaining_at_start"]
     except StatementFailed as failure:
+        result["failure"] = failure.summary()
         raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
     if check:
         # A dry run: how much work there is, in how many batches; no row is touched.
@@ -937,11 +979,12 @@ def run_backfill(module, runner, result):
 
     runner.use_backfill_lock()
     runner.acquire_lock()
-    cursor = params["cursor"]
+    cursor, phase, high_water = params["cursor"], params["phase"], report["high_water"]
     while True:
         try:
             linked, last, default_versions = backfill_batch(runner, scripts["batch"], params["batch_size"], cursor)
         except StatementFailed as failure:
+            result["failure"] = failure.summary()
             raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
         if default_versions == 0:
             raise RunFailed(
@@ -950,24 +993,21 @@ def run_backfill(module, runner, result):
             )
         report["batches"] += 1
         report["linked"] += linked
-        if linked:
-            result["changed"] = True
-            cursor = last  # the forward pass goes on after the last linked row
-        elif cursor:
-            cursor = 0  # the forward pass is over: a sweep from the start picks up rows skipped while locked
-        else:
+        result["changed"] = result["changed"] or linked > 0
+        phase, cursor, done = next_backfill_step(phase, cursor, linked, last, high_water)
+        report.update(cursor=cursor, phase=phase)
+        if done:
             report["done"] = True
             break
-        report["cursor"] = cursor
         if params["max_seconds"] and time.monotonic() - started >= params["max_seconds"]:
             break
         if params["batch_pause"]:
             time.sleep(params["batch_pause"])
-    report["cursor"] = cursor
     if report["done"]:
         try:
-            report["remaining"], report["linkable"] = count_backfill(runner, scripts["count"])
+            report["remaining"], report["linkable"], _ = count_backfill(runner, scripts["count"])
         except StatementFailed as failure:
+            result["failure"] = failure.summary()
             raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
     report["duration_s"] = round(time.monotonic() - started, 3)
 
@@ -1298,6 +1338,8 @@ def main():
         max_seconds=dict(type="float", default=0),
         batch_pause=dict(type="float", default=0),
         measure=dict(type="bool", default=True),
+        phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
+        high_water=dict(type="int"),
         progress_file=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -1349,9 +1391,31 @@ def main():
         release_quietly(runner)
         conn.close()
         module.fail_json(**result)
+    except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
+        result["msg"] = unexpected_failure_message(module.params["action"], module.params["login_db"], exc)
+        release_quietly(runner)
+        with contextlib.suppress(Exception):
+            conn.close()
+        module.fail_json(**result)
     release_quietly(runner)
     conn.close()
     module.exit_json(**result)
+
+
+def unexpected_failure_message(action, database, exc):
+    """What an operator needs when the run broke off for a reason no script caused."""
+    detail = " ".join(str(exc).split()) or exc.__class__.__name__
+    advice = {
+        "backfill": "Committed batches stay; run playbooks/backfill.yml again to continue.",
+        "rollback": "Each revert is one transaction (except marked scripts): run playbooks/status.yml to see where "
+        "the database stands, then run the rollback again.",
+        "verify": "Verification changes nothing; run playbooks/verify.yml again once the server answers.",
+    }.get(
+        action,
+        "Each migration is one transaction with its history row (except marked scripts): run playbooks/status.yml "
+        "to see where the database stands, then run the playbook again.",
+    )
+    return "the %s run on %s broke off: %s: %s. %s" % (action, database, exc.__class__.__name__, detail, advice)
 
 
 def release_quietly(runner):
