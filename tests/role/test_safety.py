@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -234,3 +235,38 @@ def test_a_run_that_waits_too_long_for_another_runs_lock_says_who_holds_it(db: D
     assert "application other-run" in result.output
     assert history(db) == [] or all(row[4] for row in history(db))
     assert db.scalar("SELECT to_regclass('xp_awards')") is None
+
+
+def test_a_session_killed_mid_migration_fails_readably_and_leaves_the_database_as_it_was(
+    db: Database, play, changeset_dir: Path, tmp_path: Path
+):
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", f"pg_migrate_reports_dir={tmp_path}")
+    play("migrate.yml", *extra, "-e", "pg_migrate_target_version=002").assert_ok()
+    before = db.schema_dump()
+    (changeset_dir / "V003__awards_policy_version_link.sql").write_text(
+        (changeset_dir / "V003__awards_policy_version_link.sql").read_text() + "\nSELECT pg_sleep(30);\n"
+    )
+    killer_done = threading.Event()
+
+    def terminate_when_sleeping() -> None:  # a DBA (or a failover) ends the migration's session
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%%'"
+            ):
+                break
+            time.sleep(0.2)
+        killer_done.set()
+
+    killer = threading.Thread(target=terminate_when_sleeping)
+    killer.start()
+    run = play("migrate.yml", *extra).assert_failed()
+    killer.join()
+    assert "Traceback" not in run.raw, run.raw
+    # The server ended the session: no SQLSTATE of a script, a lost connection, and what to do next.
+    assert "the migrate run on %s broke off: OperationalError" % db.name in run.output, run.raw
+    assert "run playbooks/status.yml to see where the database stands" in run.output
+    assert [row[0] for row in history(db)] == ["001", "002"]
+    assert db.schema_dump() == before
+    report = json.loads((tmp_path / "localhost" / "migrate.json").read_text())
+    assert report["error"], report
