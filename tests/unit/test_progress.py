@@ -74,3 +74,16 @@ def test_the_backfill_loop_is_a_forward_pass_then_one_sweep_bounded_by_the_high_
     # Claims that arrive meanwhile (award ids beyond the mark) do not keep the sweep going.
     assert step("sweep", 250, 100, 350, 300) == ("sweep", 250, True)
     assert step("forward", 0, 100, 100, None) == ("forward", 100, False)  # no mark: as before
+
+
+def test_watch_ignores_a_progress_note_left_by_an_earlier_killed_run():
+    note = json.dumps({"script": "V005__idx.sql", "number": 5, "total": 5, "since": 1000.0})
+    assert watch.fresh_progress(note, job_started=1010.0)["script"] == "V005__idx.sql"
+    assert watch.fresh_progress(note, job_started=5000.0) is None  # written long before this job began
+    assert watch.fresh_progress("{half", job_started=0.0) is None
+    assert watch.fresh_progress(None, job_started=0.0) is None
+
+
+def test_watch_advice_when_it_loses_the_job_says_it_may_still_run_and_what_to_check():
+    advice = watch.still_running_advice("/root/.ansible_async/j1", "its results file is gone")
+    assert "may still be running" in advice and "pg_stat_activity" in advice and "playbooks/status.yml" in advice
