@@ -814,6 +814,32 @@ def apply_repeatables(runner, result, repeatables, current, action="migrate"):
         result["changed"] = True
 
 
+def plan_at_latest(runner, result, step, migrate_note=""):
+    """The plan of a data step (seed, backfill): refused unless every migration is applied and nothing drifted."""
+    params = runner.params
+    plan = plan_migrate(params["changeset"], runner.read_history(), None, None, params["allow_out_of_order"], False)
+    result["plan"] = plan
+    if plan["pending"]:
+        raise RunFailed(
+            "the %s needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
+            "run playbooks/migrate.yml first%s; nothing was changed."
+            % (
+                step,
+                params["login_db"],
+                plan["from_version"],
+                len(plan["pending"]),
+                " ".join(p["version"] for p in plan["pending"]),
+                migrate_note,
+            )
+        )
+    if plan["problems"]:
+        raise RunFailed(
+            "the version check stopped the %s on %s; nothing was changed:\n  - %s"
+            % (step, params["login_db"], "\n  - ".join(plan["problems"]))
+        )
+    return plan
+
+
 def run_seed(module, runner, result):
     """The repeatable scripts (the seed) on their own, on a database whose migrations are all applied."""
     params = module.params
@@ -826,25 +852,7 @@ def run_seed(module, runner, result):
         )
     if not check:
         runner.acquire_lock()
-    history = runner.read_history()
-    plan = plan_migrate(changeset, history, None, None, params["allow_out_of_order"], False)
-    result["plan"] = plan
-    if plan["pending"]:
-        raise RunFailed(
-            "the seed needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
-            "run playbooks/migrate.yml first (it applies the enabled seed too); nothing was changed."
-            % (
-                params["login_db"],
-                plan["from_version"],
-                len(plan["pending"]),
-                " ".join(p["version"] for p in plan["pending"]),
-            )
-        )
-    if plan["problems"]:
-        raise RunFailed(
-            "the version check stopped the seed on %s; nothing was changed:\n  - %s"
-            % (params["login_db"], "\n  - ".join(plan["problems"]))
-        )
+    plan = plan_at_latest(runner, result, "seed", " (it applies the enabled seed too)")
     if params["force"]:
         listed = {r["script"] for r in plan["repeatables"]}
         plan["repeatables"] = plan["repeatables"] + [
@@ -924,25 +932,7 @@ def run_backfill(module, runner, result):
         raise RunFailed(
             "pg_migrate_backfill_batch_size must be a positive number of rows, not %d" % params["batch_size"]
         )
-    history = runner.read_history()
-    plan = plan_migrate(params["changeset"], history, None, None, params["allow_out_of_order"], False)
-    result["plan"] = plan
-    if plan["pending"]:
-        raise RunFailed(
-            "the backfill needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
-            "run playbooks/migrate.yml first; nothing was changed."
-            % (
-                params["login_db"],
-                plan["from_version"],
-                len(plan["pending"]),
-                " ".join(p["version"] for p in plan["pending"]),
-            )
-        )
-    if plan["problems"]:
-        raise RunFailed(
-            "the version check stopped the backfill on %s; nothing was changed:\n  - %s"
-            % (params["login_db"], "\n  - ".join(plan["problems"]))
-        )
+    plan = plan_at_latest(runner, result, "backfill")
     for entry in (scripts["batch"], scripts["count"]):
         runner.script_text(entry)
     report = {
