@@ -242,10 +242,10 @@ def test_a_newcomer_rolls_the_change_to_an_environment_of_their_own(db: Database
     assert re.search(rf"{re.escape(host)} : ok=\d+ changed=0 unreachable=0 failed=0", again), again[-3000:]
 
     # The password was never shown and never written: not in the output, not in the new inventory,
-    # the reports or the copied scripts.
+    # the reports or the copied scripts, and nothing left in HOME (Ansible's remote tmp, async job files).
     assert password not in output
     inventory = _new_inventory(shell.repo)
-    for directory in (inventory, shell.repo / "reports", shell.repo / ".local"):
+    for directory in (inventory, shell.repo / "reports", shell.repo / ".local", Path(shell.env["HOME"])):
         assert _files_containing(directory, password) == [], directory
 
 

@@ -315,6 +315,15 @@ def test_run_junit_fails_the_migration_the_error_names_and_skips_the_rest():
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
 
 
+def test_run_junit_takes_the_failed_script_from_the_failure_fields_when_the_report_has_them():
+    plan = {"from_version": "000", "to_version": "002", "pending": _pending("V001__a.sql", "V002__b.sql")}
+    failure = {"script": "V002__b.sql", "statement": 1, "line": 1, "sqlstate": "57P01", "error": "terminated"}
+    error = "the connection broke off at the second migration"  # names no script
+    _, cases = _suite(_report(plan=plan, error=error, failure=failure))
+    assert {name: _outcome(case) for name, case in cases.items()} == {"V001__a.sql": "skip", "V002__b.sql": "fail"}
+    assert "run" not in cases  # the error is carried by the migration that failed, not a case of its own
+
+
 def test_run_junit_of_a_rollback_lists_the_reverts():
     plan = {
         "from_version": "003",

@@ -398,6 +398,9 @@ def run_junit(report: dict) -> str:
     check_mode = bool(report.get("check_mode"))
     # When the guard found problems, they are the error (the run refused): a case each, not one more.
     unclaimed = error if error and not problems else None
+    # The failure's own fields when the report has them; the script named in the error text otherwise
+    # (a failed verify script names its migration there, and reports of older versions lack the field).
+    failed_script = (report.get("failure") or {}).get("script")
     stopped_at = None
     cases: list[dict] = []
 
@@ -407,7 +410,7 @@ def run_junit(report: dict) -> str:
             script = unit["script"]
             if script in done:
                 cases.append(_case(label, script, seconds=float(done[script]["duration_ms"]) / 1000))
-            elif unclaimed and script in unclaimed:
+            elif unclaimed and (script == failed_script or script in unclaimed):
                 cases.append(_case(label, script, "fail", unclaimed))
                 stopped_at, unclaimed = script, None
             elif kind == "status":
