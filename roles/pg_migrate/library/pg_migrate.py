@@ -619,6 +619,12 @@ class Runner:
         return duration, attempts
 
 
+def stopped_by(result, failure, action, from_version):
+    """A failed script ends the run: its fields go into the result, its advice into the RunFailed to raise."""
+    result["failure"] = failure.summary()
+    return RunFailed(failure_message(failure, action, from_version))
+
+
 def failure_message(failure, action, from_version):
     where = "%s, statement %d (line %d)" % (failure.script, failure.number, failure.line)
     if getattr(failure, "verify_of", None):
@@ -777,8 +783,7 @@ def run_migrate(module, runner, result):
                 duration, attempts = runner.apply_outside_transaction("migration", group[0], group[0])
                 timings = [duration]
         except StatementFailed as failure:
-            result["failure"] = failure.summary()
-            raise RunFailed(failure_message(failure, "migrate", current)) from None
+            raise stopped_by(result, failure, "migrate", current) from None
         for migration, duration in zip(group, timings, strict=True):
             result["applied"].append(
                 {
@@ -806,8 +811,7 @@ def apply_repeatables(runner, result, repeatables, current, action="migrate"):
             else:
                 duration, _attempts = runner.apply_outside_transaction("repeatable", repeatable, repeatable)
         except StatementFailed as failure:
-            result["failure"] = failure.summary()
-            raise RunFailed(failure_message(failure, action, current)) from None
+            raise stopped_by(result, failure, action, current) from None
         result["repeatables_applied"].append(
             {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(duration, 1)}
         )
@@ -958,8 +962,7 @@ def run_backfill(module, runner, result):
             )
             report["remaining"] = report["remaining_at_start"]
     except StatementFailed as failure:
-        result["failure"] = failure.summary()
-        raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
+        raise stopped_by(result, failure, "backfill", plan["from_version"]) from None
     if check:
         # A dry run: how much work there is, in how many batches; no row is touched.
         report["batches"] = math.ceil(report["linkable"] / params["batch_size"])
@@ -974,8 +977,7 @@ def run_backfill(module, runner, result):
         try:
             linked, last, default_versions = backfill_batch(runner, scripts["batch"], params["batch_size"], cursor)
         except StatementFailed as failure:
-            result["failure"] = failure.summary()
-            raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
+            raise stopped_by(result, failure, "backfill", plan["from_version"]) from None
         if default_versions == 0:
             raise RunFailed(
                 "the backfill found no published default policy version to link awards to: apply the seed first "
@@ -997,8 +999,7 @@ def run_backfill(module, runner, result):
         try:
             report["remaining"], report["linkable"], _ = count_backfill(runner, scripts["count"])
         except StatementFailed as failure:
-            result["failure"] = failure.summary()
-            raise RunFailed(failure_message(failure, "backfill", plan["from_version"])) from None
+            raise stopped_by(result, failure, "backfill", plan["from_version"]) from None
     report["duration_s"] = round(time.monotonic() - started, 3)
 
 
@@ -1141,8 +1142,7 @@ def run_rollback(module, runner, result):
                 runner.rows(*delete)
                 runner.set_autocommit(False)
         except StatementFailed as failure:
-            result["failure"] = failure.summary()
-            raise RunFailed(failure_message(failure, "rollback", current)) from None
+            raise stopped_by(result, failure, "rollback", current) from None
         result["reverted"].append(
             {
                 "version": migration["version"],
