@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
 from pathlib import Path
 
@@ -166,3 +167,86 @@ def test_bundle_is_deterministic_and_carries_the_modes(tmp_path: Path):
     assert members["migrations/V002__policy_as_data.sql"].mode == 0o600
     assert "seeds/R__default_policy.sql" in members
     assert len([m for m in members.values() if m.isfile()]) == 16
+
+
+def test_entries_named_like_scripts_that_are_not_script_files_are_problems(tmp_path: Path):
+    migrations = write(
+        tmp_path / "m",
+        {"V001__ok.sql": "SELECT 1;", "V004__shouted.SQL": "SELECT 4;", "README.md": "notes"},
+    )
+    (migrations / "V002__gone.sql").symlink_to(tmp_path / "elsewhere" / "V002__gone.sql")
+    (migrations / "V003__folder.sql").mkdir()
+    (migrations / "archive").mkdir()  # a directory not named like a script stays unmentioned
+    (migrations / "notes.txt").symlink_to(tmp_path / "no-notes")  # so does a dangling link to a non-script
+    found, problems, warnings = discovery.build_changeset(str(migrations))
+    assert problems == [
+        "V002__gone.sql: a symlink to %s, which does not exist: restore its target or remove the link"
+        % (tmp_path / "elsewhere" / "V002__gone.sql"),
+        "V003__folder.sql: a directory, not a script file: move it out of the directory, or rename it so that its "
+        "name does not end in .sql",
+        "V004__shouted.SQL: the extension must be lower-case .sql: rename it to V004__shouted.sql",
+    ]
+    assert warnings == ["migrations/README.md: ignored (not a .sql file)"]
+    assert [m["script"] for m in found["migrations"]] == ["V001__ok.sql"]
+
+
+def test_a_symlink_to_a_script_is_read_through(tmp_path: Path):
+    target = write(tmp_path / "shared", {"V001__shared.sql": "SELECT 1;\n"})
+    migrations = tmp_path / "m"
+    migrations.mkdir()
+    (migrations / "V001__shared.sql").symlink_to(target / "V001__shared.sql")
+    found, problems, _ = discovery.build_changeset(str(migrations))
+    assert problems == [] and found["migrations"][0]["statements"] == [[0, 8, 1]]
+
+
+BOM = b"\xef\xbb\xbf"
+SQL_LF = b"-- pg_migrate:no-transaction\nCREATE TABLE t (id int);\n\nSELECT 'caf\xc3\xa9';\n"
+SQL_CRLF = SQL_LF.replace(b"\n", b"\r\n")
+FORMS = {"lf": SQL_LF, "crlf": SQL_CRLF, "bom+lf": BOM + SQL_LF, "bom+crlf": BOM + SQL_CRLF}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_a_byte_order_mark_is_dropped_and_offsets_match_the_text_the_module_runs(tmp_path: Path, form: str):
+    data = FORMS[form]
+    found, problems, _ = discovery.build_changeset(str(write(tmp_path / "m", {"V001__x.sql": data})))
+    assert problems == []
+    entry = found["migrations"][0]
+    assert entry["transactional"] is False  # the marker is still the first line behind a BOM
+    text = data.decode("utf-8-sig")  # as Runner.script_text decodes the copy
+    assert [text[start:end] for start, end, _ in entry["statements"]] == ["CREATE TABLE t (id int)", "SELECT 'café'"]
+    assert [line for _, _, line in entry["statements"]] == [2, 4]
+
+
+def test_checksum_scheme_2_ignores_line_endings_and_bom_and_lists_the_scheme_1_values(tmp_path: Path):
+    entries = {}
+    for form, data in FORMS.items():
+        found, problems, _ = discovery.build_changeset(str(write(tmp_path / form, {"V001__x.sql": data})))
+        assert problems == []
+        entries[form] = found["migrations"][0]
+    raw = {form: hashlib.sha256(data).hexdigest() for form, data in FORMS.items()}
+    assert {entry["checksum"] for entry in entries.values()} == {raw["lf"]}  # scheme 2 = scheme 1 of LF without BOM
+    for form, entry in entries.items():
+        assert entry["bytes_sha256"] == raw[form]
+        assert sorted(entry["checksum_equivalents"]) == sorted({raw["crlf"], raw["bom+lf"], raw["bom+crlf"]})
+
+
+def test_lone_carriage_returns_count_as_line_ends_and_the_raw_bytes_stay_accepted(tmp_path: Path):
+    data = SQL_LF.replace(b"\n", b"\r")
+    found, problems, _ = discovery.build_changeset(str(write(tmp_path / "m", {"V001__x.sql": data})))
+    assert problems == []
+    entry = found["migrations"][0]
+    assert entry["checksum"] == hashlib.sha256(SQL_LF).hexdigest()
+    assert hashlib.sha256(data).hexdigest() in entry["checksum_equivalents"]
+
+
+def test_a_real_edit_changes_the_checksum(tmp_path: Path):
+    first, _, _ = discovery.build_changeset(str(write(tmp_path / "a", {"V001__x.sql": SQL_LF})))
+    edited = SQL_CRLF.replace(b"int", b"bigint")
+    second, _, _ = discovery.build_changeset(str(write(tmp_path / "b", {"V001__x.sql": edited})))
+    accepted = {second["migrations"][0]["checksum"], *second["migrations"][0]["checksum_equivalents"]}
+    assert first["migrations"][0]["checksum"] not in accepted
+
+
+def test_a_file_holding_only_a_byte_order_mark_is_empty(tmp_path: Path):
+    _, problems, _ = discovery.build_changeset(str(write(tmp_path / "m", {"V001__x.sql": BOM + b"\r\n"})))
+    assert problems == ["V001__x.sql: empty file: remove it or add the SQL"]

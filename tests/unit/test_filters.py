@@ -130,6 +130,25 @@ def test_summary_of_a_failed_run_names_what_was_not_applied():
     assert "  not applied: 003 004" in lines and lines[-1] == "  FAILED (details below)"
 
 
+def test_summary_of_a_rollback_lists_its_rehearsal():
+    result = {
+        "action": "rollback",
+        "database": "xp",
+        "plan": {"from_version": "005", "to_version": "003", "revert_versions": ["005", "004"]},
+        "rehearsal": {
+            "rehearsed": [{"script": "U004__d.sql", "duration_ms": 7.2}],
+            "not_rehearsed": [{"script": "U005__e.sql", "reason": "runs outside a transaction"}],
+            "rolled_back": True,
+        },
+    }
+    lines = filters.summary(result, "db1", check_mode=True)
+    assert lines == [
+        "db1 xp: rollback 005 -> 003 (check mode: would revert 005 004)",
+        "  rehearsed U004__d.sql in 7 ms (rolled back)",
+        "  not rehearsed U005__e.sql: runs outside a transaction",
+    ]
+
+
 EXPECTED = {
     "extensions": [{"name": "btree_gist"}],
     "tables": [{"name": "t", "comment": "a table"}],

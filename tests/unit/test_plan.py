@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
+from tests.unit.plugins import changeset as discovery
 from tests.unit.plugins import plan as guard
 
 
@@ -56,6 +60,23 @@ def test_target_version_stops_early():
 def test_unknown_target_version_is_a_problem():
     result = guard.plan_migrate(CHANGESET, [], target_version="009")
     assert result["problems"] == ["pg_migrate_target_version 009 matches no migration (latest is 004)"]
+
+
+def test_migrate_target_below_the_current_version_is_refused_and_points_at_rollback():
+    result = guard.plan_migrate(CHANGESET, [applied(v) for v in ("001", "002", "003")], target_version="001")
+    assert result["problems"] == [
+        "pg_migrate_target_version 001 is below the version the database is at (003): migrate only goes forward. "
+        "To go back to 001, run playbooks/rollback.yml -e pg_migrate_target_version=001 instead (try it with "
+        "--check first)."
+    ]
+    assert result["pending"] == []
+
+
+@pytest.mark.parametrize("target", ["003", "3", "4", "004"])
+def test_migrate_target_at_or_above_the_current_version_is_no_problem(target):
+    result = guard.plan_migrate(CHANGESET, [applied(v) for v in ("001", "002", "003")], target_version=target)
+    assert result["problems"] == []
+    assert result["to_version"] == ("003" if target in ("003", "3") else "004")
 
 
 def test_drift_names_the_file_and_both_checksums():
@@ -147,7 +168,105 @@ def test_rollback_will_not_revert_a_baselined_version():
     assert "version 001 was adopted by baseline" in result["problems"][0]
 
 
+def test_rollback_to_a_version_above_the_current_one_is_refused_and_points_at_migrate():
+    result = guard.plan_rollback(CHANGESET, [applied(v) for v in ("001", "002")], "004")
+    assert result["problems"] == [
+        "pg_migrate_target_version 004 is above the version the database is at (002): a rollback only goes back. "
+        "To go forward to 004, run playbooks/migrate.yml -e pg_migrate_target_version=004 instead."
+    ]
+    assert result["revert"] == [] and result["to_version"] == "002"
+
+
+def test_rollback_of_an_empty_database_to_a_migration_is_above_it():
+    result = guard.plan_rollback(CHANGESET, [], "001")
+    assert "pg_migrate_target_version 001 is above the version the database is at (000)" in result["problems"][0]
+
+
+@pytest.mark.parametrize("target", ["009", "2.5"])
+def test_rollback_to_a_version_that_matches_no_migration_is_refused(target):
+    result = guard.plan_rollback(CHANGESET, [applied(v) for v in ("001", "002", "003")], target)
+    assert result["problems"] == [
+        f"pg_migrate_target_version {target} matches no migration of the change set (versions 001 to 004): a "
+        "rollback goes back to a version that exists. Choose one of them, or 000 to revert everything; "
+        "playbooks/status.yml lists the applied ones."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("history", "target"),
+    [(("001", "002", "003"), "003"), (("001", "002", "003"), "3"), ((), "000"), (("001",), "000")],
+)
+def test_rollback_to_the_current_version_or_to_000_is_no_problem(history, target):
+    result = guard.plan_rollback(CHANGESET, [applied(v) for v in history], target)
+    assert result["problems"] == []
+    assert result["revert_versions"] == (list(reversed(history)) if target == "000" else [])
+
+
 @pytest.mark.parametrize("bad", ["", "abc", "1.x", None])
 def test_version_key_rejects_non_versions(bad):
     with pytest.raises(ValueError):
         guard.version_key(bad)
+
+
+BOM = b"\xef\xbb\xbf"
+SCRIPT_LF = b"CREATE TABLE t (id int);\nSELECT 1;\n"
+SCRIPT_FORMS = {
+    "lf": SCRIPT_LF,
+    "crlf": SCRIPT_LF.replace(b"\n", b"\r\n"),
+    "bom+lf": BOM + SCRIPT_LF,
+    "bom+crlf": BOM + SCRIPT_LF.replace(b"\n", b"\r\n"),
+}
+
+
+def discovered(tmp_path: Path, data: bytes) -> dict:
+    """The change set the controller builds from one migration (with its revert) and one seed holding DATA."""
+    files = {"V001__x.sql": data, "U001__x.sql": b"DROP TABLE t;\n"}
+    directory = tmp_path / "m"
+    directory.mkdir(parents=True)
+    for name, content in {**files, "R__seed.sql": data}.items():
+        (directory / name).write_bytes(content)
+    found, problems, _ = discovery.build_changeset(str(directory))
+    assert problems == []
+    return found
+
+
+def scheme_1(data: bytes) -> str:
+    """What versions before checksum scheme 2 recorded: the SHA-256 of the raw bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("now", sorted(SCRIPT_FORMS))
+@pytest.mark.parametrize("then", sorted(SCRIPT_FORMS))
+def test_line_endings_and_bom_are_not_drift_in_either_scheme(tmp_path: Path, then: str, now: str):
+    changeset = discovered(tmp_path, SCRIPT_FORMS[now])
+    for recorded in (scheme_1(SCRIPT_FORMS[then]), changeset["migrations"][0]["checksum"]):
+        history = [
+            {"version": "001", "script": "V001__x.sql", "checksum": recorded, "kind": "migration", "success": True},
+            {"version": None, "script": "R__seed.sql", "checksum": recorded, "kind": "repeatable", "success": True},
+        ]
+        result = guard.plan_migrate(changeset, history)
+        assert (result["drift"], result["repeatables"], result["problems"]) == ([], [], [])
+        rollback = guard.plan_rollback(changeset, history, "000")
+        assert (rollback["revert_versions"], rollback["problems"]) == (["001"], [])
+
+
+def test_a_real_edit_is_still_drift_with_the_scheme_2_checksum_to_repair(tmp_path: Path):
+    recorded = scheme_1(SCRIPT_FORMS["bom+crlf"])
+    changeset = discovered(tmp_path, SCRIPT_FORMS["bom+crlf"].replace(b"SELECT 1", b"SELECT 2"))
+    file_checksum = changeset["migrations"][0]["checksum"]
+    assert file_checksum == scheme_1(SCRIPT_LF.replace(b"SELECT 1", b"SELECT 2"))
+    history = [
+        {"version": "001", "script": "V001__x.sql", "checksum": recorded, "kind": "migration", "success": True},
+        {"version": None, "script": "R__seed.sql", "checksum": recorded, "kind": "repeatable", "success": True},
+    ]
+    result = guard.plan_migrate(changeset, history)
+    assert result["drift"] == [
+        {"version": "001", "script": "V001__x.sql", "recorded_checksum": recorded, "file_checksum": file_checksum}
+    ]
+    assert result["problems"][0].startswith(
+        "checksum drift: V001__x.sql was applied with sha256 %s but the file now has %s. An applied migration"
+        % (recorded, file_checksum)
+    )
+    assert [(r["script"], r["reason"]) for r in result["repeatables"]] == [("R__seed.sql", "changed")]
+    assert guard.plan_rollback(changeset, history, "000")["problems"][0].startswith("checksum drift: V001__x.sql")
+    assert guard.plan_migrate(changeset, history, repair_checksums=True)["repair"][0]["file_checksum"] == file_checksum

@@ -6,6 +6,11 @@ that parses, transaction rules), computes SHA-256 checksums and statement bounda
 a deterministic tar bundle of the files for the copy step. Every problem is collected first and
 reported in one message, so an operator fixes them all in one go.
 
+Checksums (docs/checksums.md): scheme 2, the SHA-256 of the normalised text (no byte-order mark, LF line
+endings), so a Windows checkout or an editor's BOM is not drift. Each entry also carries the SHA-256 of
+the raw bytes ("bytes_sha256", for the copy's integrity check on the managed host) and the checksums
+an earlier version (scheme 1, raw bytes) may have recorded for the same text ("checksum_equivalents").
+
 Naming (Flyway's, plus Sqitch-style verify scripts):
     V<version>__<description>.sql         migration (deploy)
     U<version>__<description>.sql         its revert
@@ -36,6 +41,7 @@ except ImportError:  # reported when the action runs, with the fix
     pg_ast = None
 
 NO_TRANSACTION_MARKER = "-- pg_migrate:no-transaction"
+BOM = "\ufeff"
 _NAME = re.compile(
     r"^(?:(?P<kind>[VU])(?P<version>\d+(?:\.\d+)*)__(?P<slug>[A-Za-z0-9_]+?)(?P<verify>\.verify)?"
     r"|R__(?P<rslug>[A-Za-z0-9_]+?)(?P<rverify>\.verify)?)\.sql$"
@@ -91,15 +97,49 @@ def line_of(text: str, offset: int) -> int:
 
 
 def decode_utf8(name: str, data: bytes) -> tuple[str | None, str | None]:
-    """(text, None) or (None, problem)."""
+    """(text, None) or (None, problem). The text has no leading byte-order mark: Windows editors add one and
+    PostgreSQL reads it as part of the first word (a syntax error); the module drops it the same way, so the
+    statement offsets computed here hold on the managed host."""
     try:
-        return data.decode("utf-8"), None
+        return strip_bom(data.decode("utf-8")), None
     except UnicodeDecodeError as exc:
         return None, "%s: not UTF-8 (byte 0x%02x at offset %d): save the file as UTF-8" % (
             name,
             data[exc.start],
             exc.start,
         )
+
+
+def strip_bom(text: str) -> str:
+    """TEXT without one leading byte-order mark (as Python's utf-8-sig codec decodes, which the module uses)."""
+    return text[len(BOM) :] if text.startswith(BOM) else text
+
+
+def normalise_text(text: str) -> str:
+    """What checksum scheme 2 hashes: no BOM, every CRLF and lone CR turned into LF. A checkout's line endings
+    and an editor's BOM change the bytes but not the SQL, so they must not change the checksum."""
+    return strip_bom(text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_checksum(text: str) -> str:
+    """Checksum scheme 2: the SHA-256 of the normalised text, UTF-8 encoded."""
+    return sha256_hex(normalise_text(text).encode("utf-8"))
+
+
+def equivalent_checksums(data: bytes, text: str) -> list[str]:
+    """Other checksums that stand for the same script: what scheme 1 (raw bytes) recorded for it as checked out
+    with LF or CRLF, with or without a BOM, and for these very bytes. A history row holding one of them was
+    written for this script by an earlier version, so it is not drift."""
+    lf = normalise_text(text)
+    crlf = lf.replace("\n", "\r\n")
+    candidates = [crlf.encode("utf-8"), (BOM + lf).encode("utf-8"), (BOM + crlf).encode("utf-8"), data]
+    primary = text_checksum(text)
+    equivalents: list[str] = []
+    for candidate in candidates:
+        digest = sha256_hex(candidate)
+        if digest != primary and digest not in equivalents:
+            equivalents.append(digest)
+    return equivalents
 
 
 def is_transactional(text: str) -> bool:
@@ -178,13 +218,39 @@ def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[in
 
 
 def _script_entry(name: str, relpath: str, data: bytes, text: str, spans: list[list[int]]) -> dict:
+    """One script as the plan and the module see it: "checksum" is what the history records (scheme 2),
+    "bytes_sha256" is what the copy on the managed host must hash to."""
     return {
         "script": name,
         "path": relpath,
-        "checksum": sha256_hex(data),
+        "checksum": text_checksum(text),
+        "checksum_equivalents": equivalent_checksums(data, text),
+        "bytes_sha256": sha256_hex(data),
         "transactional": is_transactional(text),
         "statements": spans,
     }
+
+
+def entry_problem(path: str, name: str) -> str | None:
+    """Why the entry PATH, whose name ends in .sql in any case, cannot be a script; None when it can.
+
+    Such an entry is meant to be part of the change set: skipping it would leave a migration out without a
+    word, so a dangling link, a directory or an upper-case extension stops discovery instead."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return "%s: a symlink to %s, which does not exist: restore its target or remove the link" % (
+            name,
+            os.readlink(path),
+        )
+    if os.path.isdir(path):
+        return (
+            "%s: a directory, not a script file: move it out of the directory, or rename it so that its name "
+            "does not end in .sql" % name
+        )
+    if not os.path.isfile(path):
+        return "%s: not a regular file: replace it with the script itself" % name
+    if not name.endswith(".sql"):
+        return "%s: the extension must be lower-case .sql: rename it to %s" % (name, name[: -len(".sql")] + ".sql")
+    return None
 
 
 def read_scripts(directory: str, subdir: str, problems: list[str], warnings: list[str]) -> list[tuple]:
@@ -195,10 +261,15 @@ def read_scripts(directory: str, subdir: str, problems: list[str], warnings: lis
     found = []
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if name.startswith(".") or not os.path.isfile(path):
+        if name.startswith("."):
             continue
-        if not name.endswith(".sql"):
-            warnings.append("%s: ignored (not a .sql file)" % os.path.join(subdir, name))
+        if not name.lower().endswith(".sql"):
+            if os.path.isfile(path):  # notes, READMEs; directories and dangling links stay unmentioned
+                warnings.append("%s: ignored (not a .sql file)" % os.path.join(subdir, name))
+            continue
+        problem = entry_problem(path, name)
+        if problem:
+            problems.append(problem)
             continue
         parsed = parse_name(name)
         if parsed is None:
@@ -206,7 +277,7 @@ def read_scripts(directory: str, subdir: str, problems: list[str], warnings: lis
             continue
         with open(path, "rb") as handle:
             data = handle.read()
-        if not data.strip():
+        if not data.removeprefix(BOM.encode("utf-8")).strip():
             problems.append("%s: empty file: remove it or add the SQL" % name)
             continue
         text, problem = decode_utf8(name, data)

@@ -61,6 +61,8 @@ def module_result(status: dict) -> dict:
 # async_wrapper writes the results file shortly after the job starts; on a loaded host that can take
 # a few seconds, so a missing file means "gone" only after this long.
 ABSENT_GRACE = 30.0
+# A job whose process is gone may still be writing its result: it counts as lost only after this long.
+GONE_CONFIRM = 5.0
 
 
 def still_running_advice(results_file: str, why: str) -> str:
@@ -93,25 +95,82 @@ def job_state(text: str | None) -> dict | None:
     return data
 
 
+def died_without_result(outcome: dict) -> bool:
+    """A finished job whose result is not the module's: async_wrapper's own note that the module died.
+
+    The pg_migrate module always returns its action and database; a module killed by a signal (kill -9,
+    the OOM killer) returns nothing, and async_wrapper then records a Python traceback of its own."""
+    return (
+        bool(outcome.get("failed")) and "database" not in outcome and "Timeout exceeded" not in str(outcome.get("msg"))
+    )
+
+
+def job_is_gone(note: dict | None, alive: bool | None, boot: str | None) -> bool:
+    """Whether the process that the job's latest note names no longer runs (or the host restarted since)."""
+    if not note or not note.get("pid"):
+        return False
+    if note.get("boot_id") and boot and note["boot_id"] != boot:
+        return True
+    return alive is False
+
+
+def where_it_was(note: dict | None) -> str:
+    if not note:
+        return "before it wrote its first note"
+    if note.get("state") == "running":
+        verb = "reverting" if note.get("action") == "rollback" else "running"
+        return "while %s %s (%s of %s)" % (verb, note.get("script"), note.get("number"), note.get("total"))
+    if note.get("state") == "waiting":
+        return "while waiting for another run's lock"
+    return "before its first script"
+
+
+def lost_job_message(host: str, database: str, note: dict | None, why: str) -> str:
+    return (
+        "the pg_migrate job for %s on %s died %s (%s: killed, out of memory, or the host restarted) and left no "
+        "result." % (database, host, where_it_was(note), why)
+    )
+
+
+def waiting_line(host: str, database: str, note: dict, now: float) -> str:
+    return "%s %s: waiting for another pg_migrate run to release the %s lock (held by pid %s), %.0f s so far" % (
+        host,
+        database,
+        note.get("lock", "migration"),
+        note.get("holder") or "?",
+        max(0.0, now - float(note.get("since", now))),
+    )
+
+
 class ActionModule(ActionBase):
     """See the module docstring."""
 
     TRANSFERS_FILES = False
     _supports_check_mode = True
 
-    def _peek(self, paths: list[str]) -> list[str | None]:
-        """The contents of PATHS on the managed host (None when absent), in one raw command.
+    def _peek(self, commands: list[str]) -> list[str | None]:
+        """What each shell command prints on the managed host (None for "absent"), in one raw command.
 
         Polling with a module costs a module transfer and an interpreter start each time (about 0.3 s
         here); `cat` through the connection costs a few milliseconds, so the watch adds next to nothing
         to a quick run."""
         marker = "--pg_migrate-watch-%s--" % os.getpid()
-        command = " ; ".join("cat %s 2>/dev/null || printf absent ; echo %s" % (shlex.quote(p), marker) for p in paths)
+        command = " ; ".join("%s ; echo %s" % (c, marker) for c in commands)
         answer = self._low_level_execute_command(command, sudoable=True)
         chunks = (answer.get("stdout") or "").split(marker)
-        contents = [chunk.strip("\n") for chunk in chunks[: len(paths)]]
-        contents += [""] * (len(paths) - len(contents))
+        contents = [chunk.strip("\n") for chunk in chunks[: len(commands)]]
+        contents += [""] * (len(commands) - len(contents))
         return [None if chunk == "absent" else chunk for chunk in contents]
+
+    def _hand_over_password(self, fifo: str, password: str) -> bool:
+        """Write the password into the job's FIFO, once the job has created it; True when delivered.
+
+        `1<>` opens the FIFO read-write, which never blocks, and `test -p` makes sure it is a FIFO, never
+        a regular file that would keep the password on disk. The password travels on the connection's
+        standard input, never on a command line."""
+        command = "test -p %s && cat 1<>%s && echo delivered" % (shlex.quote(fifo), shlex.quote(fifo))
+        answer = self._low_level_execute_command(command, sudoable=True, in_data=(password + "\n").encode("utf-8"))
+        return "delivered" in (answer.get("stdout") or "")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -122,24 +181,58 @@ class ActionModule(ActionBase):
             result.update({key: value for key, value in module_result(job).items() if key != "diff"})
             return result
         results_file = job.get("results_file") or ""
-        progress_file = self._task.args.get("progress_file") or ""
+        progress_file = self._task.args.get("progress_file") or "/dev/null"
         every = float(self._task.args.get("every", 15))
         timeout = float(self._task.args.get("timeout", 86400))
         host = task_vars.get("inventory_hostname", "?")
         database = self._task.args.get("database", "?")
+        fifo = self._task.args.get("password_handoff") or ""
+        password = self._task.args.get("password") or ""
+        handed_over = not (fifo and password)
 
         started, started_epoch = time.monotonic(), time.time()
         controller = os.getppid()
         delay = 0.05
-        shown = (None, 0.0)  # (script, when last printed)
+        shown = (None, 0.0)  # (what, when last printed)
         outcome = None
+        note = None
+        gone_since = None
         while outcome is None:
-            job_text, progress_text = self._peek([results_file, progress_file or "/dev/null"])
+            pid = str(int(note["pid"])) if note and note.get("pid") else ""
+            job_text, progress_text, alive_text, boot = self._peek(
+                [
+                    "cat %s 2>/dev/null || printf absent" % shlex.quote(results_file),
+                    "cat %s 2>/dev/null || printf absent" % shlex.quote(progress_file),
+                    "{ kill -0 %s || test -d /proc/%s; } 2>/dev/null && printf alive || printf dead" % (pid, pid)
+                    if pid
+                    else "printf absent",
+                    "cat /proc/sys/kernel/random/boot_id 2>/dev/null || printf absent",
+                ]
+            )
             outcome = job_state(job_text)
             if outcome is not None:
                 break
+            note = fresh_progress(progress_text, started_epoch) or note
+            if not handed_over:
+                handed_over = self._hand_over_password(fifo, password)
             waited = time.monotonic() - started
-            if job_text is None and waited > ABSENT_GRACE:
+            if job_is_gone(note, None if alive_text is None else alive_text == "alive", boot):
+                # The job's process is gone but its result may be on its way: look again a moment later.
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > GONE_CONFIRM:
+                    why = (
+                        "the host restarted"
+                        if boot and note.get("boot_id") not in (None, boot)
+                        else ("its process %s is gone" % note["pid"])
+                    )
+                    outcome = {"failed": True, "job_lost": True, "msg": lost_job_message(host, database, note, why)}
+            elif note is None and job_text is not None and waited > ABSENT_GRACE:
+                outcome = {
+                    "failed": True,
+                    "job_lost": True,
+                    "msg": lost_job_message(host, database, None, "no sign of it for %ds" % ABSENT_GRACE),
+                }
+            elif job_text is None and waited > ABSENT_GRACE:
                 outcome = {"failed": True, "msg": still_running_advice(results_file, "its results file is gone")}
             elif waited > timeout + 60:
                 outcome = {
@@ -149,18 +242,28 @@ class ActionModule(ActionBase):
             elif os.getppid() != controller:  # ansible-playbook died: nobody is waiting for the answer
                 outcome = {"failed": True, "msg": "the controller went away"}
             if outcome is not None:
-                return dict(result, **outcome)  # the job may still run: leave its results file alone
+                if outcome.get("job_lost"):
+                    self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
+                return dict(result, **outcome)  # otherwise the job may still run: leave its results file alone
             # Only runs that last a while are worth a line; the first look comes after one interval.
-            progress = fresh_progress(progress_text, started_epoch)
-            if progress and waited >= min(every, 5.0):
+            if note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
                 now = time.monotonic()
-                if progress.get("script") != shown[0] or now - shown[1] >= every:
-                    display.display(progress_line(host, database, progress, time.time()))
-                    shown = (progress.get("script"), now)
+                what = (note.get("state"), note.get("script"))
+                if what != shown[0] or now - shown[1] >= every:
+                    line = (
+                        progress_line(host, database, note, time.time())
+                        if note["state"] == "running"
+                        else waiting_line(host, database, note, time.time())
+                    )
+                    display.display(line)
+                    shown = (what, now)
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
         self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
+        if died_without_result(outcome):
+            why = "it ended without a result"
+            return dict(result, failed=True, job_lost=True, msg=lost_job_message(host, database, note, why))
         result.update({key: value for key, value in module_result(outcome).items() if not key.startswith("_ansible")})
         if outcome.get("failed") and not outcome.get("msg"):
             exception = outcome.get("exception") if isinstance(outcome.get("exception"), dict) else {}

@@ -123,12 +123,25 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
         for item in result.get("repeatables_applied", []):
             verb = "seeded" if action == "seed" else "applied"
             lines.append("  %s %s in %.0f ms" % (verb, item["script"], item["duration_ms"]))
-        rehearsal = result.get("rehearsal")
-        if rehearsal:
-            for item in rehearsal.get("rehearsed", []):
-                lines.append("  rehearsed %s in %.0f ms (rolled back)" % (item["script"], item["duration_ms"]))
-            for item in rehearsal.get("not_rehearsed", []):
-                lines.append("  not rehearsed %s: %s" % (item["script"], item["reason"]))
+    # A rollback rehearses its reverts before the first real one; a migrate only with pg_migrate_rehearse.
+    rehearsal = result.get("rehearsal")
+    if rehearsal:
+        for item in rehearsal.get("rehearsed", []):
+            lines.append("  rehearsed %s in %.0f ms (rolled back)" % (item["script"], item["duration_ms"]))
+        for item in rehearsal.get("not_rehearsed", []):
+            lines.append("  not rehearsed %s: %s" % (item["script"], item["reason"]))
+    if result.get("lock_waited_s"):
+        lines.append("  waited %.0f s for another pg_migrate run's lock" % result["lock_waited_s"])
+    for item in plan.get("failed_attempts", []):
+        lines.append(
+            "  failed attempt: %s (%s, at %s by %s): a script outside a transaction stopped part-way; fix the cause "
+            "and run again" % (item["version"], item["script"], item.get("at"), item.get("by"))
+        )
+    for index in plan.get("invalid_indexes", []):
+        lines.append(
+            "  INVALID index: %s (an interrupted CREATE INDEX CONCURRENTLY; DROP INDEX CONCURRENTLY it, or re-run a "
+            "script that drops it first)" % index
+        )
     for problem in plan.get("problems", []):
         lines.append("  problem: %s" % problem)
     if squawk_results is not None and check_mode:
@@ -145,6 +158,30 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
     if result.get("msg"):
         lines.append("  FAILED (details below)")
     return lines
+
+
+def lost_job_state(status: dict, action: str = "migrate") -> str:
+    """What a job that died left behind, from a status read taken after it (the registered plan result)."""
+    if status.get("skipped"):
+        return ""
+    if status.get("msg") or not status.get("plan"):
+        return "Where the database stands could not be read (%s): run playbooks/status.yml once the server answers." % (
+            status.get("msg") or "no answer"
+        )
+    plan = status["plan"]
+    text = "The database is now at version %s" % plan.get("from_version", "?")
+    if plan.get("pending_versions"):
+        text += ", with %s pending" % " ".join(plan["pending_versions"])
+    text += (
+        ". Each %s is one transaction with its history row: the one that was interrupted was rolled back when its "
+        "session ended (a session of a host that went down can linger until the server notices; until then it "
+        "holds the lock)." % ("revert" if action == "rollback" else "migration")
+    )
+    for item in plan.get("failed_attempts", []):
+        text += " A failed attempt of %s is recorded: a script outside a transaction stopped part-way." % item["script"]
+    for index in plan.get("invalid_indexes", []):
+        text += " The INVALID index %s was left behind: DROP INDEX CONCURRENTLY %s;" % (index, index)
+    return text + " Run playbooks/status.yml to check, then run the playbook again."
 
 
 CONSTRAINT_KINDS = {
@@ -494,6 +531,7 @@ class FilterModule:
             "pg_migrate_lint_groups": lint_groups,
             "pg_migrate_squawk_findings": squawk_findings,
             "pg_migrate_summary": summary,
+            "pg_migrate_lost_job_state": lost_job_state,
             "pg_migrate_verify_catalog": verify_catalog,
             "pg_migrate_probe_checks": probe_checks,
             "pg_migrate_verification_summary": verification_summary,

@@ -225,6 +225,7 @@ import json
 import math
 import os
 import re
+import select
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -246,6 +247,15 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 LOCK_NOT_AVAILABLE = "55P03"
 DUPLICATE_TABLE = "42P07"
 EXCERPT_CHARS = 160
+
+
+def boot_id():
+    """This boot of the host (Linux); a pid noted before a reboot means nothing after it."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
 
 
 class RunFailed(Exception):
@@ -320,6 +330,9 @@ class Runner:
         self.progress_written = False
         self.locked = False
         self.scripts = {}
+        self.current_script = None  # what was running when a run broke off, for the message
+        self.lock_waited_s = 0.0
+        self.open_connection = None  # a callable for a fresh session (set by main), e.g. after one was killed
 
     # --- SQL helpers ---------------------------------------------------------------------------
     def rows(self, sql, params=None):
@@ -354,12 +367,19 @@ class Runner:
     def acquire_lock(self):
         deadline = time.monotonic() + self.params["advisory_lock_wait"]
         delay = 0.2
+        waiting_noted = False
         while True:
             got = self.value("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS got", (self.lock_key_text,))
             self.conn.commit()
             if got:
                 self.locked = True
+                self.lock_waited_s = round(time.monotonic() - (deadline - self.params["advisory_lock_wait"]), 1)
+                if self.lock_waited_s >= 1:
+                    self.write_note({"state": "locked", "waited_s": self.lock_waited_s})
                 return
+            if not waiting_noted:
+                self.write_note({"state": "waiting", "lock": self.lock_purpose, "holder": self.lock_holder_pid()})
+                waiting_noted = True
             if time.monotonic() >= deadline:
                 holder = self.rows(
                     "SELECT a.pid, a.usename, a.application_name, a.client_addr::text AS client, "
@@ -386,6 +406,16 @@ class Runner:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
+
+    def lock_holder_pid(self):
+        """The backend that holds the lock this run waits for (None when it was released meanwhile)."""
+        pid = self.value(
+            "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+            "   AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0) LIMIT 1",
+            (self.lock_key_text,),
+        )
+        self.conn.commit()
+        return pid
 
     def release_lock(self):
         if self.locked:
@@ -448,18 +478,15 @@ class Runner:
         )
 
     # --- progress, for a watcher on the controller -------------------------------------------------------
-    def note_progress(self, script, number, total):
-        """Write which script is running (NUMBER of TOTAL) to the progress file, atomically."""
+    def write_note(self, state):
+        """Write STATE (JSON) to this run's progress file, atomically.
+
+        Every note carries the module's pid and the host's boot id, so the watcher on the controller can
+        tell a job that still runs from one whose process died (kill -9, OOM killer, reboot)."""
         path = self.params.get("progress_file")
         if not path:
             return
-        state = {
-            "action": self.params["action"],
-            "script": script,
-            "number": number,
-            "total": total,
-            "since": time.time(),
-        }
+        state = dict(state, action=self.params["action"], pid=os.getpid(), boot_id=boot_id(), since=time.time())
         try:
             with open(path + ".tmp", "w") as handle:
                 json.dump(state, handle)
@@ -468,15 +495,22 @@ class Runner:
         except OSError:
             pass  # progress is a courtesy: never fail a migration over it
 
+    def note_progress(self, script, number, total):
+        """Which script is running (NUMBER of TOTAL)."""
+        self.current_script = script
+        self.write_note({"state": "running", "script": script, "number": number, "total": total})
+
     def clear_progress(self):
         path = self.params.get("progress_file")
-        if path and self.progress_written and os.path.exists(path):  # only our own: another run may own it now
+        if path and self.progress_written and os.path.exists(path):  # each run has its own file
             with contextlib.suppress(OSError):
                 os.remove(path)
 
     # --- scripts on the managed host ------------------------------------------------------------------
     def script_text(self, entry):
-        """The copied file, checked byte for byte against the controller's checksum."""
+        """The copied file, checked byte for byte against the controller's sha256 of its bytes ("bytes_sha256";
+        "checksum" hashes the normalised text, for the history). A leading byte-order mark is dropped, as the
+        controller dropped it before computing the statement offsets (PostgreSQL would reject it)."""
         path = os.path.join(self.params["scripts_dir"], entry["path"])
         if path not in self.scripts:
             try:
@@ -488,13 +522,13 @@ class Runner:
                     "again without skipping the copy." % (path, exc.strerror)
                 ) from None
             checksum = hashlib.sha256(data).hexdigest()
-            if checksum != entry["checksum"]:
+            if checksum != entry["bytes_sha256"]:
                 raise RunFailed(
                     "%s on this host differs from the controller's file (sha256 %s, expected %s): the copy is stale "
                     "or was altered. Nothing was changed; run the role again to copy it."
-                    % (path, checksum, entry["checksum"])
+                    % (path, checksum, entry["bytes_sha256"])
                 )
-            self.scripts[path] = data.decode("utf-8")
+            self.scripts[path] = data.decode("utf-8-sig")  # utf-8, without one leading BOM
         return self.scripts[path]
 
     def statements(self, entry):
@@ -506,6 +540,7 @@ class Runner:
     def run_script(self, entry):
         """Execute every statement of ENTRY; the rows of the last one."""
         rows = []
+        self.current_script = entry["script"]
         for number, line, statement in self.statements(entry):
             try:
                 rows = self.rows(statement)
@@ -514,6 +549,28 @@ class Runner:
                     raise
                 raise StatementFailed(entry["script"], number, line, statement, exc) from exc
         return rows
+
+    def session_lost(self):
+        return bool(getattr(self.conn, "closed", False) or getattr(self.conn, "broken", False))
+
+    def record_lost_attempt(self, kind, migration, entry, invalid_before):
+        """On a new session: record the failed attempt of a marked script; the INVALID indexes it left."""
+        if self.open_connection is None:
+            return []
+        fresh = self.open_connection()
+        if fresh is None:
+            return []
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.conn = fresh
+        self.locked = False  # the killed session's lock went with it
+        self.set_autocommit(True)
+        left = [name for name in self.invalid_indexes() if name not in invalid_before]
+        self.record(
+            kind, migration.get("version"), migration["description"], entry["script"], entry["checksum"], 0, False
+        )
+        self.set_autocommit(False)
+        return left
 
     def invalid_indexes(self):
         found = self.rows("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1")
@@ -593,8 +650,9 @@ class Runner:
             return self.with_lock_retries(entry["script"], attempt)
         finally:
             # Session settings outlive the script here (and a script may SET its own): reset them.
-            self.rows("RESET lock_timeout")
-            self.rows("RESET statement_timeout")
+            if not self.session_lost():
+                self.rows("RESET lock_timeout")
+                self.rows("RESET statement_timeout")
 
     def apply_outside_transaction(self, kind, migration, entry):
         """A marked script: each statement commits on its own; the history row follows success."""
@@ -612,6 +670,14 @@ class Runner:
             )
             self.set_autocommit(False)
             raise
+        except Exception as exc:
+            if not self.session_lost():
+                raise
+            # The session was killed mid-script (pg_terminate_backend, a failover): statements before it stayed
+            # committed, and a CREATE INDEX CONCURRENTLY leaves an INVALID index. A new session records the
+            # failed attempt and finds that index, so the message can name it.
+            left = self.record_lost_attempt(kind, migration, entry, before)
+            raise RunFailed(lost_session_message(self.params, entry["script"], exc, left)) from None
         self.record(
             kind, migration.get("version"), migration["description"], entry["script"], entry["checksum"], duration, True
         )
@@ -673,6 +739,22 @@ def failure_message(failure, action, from_version):
     return message
 
 
+def lost_session_message(params, script, exc, left_invalid):
+    """A marked script whose session ended under it: what stayed, what it left, what to do."""
+    detail = " ".join(str(exc).split()) or exc.__class__.__name__
+    message = (
+        "the session running %s on %s ended under it: %s: %s. This script runs outside a transaction: statements "
+        "before the interrupted one stayed committed, and the run is recorded as failed."
+        % (script, params["login_db"], exc.__class__.__name__, detail)
+    )
+    for index in left_invalid:
+        message += (
+            " It left the INVALID index %s behind (an interrupted CREATE INDEX CONCURRENTLY): re-running a script "
+            "that drops it first repairs it, or remove it with DROP INDEX CONCURRENTLY %s;" % (index, index)
+        )
+    return message + " Run playbooks/status.yml to see where the database stands, then run the playbook again."
+
+
 def render_diff(runner, entries, header):
     chunks = []
     for label, entry in entries:
@@ -687,14 +769,9 @@ def run_migrate(module, runner, result):
     check = module.check_mode
     rehearse = check and params["rehearse"]
 
-    if check and not rehearse:
-        history = runner.read_history()
-    else:
+    if not check or rehearse:
         runner.acquire_lock()
-        if not check:
-            result["history_created"] = runner.ensure_history()
-            result["changed"] = result["changed"] or result["history_created"]
-        history = runner.read_history()
+    history = runner.read_history()
 
     plan = plan_migrate(
         params["changeset"],
@@ -753,6 +830,10 @@ def run_migrate(module, runner, result):
         if rehearse:
             result["rehearsal"] = rehearse_migrations(runner, pending, pending_repeatables)
         return
+
+    # Only a run that passed the version check creates the history table: a refused run creates nothing.
+    result["history_created"] = runner.ensure_history()
+    result["changed"] = result["changed"] or result["history_created"]
 
     if plan["repair"]:
         for item in plan["repair"]:
@@ -1079,11 +1160,9 @@ def run_rollback(module, runner, result):
     check = module.check_mode
     if params["target_version"] in (None, ""):
         raise RunFailed("a rollback needs pg_migrate_target_version (the version to go back to; 000 reverts all)")
-    if check and not params["rehearse"]:
-        history = runner.read_history()
-    else:
-        runner.acquire_lock()
-        history = runner.read_history()
+    # Check mode too: it rehearses the reverts like the real run, so it needs the same stable history.
+    runner.acquire_lock()
+    history = runner.read_history()
     plan = plan_rollback(params["changeset"], history, params["target_version"])
     result["plan"] = plan
     if plan["problems"]:
@@ -1100,20 +1179,10 @@ def run_rollback(module, runner, result):
             "before": "",
             "after": render_diff(runner, [("revert", r) for _, r in reverts], "would run" if check else "ran"),
         }
+    if reverts:
+        result["rehearsal"] = rehearse_reverts(runner, result, [revert for _, revert in reverts], plan, check)
     if check:
         result["changed"] = bool(reverts)
-        if params["rehearse"] and reverts:
-            runner.set_autocommit(False)
-            try:
-                for _, revert in reverts:
-                    if revert["transactional"]:
-                        runner.run_script(revert)
-            except StatementFailed as failure:
-                raise RunFailed(
-                    "rehearsal failed (rolled back): " + failure_message(failure, "rollback", plan["from_version"])
-                ) from None
-            finally:
-                runner.conn.rollback()
         return
 
     current = plan["from_version"]
@@ -1155,6 +1224,80 @@ def run_rollback(module, runner, result):
         plan["revert_versions"] = remaining
         current = _version_below(history, migration["version"])
         result["changed"] = True
+
+
+NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
+
+
+def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: dict, check: bool) -> dict:
+    """Run the transactional REVERTS of the plan, in order, in ONE transaction, then roll it back.
+
+    Each real revert commits on its own, so a revert that refuses late in the chain (U002 while a
+    policy is published) used to leave the database half way, at a version nobody asked for. Its
+    refusal is found here first, while the database is still where it was. A marked no-transaction
+    revert cannot run in a transaction: it is skipped and listed in "not_rehearsed". The rehearsal
+    holds the same table locks as the real reverts, with the run's timeouts and lock-timeout retries.
+    """
+    transactional = [revert for revert in reverts if revert["transactional"]]
+    skipped = [
+        {"script": revert["script"], "reason": NOT_REHEARSED} for revert in reverts if not revert["transactional"]
+    ]
+
+    def attempt() -> list[dict]:
+        rehearsed = []
+        runner.set_autocommit(False)
+        try:
+            runner.set_timeouts(local=True)
+            for number, revert in enumerate(transactional, start=1):
+                if not check:  # check mode runs in the foreground, with no watcher to read the note
+                    runner.note_progress("%s (rehearsal)" % revert["script"], number, len(transactional))
+                started = time.monotonic()
+                runner.run_script(revert)
+                rehearsed.append(
+                    {"script": revert["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+                )
+            return rehearsed
+        finally:
+            runner.conn.rollback()
+
+    rehearsed = []
+    if transactional:
+        try:
+            rehearsed, _attempts = runner.with_lock_retries("the rehearsal of the reverts", attempt)
+        except StatementFailed as failure:
+            result["failure"] = failure.summary()
+            raise RunFailed(rehearsal_refusal(runner.params, plan, failure, check)) from None
+    return {"rehearsed": rehearsed, "not_rehearsed": skipped, "rolled_back": True}
+
+
+def rehearsal_refusal(params: dict, plan: dict, failure: StatementFailed, check: bool) -> str:
+    """The refusal of a rollback whose rehearsal failed: which revert would refuse, the server's reason, the fix."""
+    message = (
+        "the rollback of %s to %s %s; nothing was changed (the database is still at version %s, its history as it "
+        "was). The rehearsal, which runs the reverts in one transaction and rolls it back, stopped at %s, statement "
+        "%d (line %d) [SQLSTATE %s]: %s. Statement: %s."
+        % (
+            params["login_db"],
+            params["target_version"],
+            "would be refused" if check else "was refused before its first revert",
+            plan["from_version"],
+            failure.script,
+            failure.number,
+            failure.line,
+            failure.sqlstate,
+            failure.error,
+            excerpt(failure.statement),
+        )
+    )
+    if failure.sqlstate == LOCK_NOT_AVAILABLE:
+        message += (
+            " The lock timeout fired on every attempt (%d): another session holds a conflicting lock for longer; "
+            "find it in pg_stat_activity/pg_locks." % getattr(failure, "attempts", 1)
+        )
+    return message + (
+        " Remove the cause the server names and run the rollback again; or stay at %s and fix forward with a new "
+        "migration." % plan["from_version"]
+    )
 
 
 def _version_below(history, version):
@@ -1331,6 +1474,7 @@ def main():
         phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
         high_water=dict(type="int"),
         progress_file=dict(type="path"),
+        password_handoff=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     for option in ("history_schema", "history_table"):
@@ -1341,10 +1485,19 @@ def main():
             )
 
     ensure_required_libs(module)
+    runner = Runner(module, None)
+    runner.write_note({"state": "starting"})
+    if module.params["password_handoff"]:
+        try:
+            module.params["login_password"] = receive_password(module.params["password_handoff"], HANDOFF_WAIT)
+        except RunFailed as failure:
+            runner.clear_progress()
+            module.fail_json(msg=str(failure), changed=False)
     conn_params = get_conn_params(module, module.params, warn_db_default=False)
     conn_params.setdefault("application_name", "pg_migrate")
     conn, _ = connect_to_db(module, conn_params, autocommit=False)
-    runner = Runner(module, conn)
+    runner.conn = conn
+    runner.open_connection = lambda: connect_to_db(module, dict(conn_params), autocommit=False, fail_on_conn=False)[0]
     result = dict(
         changed=False,
         applied=[],
@@ -1366,6 +1519,8 @@ def main():
                 module.params["repair"],
             )
             result["history"] = history
+            result["plan"]["failed_attempts"] = failed_attempts(history)
+            result["plan"]["invalid_indexes"] = runner.invalid_indexes()
         elif module.params["action"] == "migrate":
             run_migrate(module, runner, result)
         elif module.params["action"] == "verify":
@@ -1382,19 +1537,76 @@ def main():
         conn.close()
         module.fail_json(**result)
     except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
-        result["msg"] = unexpected_failure_message(module.params["action"], module.params["login_db"], exc)
+        result["msg"] = unexpected_failure_message(
+            module.params["action"], module.params["login_db"], exc, runner.current_script
+        )
         release_quietly(runner)
         with contextlib.suppress(Exception):
             conn.close()
         module.fail_json(**result)
     release_quietly(runner)
     conn.close()
+    if runner.lock_waited_s >= 1:
+        result["lock_waited_s"] = runner.lock_waited_s
     module.exit_json(**result)
 
 
-def unexpected_failure_message(action, database, exc):
+HANDOFF_WAIT = 60.0
+
+
+def receive_password(path, wait_s):
+    """The login password, read from a FIFO at PATH that the role's watcher on the controller writes to.
+
+    A background (async) job's arguments sit in a file on the managed host for as long as it runs, so the
+    password is not among them: the job creates a FIFO (mode 0600, nothing is stored on disk), the watcher
+    writes the password into it through its connection, and the job removes it. The FIFO appears under
+    its final name only once the job reads it, so the writer never waits on a reader that is not there."""
+    staging = path + ".new"
+    for stale in (staging, path):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(stale)
+    os.mkfifo(staging, 0o600)
+    reader = os.open(staging, os.O_RDONLY | os.O_NONBLOCK)
+    keep_open = os.open(staging, os.O_WRONLY | os.O_NONBLOCK)  # no end-of-file while no writer is attached
+    os.rename(staging, path)
+    received = b""
+    deadline = time.monotonic() + wait_s
+    try:
+        while b"\n" not in received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunFailed(
+                    "the background job waited %ds for the login password from the controller and got none: the "
+                    "controller went away, or its connection to this host broke. Nothing was changed; run the "
+                    "playbook again." % wait_s
+                )
+            ready, _, _ = select.select([reader], [], [], min(remaining, 1.0))
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    received += os.read(reader, 4096)
+    finally:
+        os.close(reader)
+        os.close(keep_open)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    return received.split(b"\n", 1)[0].decode("utf-8")
+
+
+def failed_attempts(history):
+    """Failed attempts the history records (a marked script that stopped half-way) and no later success."""
+    succeeded = {row["version"] for row in history if row.get("success", True) and row.get("version")}
+    return [
+        {"version": row["version"], "script": row["script"], "at": row.get("applied_at"), "by": row.get("applied_by")}
+        for row in history
+        if not row.get("success", True) and row.get("version") not in succeeded
+    ]
+
+
+def unexpected_failure_message(action, database, exc, script=None):
     """What an operator needs when the run broke off for a reason no script caused."""
     detail = " ".join(str(exc).split()) or exc.__class__.__name__
+    if script:
+        detail += ". It was running %s" % script
     advice = {
         "backfill": "Committed batches stay; run playbooks/backfill.yml again to continue.",
         "rollback": "Each revert is one transaction (except marked scripts): run playbooks/status.yml to see where "

@@ -25,6 +25,17 @@ def version_key(version):
     return tuple(parts)
 
 
+def same_checksum(recorded, entry):
+    """Whether a history row's checksum RECORDED stands for the script ENTRY (docs/checksums.md).
+
+    entry["checksum"] is scheme 2 (SHA-256 of the text without BOM, LF line endings). A row written by an
+    earlier version holds scheme 1 (SHA-256 of the raw bytes) of the file as it was checked out then: the
+    controller lists those for every LF/CRLF, BOM/no-BOM form of the same text in "checksum_equivalents", so a
+    line-ending or BOM change alone is never drift.
+    """
+    return recorded == entry["checksum"] or recorded in (entry.get("checksum_equivalents") or ())
+
+
 def _migration_view(migration):
     return {
         "version": migration["version"],
@@ -70,6 +81,8 @@ def plan_migrate(
                 problems.append(
                     "pg_migrate_target_version %s matches no migration (latest is %s)" % (target_version, latest)
                 )
+            elif succeeded and target_key < max(succeeded):
+                problems.append(_target_below_current(target_version, succeeded[max(succeeded)]["version"]))
 
     baseline = []
     if baseline_version not in (None, "") and not versioned_rows:
@@ -90,7 +103,7 @@ def plan_migrate(
     drift = []
     for key, row in sorted(succeeded.items()):
         migration = by_key.get(key)
-        if migration is not None and row["checksum"] != migration["checksum"]:
+        if migration is not None and not same_checksum(row["checksum"], migration):
             drift.append(
                 {
                     "version": migration["version"],
@@ -146,7 +159,7 @@ def plan_migrate(
             last_repeatable[row["script"]] = row  # history is read in installed order: the last one wins
     for repeatable in sorted(changeset.get("repeatables", []), key=lambda r: r["script"]):
         recorded = last_repeatable.get(repeatable["script"])
-        if recorded is None or recorded["checksum"] != repeatable["checksum"]:
+        if recorded is None or not same_checksum(recorded["checksum"], repeatable):
             repeatables.append(
                 {
                     "script": repeatable["script"],
@@ -183,6 +196,38 @@ def plan_migrate(
     }
 
 
+def _target_below_current(target_version: str, current: str) -> str:
+    """A migrate target below the database's version: migrate only goes forward, so point at the rollback."""
+    return (
+        "pg_migrate_target_version %s is below the version the database is at (%s): migrate only goes forward. "
+        "To go back to %s, run playbooks/rollback.yml -e pg_migrate_target_version=%s instead (try it with "
+        "--check first)." % (target_version, current, target_version, target_version)
+    )
+
+
+def _rollback_target_problem(
+    target_version: str, target_key: tuple, by_key: dict, applied: dict, from_version: str
+) -> str | None:
+    """Why TARGET_VERSION cannot be a rollback's target, or None: a rollback only goes back, to a real version."""
+    if target_key == version_key(NO_VERSION) or target_key in applied:
+        return None
+    if target_key not in by_key:
+        known = sorted(by_key)
+        versions = "%s to %s" % (by_key[known[0]]["version"], by_key[known[-1]]["version"]) if known else "none"
+        return (
+            "pg_migrate_target_version %s matches no migration of the change set (versions %s): a rollback goes "
+            "back to a version that exists. Choose one of them, or 000 to revert everything; playbooks/status.yml "
+            "lists the applied ones." % (target_version, versions)
+        )
+    if not applied or target_key > max(applied):
+        return (
+            "pg_migrate_target_version %s is above the version the database is at (%s): a rollback only goes back. "
+            "To go forward to %s, run playbooks/migrate.yml -e pg_migrate_target_version=%s instead."
+            % (target_version, from_version, target_version, target_version)
+        )
+    return None
+
+
 def plan_rollback(changeset, history, target_version):
     """What `rollback` to TARGET_VERSION would revert, newest first, and what stops it."""
     problems = []
@@ -202,6 +247,9 @@ def plan_rollback(changeset, history, target_version):
             applied[version_key(row["version"])] = row
     highest = max(applied) if applied else None
     from_version = applied[highest]["version"] if highest is not None else NO_VERSION
+    target_problem = _rollback_target_problem(target_version, target_key, by_key, applied, from_version)
+    if target_problem:
+        problems.append(target_problem)
 
     revert = []
     for key in sorted(applied, reverse=True):
@@ -227,7 +275,7 @@ def plan_rollback(changeset, history, target_version):
                 % (migration["script"], migration["version"], migration["description_slug"])
             )
             continue
-        if row["checksum"] != migration["checksum"]:
+        if not same_checksum(row["checksum"], migration):
             problems.append(
                 "checksum drift: %s changed since it was applied (sha256 %s, now %s); its revert may not "
                 "match what ran. Resolve the drift first."
