@@ -25,11 +25,17 @@ def changeset_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def play(db: Database, tmp_path: Path) -> Callable[..., PlaybookRun]:
-    """Run a playbook of the project with the local inventory against the test database."""
-    remote = tmp_path / "remote"
+    """Run a playbook of the project with the local inventory against the test database.
 
-    def run(playbook: str = "migrate.yml", *args: str, **kwargs) -> PlaybookRun:
-        return run_playbook(db, playbook, "-e", f"pg_migrate_remote_dir={remote}", *args, **kwargs)
+    The run's temporary files (TMPDIR: check mode's staging directory, for one) go to this test's own
+    directory, so a test that looks for leftovers sees only its own."""
+    remote = tmp_path / "remote"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+
+    def run(playbook: str = "migrate.yml", *args: str, env: dict[str, str] | None = None, **kwargs) -> PlaybookRun:
+        env = {"TMPDIR": str(scratch), **(env or {})}
+        return run_playbook(db, playbook, "-e", f"pg_migrate_remote_dir={remote}", *args, env=env, **kwargs)
 
     return run
 
@@ -45,3 +51,19 @@ def advisory_locks(db: Database) -> int:
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
         "(SELECT oid FROM pg_database WHERE datname = current_database())"
     )
+
+
+@pytest.fixture
+def standby(db: Database):
+    """A real hot standby of the test server (pg_basebackup -R), holding the test database."""
+    import shutil
+    import tempfile
+
+    import localpg
+
+    base = Path(tempfile.mkdtemp(prefix="pg_migrate-standby-"))
+    try:
+        yield localpg.start_standby(db.server, base)
+    finally:
+        localpg.stop(base)
+        shutil.rmtree(base, ignore_errors=True)

@@ -16,10 +16,13 @@ def _state(db: Database) -> tuple:
 def test_check_on_a_v001_database_changes_nothing_and_names_every_pending_version(db: Database, play, tmp_path: Path):
     play("migrate.yml", "-e", "pg_migrate_target_version=001").assert_ok()
     before = _state(db), _files(tmp_path / "remote")
-    result = play("migrate.yml", "--check").assert_ok()
-    # Nothing that matters changed: schema, history, the copied scripts; no scratch directory is left.
-    assert (_state(db), _files(tmp_path / "remote")) == before
-    assert list(Path(tempfile.gettempdir()).glob("pg_migrate-check-*")) == []
+    # Another process's check run on this machine, still going: its scratch directory is none of our business.
+    with tempfile.TemporaryDirectory(prefix="pg_migrate-check-") as _others:
+        result = play("migrate.yml", "--check").assert_ok()
+        # Nothing that matters changed: schema, history, the copied scripts; no scratch directory is left
+        # in this run's own TMPDIR (the play fixture's), whatever other runs leave in the machine's /tmp.
+        assert (_state(db), _files(tmp_path / "remote")) == before
+        assert list((tmp_path / "tmp").glob("pg_migrate-check-*")) == []
     assert f"localhost {db.name}: 001 -> 005 (check mode: would apply 4)" in result.output
     assert "pending: 002 003 004 005" in result.output
     assert "squawk: 0 finding(s)" in result.output

@@ -128,22 +128,6 @@ def test_unreachable_server_is_reported_readably(db: Database, play):
     assert "pg_migrate_login_" in result.output
 
 
-@pytest.fixture
-def standby(db: Database):
-    """A real hot standby of the test server (pg_basebackup -R), holding the test database."""
-    import shutil
-    import tempfile
-
-    import localpg
-
-    base = Path(tempfile.mkdtemp(prefix="pg_migrate-standby-"))
-    try:
-        yield localpg.start_standby(db.server, base)
-    finally:
-        localpg.stop(base)
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def test_a_hot_standby_is_skipped_with_a_message_or_fails_by_setting(db: Database, play, standby):
     port = ("-e", f"pg_migrate_login_port={standby.port}")
     skipped = play("migrate.yml", *port).assert_ok()

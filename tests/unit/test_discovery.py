@@ -152,7 +152,10 @@ def test_seeds_directory_takes_only_repeatables(tmp_path: Path):
 
 def test_missing_directory_is_a_problem(tmp_path: Path):
     _, problems, _ = discovery.build_changeset(str(tmp_path / "nowhere"))
-    assert problems == [f"{tmp_path / 'nowhere'}: no such directory"]
+    assert problems == [
+        f"{tmp_path / 'nowhere'}: no such directory (pg_migrate_migrations_dir names it: point it at the directory "
+        "that holds the migrations (V*.sql))"
+    ]
 
 
 def test_bundle_is_deterministic_and_carries_the_modes(tmp_path: Path):

@@ -409,3 +409,40 @@ def test_run_junit_of_a_backfill_is_one_case_with_its_progress():
 def test_run_junit_replaces_characters_xml_cannot_carry():
     _, cases = _suite(_report(plan={}, error="Key (reason)=(a\x01b) already exists"))
     assert cases["run"].find("failure").get("message") == "Key (reason)=(a\ufffdb) already exists"
+
+
+def test_the_state_after_a_dead_job_comes_from_a_status_read():
+    status = {
+        "plan": {
+            "from_version": "005",
+            "pending_versions": ["006"],
+            "failed_attempts": [{"version": "006", "script": "V006__idx.sql", "at": "t", "by": "u"}],
+            "invalid_indexes": ["xp_awards_reason_idx"],
+        }
+    }
+    text = filters.lost_job_state(status)
+    assert text.startswith("The database is now at version 005, with 006 pending. Each migration is one transaction")
+    assert "A failed attempt of V006__idx.sql is recorded" in text
+    assert "DROP INDEX CONCURRENTLY xp_awards_reason_idx;" in text
+    assert "Each revert is one transaction" in filters.lost_job_state(status, "rollback")
+    unread = filters.lost_job_state({"msg": "connection refused", "plan": {}})
+    assert unread.startswith("Where the database stands could not be read (connection refused)")
+    assert filters.lost_job_state({"skipped": True}) == ""
+
+
+def test_status_shows_failed_attempts_invalid_indexes_and_a_wait():
+    result = {
+        "action": "plan",
+        "database": "xp",
+        "lock_waited_s": 7.2,
+        "plan": {
+            "from_version": "005",
+            "to_version": "005",
+            "failed_attempts": [{"version": "006", "script": "V006__idx.sql", "at": "2026-01-01", "by": "postgres"}],
+            "invalid_indexes": ["xp_awards_reason_idx"],
+        },
+    }
+    lines = filters.summary(result, "db1", True)
+    assert "  waited 7 s for another pg_migrate run's lock" in lines
+    assert any(line.startswith("  failed attempt: 006 (V006__idx.sql, at 2026-01-01 by postgres)") for line in lines)
+    assert any(line.startswith("  INVALID index: xp_awards_reason_idx") for line in lines)

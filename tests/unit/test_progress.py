@@ -87,3 +87,39 @@ def test_watch_ignores_a_progress_note_left_by_an_earlier_killed_run():
 def test_watch_advice_when_it_loses_the_job_says_it_may_still_run_and_what_to_check():
     advice = watch.still_running_advice("/root/.ansible_async/j1", "its results file is gone")
     assert "may still be running" in advice and "pg_stat_activity" in advice and "playbooks/status.yml" in advice
+
+
+def test_a_job_is_gone_when_its_process_is_or_the_host_restarted():
+    note = {"state": "running", "pid": 4242, "boot_id": "boot-a"}
+    assert watch.job_is_gone(note, alive=False, boot="boot-a")
+    assert not watch.job_is_gone(note, alive=True, boot="boot-a")
+    assert watch.job_is_gone(note, alive=True, boot="boot-b")  # a pid from before a reboot means nothing
+    assert not watch.job_is_gone(None, alive=False, boot="boot-a")  # no note yet: nothing to judge by
+    assert not watch.job_is_gone(dict(note, boot_id=None), alive=None, boot=None)
+
+
+def test_a_module_killed_under_async_wrapper_is_a_death_not_a_result():
+    killed = {"failed": 1, "cmd": "AnsiballZ_pg_migrate.py", "data": "", "stderr": "", "msg": "Traceback ..."}
+    assert watch.died_without_result(killed)
+    assert not watch.died_without_result({"failed": True, "msg": "V006 failed", "database": "xp", "plan": {}})
+    assert not watch.died_without_result({"failed": True, "msg": "Timeout exceeded", "child_pid": 1})
+    assert not watch.died_without_result({"changed": True, "database": "xp"})
+
+
+def test_the_lost_job_message_says_where_it_was():
+    note = {"state": "running", "action": "migrate", "script": "V006__x.sql", "number": 1, "total": 2}
+    message = watch.lost_job_message("db1", "xp", note, "its process 42 is gone")
+    assert message.startswith("the pg_migrate job for xp on db1 died while running V006__x.sql (1 of 2)")
+    assert "its process 42 is gone" in message
+    assert "before it wrote its first note" in watch.lost_job_message("db1", "xp", None, "no sign")
+    assert "waiting for another run's lock" in watch.where_it_was({"state": "waiting"})
+    assert "reverting U006__x.sql" in watch.where_it_was(dict(note, action="rollback", script="U006__x.sql"))
+
+
+def test_a_waiting_run_names_the_lock_and_its_holder():
+    note = {"state": "waiting", "lock": "migration", "holder": 777, "since": 100.0}
+    line = watch.waiting_line("db1", "xp", note, 112.0)
+    assert (
+        line
+        == "db1 xp: waiting for another pg_migrate run to release the migration lock (held by pid 777), 12 s so far"
+    )

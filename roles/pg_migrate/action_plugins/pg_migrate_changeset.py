@@ -51,6 +51,8 @@ NAMING_HELP = (
     "V<version>__<description>.verify.sql or R__<description>.sql (description: letters, digits, _)"
 )
 BUNDLE_MODE = 0o640
+# The role variable that names each directory of the change set, for messages.
+DIRECTORY_VARIABLES = {"migrations": "pg_migrate_migrations_dir", "seeds": "pg_migrate_seeds_dir"}
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,11 @@ def entry_problem(path: str, name: str) -> str | None:
 def read_scripts(directory: str, subdir: str, problems: list[str], warnings: list[str]) -> list[tuple]:
     """(name, relpath, ScriptName, entry) for every well-named, valid .sql file of DIRECTORY."""
     if not os.path.isdir(directory):
-        problems.append("%s: no such directory" % directory)
+        variable = DIRECTORY_VARIABLES.get(subdir, "the directory")
+        problems.append(
+            "%s: no such directory (%s names it: point it at the directory that holds the %s)"
+            % (directory, variable, "seed scripts (R__*.sql)" if subdir == "seeds" else "migrations (V*.sql)")
+        )
         return []
     found = []
     for name in sorted(os.listdir(directory)):

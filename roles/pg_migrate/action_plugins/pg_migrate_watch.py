@@ -127,7 +127,7 @@ def where_it_was(note: dict | None) -> str:
 
 def lost_job_message(host: str, database: str, note: dict | None, why: str) -> str:
     return (
-        "the pg_migrate job for %s on %s died %s (%s: killed, out of memory, or the host restarted) and left no "
+        "the pg_migrate job for %s on %s died %s (%s; killed, out of memory, or the host restarted) and left no "
         "result." % (database, host, where_it_was(note), why)
     )
 
@@ -216,16 +216,16 @@ class ActionModule(ActionBase):
             if not handed_over:
                 handed_over = self._hand_over_password(fifo, password)
             waited = time.monotonic() - started
-            if job_is_gone(note, None if alive_text is None else alive_text == "alive", boot):
-                # The job's process is gone but its result may be on its way: look again a moment later.
-                gone_since = gone_since or time.monotonic()
-                if time.monotonic() - gone_since > GONE_CONFIRM:
-                    why = (
-                        "the host restarted"
-                        if boot and note.get("boot_id") not in (None, boot)
-                        else ("its process %s is gone" % note["pid"])
-                    )
-                    outcome = {"failed": True, "job_lost": True, "msg": lost_job_message(host, database, note, why)}
+            gone = job_is_gone(note, None if alive_text is None else alive_text == "alive", boot)
+            # A job whose process is gone may still be writing its result: it is lost only if that does not come.
+            gone_since = (gone_since or time.monotonic()) if gone else None
+            if gone and time.monotonic() - gone_since > GONE_CONFIRM:
+                why = (
+                    "the host restarted"
+                    if boot and note.get("boot_id") not in (None, boot)
+                    else ("its process %s is gone" % note["pid"])
+                )
+                outcome = {"failed": True, "job_lost": True, "msg": lost_job_message(host, database, note, why)}
             elif note is None and job_text is not None and waited > ABSENT_GRACE:
                 outcome = {
                     "failed": True,
@@ -246,7 +246,7 @@ class ActionModule(ActionBase):
                     self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
                 return dict(result, **outcome)  # otherwise the job may still run: leave its results file alone
             # Only runs that last a while are worth a line; the first look comes after one interval.
-            if note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
+            if note and not gone_since and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
                 now = time.monotonic()
                 what = (note.get("state"), note.get("script"))
                 if what != shown[0] or now - shown[1] >= every:
@@ -262,7 +262,10 @@ class ActionModule(ActionBase):
 
         self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
         if died_without_result(outcome):
-            why = "it ended without a result"
+            # The killed module could not clear its note: it says what was running when it died.
+            [last_note] = self._peek(["cat %s 2>/dev/null || printf absent" % shlex.quote(progress_file)])
+            note = fresh_progress(last_note, started_epoch) or note
+            why = "its module process ended without a result"
             return dict(result, failed=True, job_lost=True, msg=lost_job_message(host, database, note, why))
         result.update({key: value for key, value in module_result(outcome).items() if not key.startswith("_ansible")})
         if outcome.get("failed") and not outcome.get("msg"):
