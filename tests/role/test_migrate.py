@@ -58,6 +58,9 @@ def test_rollback_to_001_and_migrate_again_gives_an_identical_schema(db: Databas
     rolled = play("rollback.yml", "-e", "pg_migrate_target_version=001").assert_ok()
     assert [row[0] for row in history(db)] == ["001"]
     assert "rollback 005 -> 001" in rolled.output
+    # The chain was rehearsed (in one transaction, rolled back) before the first revert; U005 cannot be.
+    assert "rehearsed U002__policy_as_data.sql in" in rolled.output
+    assert "not rehearsed U005__index_awards_policy_version.sql: runs outside a transaction" in rolled.output
     for change in changes()[1:]:
         assert db.sqlstate(change.verify.read_text()) is not None
     play().assert_ok()

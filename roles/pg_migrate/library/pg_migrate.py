@@ -247,6 +247,7 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 LOCK_NOT_AVAILABLE = "55P03"
 DUPLICATE_TABLE = "42P07"
 EXCERPT_CHARS = 160
+CLIENT_CHECK_INTERVAL = "5s"
 
 
 def boot_id():
@@ -373,6 +374,7 @@ class Runner:
             self.conn.commit()
             if got:
                 self.locked = True
+                self.watch_client_connection()
                 self.lock_waited_s = round(time.monotonic() - (deadline - self.params["advisory_lock_wait"]), 1)
                 if self.lock_waited_s >= 1:
                     self.write_note({"state": "locked", "waited_s": self.lock_waited_s})
@@ -406,6 +408,17 @@ class Runner:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
+
+    def watch_client_connection(self):
+        """Have the server notice a vanished client during a long statement (PostgreSQL 14 and later).
+
+        Without it, the session of a job killed mid-statement (kill -9, the OOM killer) runs that statement to
+        its end, holding its locks and the migration lock, before it finds the client gone and rolls back."""
+        info = getattr(self.conn, "info", None)
+        version = getattr(info, "server_version", None) or getattr(self.conn, "server_version", 0)
+        if version >= 140000:
+            self.rows("SELECT set_config('client_connection_check_interval', %s, false)", (CLIENT_CHECK_INTERVAL,))
+            self.conn.commit()
 
     def lock_holder_pid(self):
         """The backend that holds the lock this run waits for (None when it was released meanwhile)."""
@@ -1156,6 +1169,9 @@ def rehearse_migrations(runner, pending, repeatables):
 
 
 def run_rollback(module, runner, result):
+    """Revert newest first down to the target, each revert with its history row; refused before the first one
+    when the plan has problems or the rehearsal of the chain fails, so a rollback never stops half way for a
+    reason that was known in advance."""
     params = module.params
     check = module.check_mode
     if params["target_version"] in (None, ""):
@@ -1474,7 +1490,7 @@ def main():
         phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
         high_water=dict(type="int"),
         progress_file=dict(type="path"),
-        password_handoff=dict(type="path"),
+        password_handoff=dict(type="path", no_log=False),  # a path: the password itself comes through it
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     for option in ("history_schema", "history_table"):
@@ -1487,13 +1503,17 @@ def main():
     ensure_required_libs(module)
     runner = Runner(module, None)
     runner.write_note({"state": "starting"})
+    params = module.params
     if module.params["password_handoff"]:
         try:
-            module.params["login_password"] = receive_password(module.params["password_handoff"], HANDOFF_WAIT)
+            secret = receive_password(module.params["password_handoff"], HANDOFF_WAIT)
         except RunFailed as failure:
             runner.clear_progress()
             module.fail_json(msg=str(failure), changed=False)
-    conn_params = get_conn_params(module, module.params, warn_db_default=False)
+        # Masked wherever the module's output could carry it, as if it had come as a no_log argument.
+        module.no_log_values.add(secret)
+        params = dict(module.params, login_password=secret)  # not in module.params: those are echoed back
+    conn_params = get_conn_params(module, params, warn_db_default=False)
     conn_params.setdefault("application_name", "pg_migrate")
     conn, _ = connect_to_db(module, conn_params, autocommit=False)
     runner.conn = conn
