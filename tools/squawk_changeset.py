@@ -26,7 +26,7 @@ def lintable_scripts(directory: Path) -> list[Path]:
 
 
 def is_transactional(script: Path) -> bool:
-    first_line = script.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    first_line = script.read_text(encoding="utf-8-sig").split("\n", 1)[0].strip()
     return first_line != NO_TRANSACTION_MARKER
 
 

@@ -443,6 +443,6 @@ def test_status_shows_failed_attempts_invalid_indexes_and_a_wait():
         },
     }
     lines = filters.summary(result, "db1", True)
-    assert "  waited 7 s for another pg_migrate run's lock" in lines
+    assert "  waited 7 s for the lock of another pg_migrate run" in lines
     assert any(line.startswith("  failed attempt: 006 (V006__idx.sql, at 2026-01-01 by postgres)") for line in lines)
     assert any(line.startswith("  INVALID index: xp_awards_reason_idx") for line in lines)

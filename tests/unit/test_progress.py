@@ -112,7 +112,7 @@ def test_the_lost_job_message_says_where_it_was():
     assert message.startswith("the pg_migrate job for xp on db1 died while running V006__x.sql (1 of 2)")
     assert "its process 42 is gone" in message
     assert "before it wrote its first note" in watch.lost_job_message("db1", "xp", None, "no sign")
-    assert "waiting for another run's lock" in watch.where_it_was({"state": "waiting"})
+    assert "waiting for the lock of another run" in watch.where_it_was({"state": "waiting"})
     assert "reverting U006__x.sql" in watch.where_it_was(dict(note, action="rollback", script="U006__x.sql"))
 
 

@@ -121,7 +121,7 @@ def where_it_was(note: dict | None) -> str:
         verb = "reverting" if note.get("action") == "rollback" else "running"
         return "while %s %s (%s of %s)" % (verb, note.get("script"), note.get("number"), note.get("total"))
     if note.get("state") == "waiting":
-        return "while waiting for another run's lock"
+        return "while waiting for the lock of another run"
     return "before its first script"
 
 

@@ -131,7 +131,7 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
         for item in rehearsal.get("not_rehearsed", []):
             lines.append("  not rehearsed %s: %s" % (item["script"], item["reason"]))
     if result.get("lock_waited_s"):
-        lines.append("  waited %.0f s for another pg_migrate run's lock" % result["lock_waited_s"])
+        lines.append("  waited %.0f s for the lock of another pg_migrate run" % result["lock_waited_s"])
     for item in plan.get("failed_attempts", []):
         lines.append(
             "  failed attempt: %s (%s, at %s by %s): a script outside a transaction stopped part-way; fix the cause "

@@ -100,7 +100,10 @@ options:
     type: float
     default: 120
   rehearse:
-    description: In check mode, execute the pending transactional scripts in one transaction and roll it back.
+    description:
+      - For O(action=migrate) in check mode, execute the pending transactional scripts in one transaction and roll
+        it back. A rollback always rehearses its transactional reverts this way before the first one runs (and in
+        check mode), whatever this option says.
     type: bool
     default: false
   group_transactions:
@@ -160,6 +163,12 @@ options:
       - For O(action=backfill), the newest row when the backfill started (the count script's C(high_water)); a
         pass ends once it gets past it, so rows that arrive meanwhile do not keep the backfill going forever.
     type: int
+  password_handoff:
+    description:
+      - A path on the managed host where the module creates a FIFO (mode 0600) and reads the login password from
+        it, written there by the role's pg_migrate_watch over the connection. Used for background (async) runs,
+        whose arguments sit in a file on the host while they run; the password is then not among them.
+    type: path
   progress_file:
     description:
       - A file on the managed host where O(action=migrate) and O(action=rollback) note which script is running
@@ -271,6 +280,19 @@ def sqlstate_of(exc):
     return getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
 
 
+def session_ended(exc):
+    """The server ended the session (class 57P: terminated, shut down, crashed) or the connection broke (08)."""
+    return str(sqlstate_of(exc) or "").startswith(("57P", "08"))
+
+
+def error_kind(exc):
+    """The DB-API class of a driver error (OperationalError, ...), stable across psycopg 2 and 3's subclasses."""
+    for klass in type(exc).__mro__:
+        if klass.__name__ in ("OperationalError", "InterfaceError", "InternalError", "DatabaseError"):
+            return klass.__name__
+    return type(exc).__name__
+
+
 def describe_db_error(exc):
     """The server's message with DETAIL and HINT; never the statement text or a password."""
     diag = getattr(exc, "diag", None)
@@ -347,6 +369,15 @@ class Runner:
     def value(self, sql, params=None):
         result = self.rows(sql, params)
         return next(iter(result[0].values())) if result else None
+
+    def rollback(self):
+        """Roll back; on a session the server already ended, there is nothing to roll back, and the error that
+        ended it (with the server's reason) is the one to report, not "the connection is lost"."""
+        try:
+            self.conn.rollback()
+        except Exception:
+            if not self.session_lost():
+                raise
 
     def set_autocommit(self, enabled):
         if self.conn.autocommit != enabled:
@@ -558,8 +589,8 @@ class Runner:
             try:
                 rows = self.rows(statement)
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
-                if sqlstate_of(exc) is None:
-                    raise
+                if sqlstate_of(exc) is None or session_ended(exc):
+                    raise  # not the script's doing: the run broke off (reported with the script it was running)
                 raise StatementFailed(entry["script"], number, line, statement, exc) from exc
         return rows
 
@@ -636,7 +667,7 @@ class Runner:
                 self.conn.commit()
                 return timings
             except Exception:
-                self.conn.rollback()
+                self.rollback()
                 raise
 
         label = ", ".join(entry["script"] for _, _, entry in items)
@@ -733,6 +764,8 @@ def failure_message(failure, action, from_version):
                 " It left the INVALID index %s behind (a failed CREATE INDEX CONCURRENTLY): re-running a "
                 "script that drops it first repairs it, or remove it with DROP INDEX CONCURRENTLY %s;" % (index, index)
             )
+    elif action == "rehearsal":
+        pass  # the caller says that everything was rolled back
     elif action == "rollback":
         message += " The revert was rolled back; the database is still at version %s." % from_version
     elif action == "seed":
@@ -758,7 +791,7 @@ def lost_session_message(params, script, exc, left_invalid):
     message = (
         "the session running %s on %s ended under it: %s: %s. This script runs outside a transaction: statements "
         "before the interrupted one stayed committed, and the run is recorded as failed."
-        % (script, params["login_db"], exc.__class__.__name__, detail)
+        % (script, params["login_db"], error_kind(exc), detail)
     )
     for index in left_invalid:
         message += (
@@ -1003,7 +1036,7 @@ def backfill_batch(runner, batch_entry, batch_size, cursor):
             runner.conn.commit()
             return rows[0] if rows else {}
         except Exception:
-            runner.conn.rollback()
+            runner.rollback()
             raise
 
     row, _attempts = runner.with_lock_retries(batch_entry["script"], attempt)
@@ -1134,7 +1167,7 @@ def baseline_migrations(runner, migrations):
             )
         runner.conn.commit()
     except Exception:
-        runner.conn.rollback()
+        runner.rollback()
         raise
 
 
@@ -1158,13 +1191,13 @@ def rehearse_migrations(runner, pending, repeatables):
                 if kind == "migration" and runner.params["verify"] and item.get("verify"):
                     runner.run_verify(item)
             except StatementFailed as failure:
-                message = failure_message(failure, "rehearsal", "unchanged")
+                message = failure_message(failure, "rehearsal", None)
                 raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message) from None
             report["rehearsed"].append(
                 {"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
             )
     finally:
-        runner.conn.rollback()
+        runner.rollback()
     return report
 
 
@@ -1218,7 +1251,7 @@ def run_rollback(module, runner, result):
                         runner.conn.commit()
                         return (time.monotonic() - started) * 1000
                     except Exception:
-                        runner.conn.rollback()
+                        runner.rollback()
                         raise
 
                 duration, attempts = runner.with_lock_retries(revert["script"], attempt)
@@ -1274,7 +1307,7 @@ def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: di
                 )
             return rehearsed
         finally:
-            runner.conn.rollback()
+            runner.rollback()
 
     rehearsed = []
     if transactional:
@@ -1369,7 +1402,7 @@ def run_in_rolled_back_transaction(runner, statements):
                 return sqlstate_of(exc), getattr(diag, "constraint_name", None), describe_db_error(exc)
         return None
     finally:
-        runner.conn.rollback()
+        runner.rollback()
 
 
 def run_probe(runner, probe, fixtures):
@@ -1618,7 +1651,7 @@ def failed_attempts(history):
     return [
         {"version": row["version"], "script": row["script"], "at": row.get("applied_at"), "by": row.get("applied_by")}
         for row in history
-        if not row.get("success", True) and row.get("version") not in succeeded
+        if not row.get("success", True) and row.get("version") and row["version"] not in succeeded
     ]
 
 
@@ -1637,7 +1670,7 @@ def unexpected_failure_message(action, database, exc, script=None):
         "Each migration is one transaction with its history row (except marked scripts): run playbooks/status.yml "
         "to see where the database stands, then run the playbook again.",
     )
-    return "the %s run on %s broke off: %s: %s. %s" % (action, database, exc.__class__.__name__, detail, advice)
+    return "the %s run on %s broke off: %s: %s. %s" % (action, database, error_kind(exc), detail, advice)
 
 
 def release_quietly(runner):
