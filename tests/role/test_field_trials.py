@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+
 from tests.ansible_run import start_playbook
 from tests.pgdb import Database
 from tests.role.conftest import advisory_locks, history
@@ -68,6 +70,17 @@ def _wait_for(predicate, what: str, timeout: float = 60.0):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _note_in_state(remote: Path, state: str) -> dict | None:
+    for path in remote.glob(".progress-*.json"):
+        try:
+            note = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if note.get("state") == state:
+            return note
+    return None
 
 
 def _running_note(remote: Path) -> dict | None:
@@ -139,9 +152,9 @@ def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, p
     release = threading.Event()
     holding = threading.Event()
 
-    def hold_a_snapshot() -> None:  # CREATE INDEX CONCURRENTLY waits for this transaction to end
+    def hold_a_write_lock() -> None:  # CREATE INDEX CONCURRENTLY waits for this writer's transaction to end
         with db.connect() as conn:
-            conn.execute("SELECT count(*) FROM xp_awards")
+            conn.execute("LOCK TABLE xp_awards IN ROW EXCLUSIVE MODE")
             holding.set()
             release.wait(timeout=120)
 
@@ -154,7 +167,7 @@ def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, p
             "the index build to wait",
         )
 
-    holder = threading.Thread(target=hold_a_snapshot)
+    holder = threading.Thread(target=hold_a_write_lock)
     holder.start()
     assert holding.wait(timeout=30)
     killer = threading.Thread(target=kill_the_build)
@@ -200,23 +213,33 @@ def test_a_run_that_waited_for_another_says_so_and_shows_only_its_own_progress(
     db: Database, play, changeset_dir: Path, tmp_path: Path
 ):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", "pg_migrate_progress_every=1")
-    play("migrate.yml", *extra).assert_ok()
-    _slow_v006(changeset_dir, 8)
-    remote = tmp_path / "remote-first"
-    first = start_playbook(db, "migrate.yml", *extra, "-e", f"pg_migrate_remote_dir={remote}")
-    _wait_for(lambda: _running_note(remote), "the first run's V006 to start")
-    # The second run uses the same scripts directory on the same host, as a second operator would.
-    second = play("migrate.yml", *extra, "-e", f"pg_migrate_remote_dir={remote}").assert_ok()
-    first_output, _ = first.communicate(timeout=120)
-    assert first.returncode == 0, first_output
-    assert "running V006__slow_step.sql" in " ".join(first_output.split())
-    assert "waiting for another pg_migrate run to release the migration lock" in second.output, (
-        second.raw,
-        first_output,
-    )
-    assert "s for the lock of another pg_migrate run" in second.output, second.raw
-    assert "running V006" not in second.output  # the other run's progress is not ours
-    assert "nothing pending: already at 006" in second.output
+    play("migrate.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
+    (changeset_dir / "V006__quick_step.sql").write_text("CREATE TABLE xp_quick_step (id int);\n")
+    # Another run holds the migration lock and notes its progress beside the same scripts, as a second
+    # operator's run on the same host does (under the note names of this version and of the one before).
+    remote = tmp_path / "remote"
+    remote.mkdir(exist_ok=True)
+    others = {"action": "migrate", "state": "running", "script": "V006__other.sql", "number": 1, "total": 1}
+    for name in (".progress.json", ".progress-0123456789ab.json"):
+        (remote / name).write_text(json.dumps(dict(others, since=time.time() + 3600)))
+    key = "pg_migrate:public.pg_migrate_history"
+    with psycopg.connect(db.server.conninfo(db.name), autocommit=True, application_name="other-run") as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+
+        def release_once_it_waits() -> None:
+            _wait_for(lambda: _note_in_state(remote, "waiting"), "the run to wait for the lock", timeout=120)
+            time.sleep(2)
+            other.execute("SELECT pg_advisory_unlock_all()")
+
+        releaser = threading.Thread(target=release_once_it_waits)
+        releaser.start()
+        result = play("migrate.yml", *extra)
+        releaser.join()
+        result.assert_ok()
+    assert "waiting for another pg_migrate run to release the migration lock (held by pid" in result.output, result.raw
+    assert "s for the lock of another pg_migrate run" in result.output, result.raw
+    assert "V006__other.sql" not in result.output  # the other run's progress is not ours
+    assert "applied V006__quick_step.sql" in result.output
 
 
 def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir: Path, tmp_path: Path):
