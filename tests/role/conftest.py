@@ -27,15 +27,16 @@ def changeset_dir(tmp_path: Path) -> Path:
 def play(db: Database, tmp_path: Path) -> Callable[..., PlaybookRun]:
     """Run a playbook of the project with the local inventory against the test database.
 
-    The run's temporary files (TMPDIR: check mode's staging directory, for one) go to this test's own
-    directory, so a test that looks for leftovers sees only its own."""
+    The run's temporary files (TMPDIR: check mode's staging directory, for one), its scripts and its reports
+    go to this test's own directory, so a test that looks for leftovers sees only its own."""
     remote = tmp_path / "remote"
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
 
     def run(playbook: str = "migrate.yml", *args: str, env: dict[str, str] | None = None, **kwargs) -> PlaybookRun:
         env = {"TMPDIR": str(scratch), **(env or {})}
-        return run_playbook(db, playbook, "-e", f"pg_migrate_remote_dir={remote}", *args, env=env, **kwargs)
+        own = ("-e", f"pg_migrate_remote_dir={remote}", "-e", f"pg_migrate_reports_dir={tmp_path / 'reports'}")
+        return run_playbook(db, playbook, *own, *args, env=env, **kwargs)
 
     return run
 
