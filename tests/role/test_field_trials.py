@@ -243,8 +243,9 @@ def test_a_run_that_waited_for_another_says_so_and_shows_only_its_own_progress(
 
 
 def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir: Path, tmp_path: Path):
-    """Scan every directory the run writes to (HOME: Ansible's temp and async files; TMPDIR; the remote
-    scripts directory; the reports) while a migration runs, for the login password."""
+    """Scan every directory the run writes to (Ansible's temp files on the controller and on the managed
+    host, its async results, TMPDIR, the remote scripts directory, the reports) while a migration runs,
+    for the login password."""
     password = db.server.password.encode()
     _slow_v006(changeset_dir, 4)
     home, scratch = tmp_path / "home", tmp_path / "tmp"
@@ -271,12 +272,21 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
             f"pg_migrate_migrations_dir={changeset_dir}",
             "-e",
             f"pg_migrate_reports_dir={tmp_path / 'reports'}",
-            env={"HOME": str(home), "TMPDIR": str(scratch)},
+            env={
+                "HOME": str(home),  # the controller's temp files
+                "TMPDIR": str(scratch),
+                # Where Ansible puts module files and async results on the managed host (by default under the
+                # remote user's home, which Ansible finds by name, not by HOME): here, inside this test.
+                "ANSIBLE_REMOTE_TMP": str(tmp_path / "remote_tmp"),
+                "ANSIBLE_ASYNC_DIR": str(tmp_path / "async"),
+            },
         ).assert_ok()
     finally:
         done.set()
         scanner.join()
     assert "applied V006__slow_step.sql" in result.output
+    # The scan looked where Ansible wrote (both folders are made by the run itself).
+    assert (tmp_path / "async").is_dir() and (tmp_path / "remote_tmp").is_dir()
     assert found == []
     assert password.decode() not in result.raw
 
