@@ -187,12 +187,6 @@ def test_two_simultaneous_runs_behind_transaction_pooling_both_refuse_and_change
     assert locks == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the role's preflight (community.postgresql.postgresql_ping in roles/pg_migrate/tasks/preflight.yml) "
-    "fails first with 'Could not set date style: transaction blocks not allowed in statement pooling mode' and "
-    "has to say what the module says; the module's own refusal is tested above",
-)
 def test_statement_pooling_is_refused_the_same_way(db: Database, play, tmp_path: Path):
     with pgbouncer(db.server, "statement") as bouncer:
         result = play("migrate.yml", env=_through(bouncer, tmp_path / "tmp")).assert_failed()

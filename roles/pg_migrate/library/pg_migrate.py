@@ -1741,7 +1741,10 @@ def main():
         params = dict(module.params, login_password=secret)  # not in module.params: those are echoed back
     conn_params = get_conn_params(module, params, warn_db_default=False)
     conn_params.setdefault("application_name", "pg_migrate")
-    conn, _ = connect_to_db(module, conn_params, autocommit=False)
+    # Connected in autocommit, so the driver's own session settings (datestyle) are no open transaction: a
+    # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
+    conn, _ = connect_to_db(module, conn_params, autocommit=True)
+    conn.autocommit = False
     runner.conn = conn
     runner.open_connection = lambda: connect_to_db(module, dict(conn_params), autocommit=False, fail_on_conn=False)[0]
     runner.connect_for_check = lambda: connect_to_db(ConnectOnly(module.params), dict(conn_params), autocommit=True)[0]
