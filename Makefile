@@ -4,6 +4,8 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+# pytest workers (pytest-xdist): most tests wait on Ansible and PostgreSQL, so two use both cores.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv lint lint-python lint-yaml lint-sql lint-ansible test pytest molecule demo demo-clean
 
@@ -39,11 +41,11 @@ lint-ansible: venv
 lint: lint-python lint-yaml lint-sql lint-ansible
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 	BIN=$(BIN) tools/molecule_matrix.sh
 
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 molecule: venv
 	BIN=$(BIN) tools/molecule_matrix.sh $(SCENARIOS)
