@@ -590,7 +590,8 @@ class Runner:
 
     def acquire_lock(self):
         refuse_transaction_pooling(self)  # before the lock and before any change
-        deadline = time.monotonic() + self.params["advisory_lock_wait"]
+        started = time.monotonic()
+        deadline = started + self.params["advisory_lock_wait"]
         delay = 0.2
         waiting_noted = False
         while True:
@@ -599,8 +600,8 @@ class Runner:
             if got:
                 self.locked = True
                 self.watch_client_connection()
-                self.lock_waited_s = round(time.monotonic() - (deadline - self.params["advisory_lock_wait"]), 1)
-                if self.lock_waited_s >= 1:
+                if waiting_noted:  # it found the lock taken: say how long it waited for it
+                    self.lock_waited_s = round(time.monotonic() - started, 1)
                     self.write_note({"state": "locked", "waited_s": self.lock_waited_s})
                 return
             if not waiting_noted:
