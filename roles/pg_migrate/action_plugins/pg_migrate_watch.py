@@ -95,6 +95,11 @@ def job_state(text: str | None) -> dict | None:
     return data
 
 
+def cat_or_absent(path: str) -> str:
+    """A shell command that prints the file at PATH, or "absent" (which _peek turns into None)."""
+    return "cat %s 2>/dev/null || printf absent" % shlex.quote(path)
+
+
 def died_without_result(outcome: dict) -> bool:
     """A finished job whose result is not the module's: async_wrapper's own note that the module died.
 
@@ -201,12 +206,12 @@ class ActionModule(ActionBase):
             pid = str(int(note["pid"])) if note and note.get("pid") else ""
             job_text, progress_text, alive_text, boot = self._peek(
                 [
-                    "cat %s 2>/dev/null || printf absent" % shlex.quote(results_file),
-                    "cat %s 2>/dev/null || printf absent" % shlex.quote(progress_file),
+                    cat_or_absent(results_file),
+                    cat_or_absent(progress_file),
                     "{ kill -0 %s || test -d /proc/%s; } 2>/dev/null && printf alive || printf dead" % (pid, pid)
                     if pid
                     else "printf absent",
-                    "cat /proc/sys/kernel/random/boot_id 2>/dev/null || printf absent",
+                    cat_or_absent("/proc/sys/kernel/random/boot_id"),
                 ]
             )
             outcome = job_state(job_text)
@@ -263,7 +268,7 @@ class ActionModule(ActionBase):
         self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
         if died_without_result(outcome):
             # The killed module could not clear its note: it says what was running when it died.
-            [last_note] = self._peek(["cat %s 2>/dev/null || printf absent" % shlex.quote(progress_file)])
+            [last_note] = self._peek([cat_or_absent(progress_file)])
             note = fresh_progress(last_note, started_epoch) or note
             why = "its module process ended without a result"
             return dict(result, failed=True, job_lost=True, msg=lost_job_message(host, database, note, why))
