@@ -14,7 +14,7 @@ help:
 	@echo "make test        lint everything and run the whole test suite against real PostgreSQL"
 	@echo "make lint        ruff, yamllint, squawk and ansible-lint only"
 	@echo "make pytest      the pytest suite only"
-	@echo "make molecule    the Molecule scenarios (SCENARIOS='default:17 failure' for some)"
+	@echo "make molecule    the Molecule scenarios that need a container (SCENARIOS='default:17 failure' for some)"
 	@echo "make demo-clean  stop and remove the local PostgreSQL"
 
 # The pinned environment; rebuilt when requirements.txt changes.

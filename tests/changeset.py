@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# The marker rule (first line `-- pg_migrate:no-transaction`) is defined once for the project's tools;
-# tools/ is on sys.path for the tests (tests/conftest.py).
-from squawk_changeset import NO_TRANSACTION_MARKER, is_transactional  # noqa: F401  (re-exported)
+# The naming and marker rules are the engine's own (collections/ is on sys.path: tests/conftest.py).
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named
+from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import NO_TRANSACTION_MARKER
+from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (
+    script_is_transactional as is_transactional,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "files" / "migrations"
 SEEDS = ROOT / "files" / "seeds"
 BACKFILL = ROOT / "files" / "backfill"
 
-
-_DEPLOY = re.compile(r"^V(?P<version>\d+)__(?P<description>[a-z0-9_]+)\.sql$")
+__all__ = [
+    "BACKFILL",
+    "MIGRATIONS",
+    "NO_TRANSACTION_MARKER",
+    "SEEDS",
+    "Change",
+    "change",
+    "changes",
+    "is_transactional",
+]
 
 
 @dataclass(frozen=True)
@@ -30,22 +41,17 @@ class Change:
 
 def changes() -> list[Change]:
     """Every migration in version order, with its revert and verify scripts."""
-    found = []
-    for path in MIGRATIONS.glob("V*.sql"):
-        match = _DEPLOY.match(path.name)
-        if not match:
-            continue  # verify scripts: V<version>__<description>.verify.sql
-        version, description = match["version"], match["description"]
-        found.append(
-            Change(
-                version=version,
-                description=description,
-                deploy=path,
-                revert=MIGRATIONS / f"U{version}__{description}.sql",
-                verify=MIGRATIONS / f"V{version}__{description}.verify.sql",
-            )
+    found = [
+        Change(
+            version=name.version,
+            description=name.slug,
+            deploy=Path(path),
+            revert=MIGRATIONS / f"U{name.version}__{name.slug}.sql",
+            verify=MIGRATIONS / f"V{name.version}__{name.slug}.verify.sql",
         )
-    return sorted(found, key=lambda change: int(change.version))
+        for name, path in scripts_named(MIGRATIONS, ("deploy",))
+    ]
+    return sorted(found, key=lambda change: version_key(change.version))
 
 
 def change(version: str) -> Change:

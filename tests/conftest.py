@@ -14,6 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))  # localpg, gen_variables_table
+# The collection's Python code imports itself as ansible_collections.pg_migrate.engine...: a namespace package
+# that the repository's collections/ joins beside the installed collections (community.postgresql).
+sys.path.insert(0, str(ROOT / "collections"))
 
 import localpg  # noqa: E402  (tools/ is not a package; the path is set just above)
 from tests.pgdb import Database  # noqa: E402
@@ -75,3 +78,36 @@ def latest_db(pg_server: localpg.Connection, latest_template: Database) -> Itera
         yield database
     finally:
         _drop_database(database)
+
+
+# --- scheduling: the longest tests first --------------------------------------------------------------------
+# pytest-xdist hands tests out in collection order as workers free up; started first, the long playbook tests
+# run side by side, and the many short ones fill the gaps at the end instead of one worker finishing a long
+# test alone. Lower runs earlier; by folder or module (a rough measure of seconds per test, not a contract).
+FIRST = {
+    "tests/role/test_walkthrough.py": 0,
+    "tests/role/test_field_trials.py": 1,
+    "tests/role/test_seed_backfill_playbooks.py": 1,
+    "tests/role/test_safety.py": 1,
+    "tests/role/test_poolers.py": 2,
+    "tests/role/test_reports.py": 2,
+    "tests/role/test_inventories.py": 2,
+    "tests/collection": 1,  # builds and installs the collection, then runs a playbook
+    "tests/role": 3,
+    "tests/engine": 4,
+    "tests/test_squawk.py": 4,
+    "tests": 5,
+    "tests/unit": 6,
+}
+
+
+def _rank(item: pytest.Item) -> int:
+    path = Path(str(item.path)).relative_to(ROOT).as_posix()
+    for prefix, rank in sorted(FIRST.items(), key=lambda entry: -len(entry[0])):
+        if path == prefix or path.startswith(prefix + "/"):
+            return rank
+    return len(FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the order within a module stays as written

@@ -147,24 +147,24 @@ class Database:
         self.psql(SEED_SCRIPT)
 
     def backfill_batch(self, batch_size: int, after: int = 0, options: str = "") -> tuple[int, int | None, int]:
-        """One run of the backfill script: (linked, last_award_id, default_versions)."""
+        """One run of the backfill script (docs/backfill.md): (done, last_key, blocked)."""
         out = self.psql(
             BACKFILL_SCRIPT,
             "-A",
             "-t",
             "-F",
             ",",
-            options=f"-c xp_backfill.batch_size={batch_size} -c xp_backfill.after_award_id={after} {options}",
+            options=f"-c pg_migrate.batch_size={batch_size} -c pg_migrate.after={after} {options}",
         )
-        linked, last, default_versions = out.strip().split(",")
-        return int(linked), (int(last) if last else None), int(default_versions)
+        done, last, blocked = out.strip().split(",")
+        return int(done), (int(last) if last else None), int(blocked)
 
     def backfill_until_done(self, batch_size: int, options: str = "", cursor: int = 0) -> list[int]:
         """The documented loop: batches along the keyset cursor, then a sweep from 0; rows linked per batch."""
         batches = []
         while True:
-            linked, last, default_versions = self.backfill_batch(batch_size, cursor, options)
-            if default_versions == 0:
+            linked, last, blocked = self.backfill_batch(batch_size, cursor, options)
+            if blocked and not linked:
                 raise AssertionError("backfill: no default policy version; apply the seed first")
             if linked:
                 batches.append(linked)

@@ -18,8 +18,14 @@ def test_readme_variable_table_is_generated_from_the_argument_spec():
 
 
 def test_every_role_variable_is_in_the_argument_spec_and_the_readme():
-    defaults = yaml.safe_load((ROOT / "roles/pg_migrate/defaults/main.yml").read_text())
-    spec = yaml.safe_load((ROOT / "roles/pg_migrate/meta/argument_specs.yml").read_text())
+    defaults = yaml.safe_load(
+        (ROOT / "collections/ansible_collections/pg_migrate/engine/roles/pg_migrate/defaults/main.yml").read_text()
+    )
+    spec = yaml.safe_load(
+        (
+            ROOT / "collections/ansible_collections/pg_migrate/engine/roles/pg_migrate/meta/argument_specs.yml"
+        ).read_text()
+    )
     options = spec["argument_specs"]["main"]["options"]
     assert set(defaults) == set(options)
     for name in options:
@@ -37,3 +43,40 @@ def test_the_two_quick_start_commands_are_the_ones_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make demo   #" in README and "make test   #" in README
     assert "\nmake demo\n" in ci and "\nmake test\n" in ci
+
+
+COLLECTION = ROOT / "collections/ansible_collections/pg_migrate/engine"
+
+
+def test_the_collection_readme_documents_every_module_and_action_plugin():
+    galaxy = yaml.safe_load((COLLECTION / "galaxy.yml").read_text())
+    text = (COLLECTION / galaxy["readme"]).read_text()
+    plugins = [p.stem for kind in ("modules", "action") for p in (COLLECTION / "plugins" / kind).glob("*.py")]
+    assert plugins
+    for name in plugins:
+        assert f"`{name}`" in text or f"`pg_migrate.engine.{name}`" in text, name
+
+
+def test_the_engine_defaults_point_at_nothing_outside_the_project():
+    """Paths default to the playbook's directory or to nothing; no extension is required. The XP change set's
+    settings live in the project (playbooks/group_vars/all/changeset.yml), not in the collection."""
+    defaults = yaml.safe_load((COLLECTION / "roles/pg_migrate/defaults/main.yml").read_text())
+    assert defaults["pg_migrate_migrations_dir"] == "{{ playbook_dir }}/migrations"
+    assert defaults["pg_migrate_seeds_dir"] == "{{ playbook_dir }}/seeds"
+    assert defaults["pg_migrate_reports_dir"] == "{{ playbook_dir }}/reports"
+    for name in ("pg_migrate_expected_schema", "pg_migrate_probes", "pg_migrate_backfill_script"):
+        assert defaults[name] == "", name
+    assert defaults["pg_migrate_required_extensions"] == []
+    spec = yaml.safe_load((COLLECTION / "roles/pg_migrate/meta/argument_specs.yml").read_text())
+    documented = spec["argument_specs"]["main"]["options"]
+    for name in ("pg_migrate_migrations_dir", "pg_migrate_seeds_dir", "pg_migrate_reports_dir"):
+        assert documented[name]["default"] == defaults[name].replace("{{ playbook_dir }}", "<playbook directory>")
+    for name in ("pg_migrate_expected_schema", "pg_migrate_probes", "pg_migrate_backfill_script"):
+        assert documented[name]["default"] == "", name
+    assert documented["pg_migrate_required_extensions"]["default"] == []
+
+
+def test_the_readme_knows_the_engine_is_a_collection():
+    for gone in ("roles/pg_migrate/library", "roles/pg_migrate/meta", "roles/pg_migrate/files", "(`roles/pg_migrate`)"):
+        assert gone not in README, gone
+    assert "## Use it in your own project" in README

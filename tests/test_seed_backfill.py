@@ -66,7 +66,7 @@ def test_seed_leaves_a_default_policy_with_newer_versions_alone(latest_db: Datab
 
 def test_backfill_without_seed_links_nothing_and_says_why(latest_db: Database):
     latest_db.load_claims(100)
-    assert latest_db.backfill_batch(50) == (0, None, 0)
+    assert latest_db.backfill_batch(50) == (0, None, 50)  # all 50 of its reach are blocked
     with pytest.raises(AssertionError, match="apply the seed first"):
         latest_db.backfill_until_done(batch_size=50)
 
@@ -82,7 +82,7 @@ def test_backfill_links_every_historical_award_in_batches(latest_db: Database):
     assert latest_db.query("SELECT policy_version_id, count(*) FROM xp_awards GROUP BY 1") == [(default_v1, 2500)]
     assert latest_db.awards_digest(last) == claims
     # Idempotent: a finished backfill links nothing and changes nothing.
-    assert latest_db.backfill_batch(1000) == (0, None, 1)
+    assert latest_db.backfill_batch(1000) == (0, None, 0)
     assert latest_db.backfill_until_done(batch_size=1000) == []
 
 
@@ -146,7 +146,7 @@ def test_backfill_batch_takes_no_table_lock_stronger_than_row_exclusive(latest_d
     latest_db.seed()
     sql = BACKFILL_SCRIPT.read_text()
     with latest_db.connect() as conn:
-        conn.execute("SET xp_backfill.batch_size = 10")
+        conn.execute("SET pg_migrate.batch_size = 10")
         conn.execute(sql)
         modes = {
             row[0]

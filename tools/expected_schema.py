@@ -2,7 +2,7 @@
 """Write files/verify/expected_schema.yml: what the change set says the schema is, version by version.
 
 It applies the migrations one at a time to a scratch database (psql, each as the role runs it),
-reads the catalogs after each step with the role's own catalog query (roles/pg_migrate/files/
+reads the catalogs after each step with the role's own catalog query (the collection's roles/pg_migrate/files/
 catalog.sql), and records every object with the version that creates it (`since`) and, when a later
 version drops or changes it, the version where that state ends (`until`). Review the diff of the
 file like code: it is what verification holds every database to.
@@ -13,7 +13,6 @@ file like code: it is what verification holds every database to.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -25,15 +24,22 @@ import psycopg
 import yaml
 
 import localpg
-from squawk_changeset import is_transactional
 
 ROOT = Path(__file__).resolve().parent.parent
+# The collection's Python code imports itself as ansible_collections.pg_migrate.engine...
+sys.path.insert(0, str(ROOT / "collections"))
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.catalog import CATALOG_KINDS  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (  # noqa: E402
+    script_is_transactional,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key  # noqa: E402
+
 MIGRATIONS = ROOT / "files" / "migrations"
 EXPECTED = ROOT / "files" / "verify" / "expected_schema.yml"
-CATALOG_SQL = ROOT / "roles" / "pg_migrate" / "files" / "catalog.sql"
+CATALOG_SQL = ROOT / "collections/ansible_collections/pg_migrate/engine/roles/pg_migrate/files/catalog.sql"
 SCHEMA = "public"
-KINDS = ("extensions", "tables", "columns", "constraints", "indexes", "triggers")
-_DEPLOY = re.compile(r"^V(?P<version>\d+(?:\.\d+)*)__[A-Za-z0-9_]+\.sql$")
 
 HEADER = """\
 # What the change set says the schema is, per version: every object with the version that creates
@@ -51,8 +57,9 @@ def object_key(kind: str, item: dict) -> tuple:
 
 
 def deploy_scripts(migrations: Path = MIGRATIONS) -> list[tuple[str, Path]]:
-    found = [(m["version"], p) for p in migrations.glob("V*.sql") if (m := _DEPLOY.match(p.name))]
-    return sorted(found, key=lambda item: tuple(int(part) for part in item[0].split(".")))
+    """(version, path) of each migration (V<version>__<description>.sql), lowest version first."""
+    found = [(name.version, Path(path)) for name, path in scripts_named(migrations, ("deploy",))]
+    return sorted(found, key=lambda item: version_key(item[0]))
 
 
 def snapshot(conninfo: str) -> dict:
@@ -63,8 +70,8 @@ def snapshot(conninfo: str) -> dict:
 
 def intervals(snapshots: list[tuple[str, dict]]) -> dict[str, list[dict]]:
     """Objects with [since, until) from the catalog after each version (in order)."""
-    result: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    for kind in KINDS:
+    result: dict[str, list[dict]] = {kind: [] for kind in CATALOG_KINDS}
+    for kind in CATALOG_KINDS:
         open_states: dict[tuple, dict] = {}
         for version, catalog in snapshots:
             current = {object_key(kind, item): item for item in catalog[kind]}
@@ -79,14 +86,11 @@ def intervals(snapshots: list[tuple[str, dict]]) -> dict[str, list[dict]]:
         result[kind].extend(open_states.values())
     return {
         kind: [
-            _entry(state) for state in sorted(states, key=lambda s: (object_key(kind, s["item"]), _vkey(s["since"])))
+            _entry(state)
+            for state in sorted(states, key=lambda s: (object_key(kind, s["item"]), version_key(s["since"])))
         ]
         for kind, states in result.items()
     }
-
-
-def _vkey(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
 
 
 def _entry(state: dict) -> dict:
@@ -105,7 +109,7 @@ def generate(server: localpg.Connection, migrations: Path = MIGRATIONS) -> dict:
     try:
         snapshots = []
         for version, script in deploy_scripts(migrations):
-            transactional = is_transactional(script)
+            transactional = script_is_transactional(script)
             cmd = [server.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)]
             if transactional:
                 cmd.insert(1, "--single-transaction")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Run the Molecule scenarios: `default` on every PostgreSQL major of the matrix, the others on the
-# first one, and `local` (no Docker). Prints how long each took; always removes the instances.
+# Run the Molecule scenarios, the ones that need a PostgreSQL container: `default` on every major of the
+# matrix, `failure` and `concurrency` on the first one (everything else is in the pytest suite, against
+# a local server). Prints how long each took; always removes the instances.
 #
 #   tools/molecule_matrix.sh                      # the whole matrix
 #   tools/molecule_matrix.sh default:17 failure   # chosen scenarios (scenario[:major])
 #
 # PG_MIGRATE_MAJORS (default "15 17 18") sets the matrix; PG_MIGRATE_IMAGE_FAMILY=official uses
-# images built FROM postgres:<major> (needs a registry). Without a Docker engine only `local` runs.
+# images built FROM postgres:<major> (needs a registry). Without a Docker engine every scenario is skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -20,8 +21,7 @@ if [ $# -gt 0 ]; then
 else
   runs=()
   for major in "${majors[@]}"; do runs+=("default:$major"); done
-  for scenario in upgrade check_mode failure concurrency rollback data_steps; do runs+=("$scenario:${majors[0]}"); done
-  runs+=(local)
+  for scenario in failure concurrency; do runs+=("$scenario:${majors[0]}"); done
 fi
 
 docker_ok=false
@@ -41,14 +41,12 @@ for run in "${runs[@]}"; do
   scenario=${run%%:*}
   major=${run#*:}
   [ "$major" = "$run" ] && major=${majors[0]}
-  if [ "$scenario" != local ] && ! $docker_ok; then
-    summary+=("$(printf '%-12s PG %-3s skipped (no Docker engine: start dockerd, or run the local scenario)' "$scenario" "$major")")
+  if ! $docker_ok; then
+    summary+=("$(printf '%-12s PG %-3s skipped (no Docker engine: start dockerd)' "$scenario" "$major")")
     skipped=$((skipped + 1))
     continue
   fi
-  if [ "$scenario" != local ]; then
-    molecule/images/build.sh "$major" >/dev/null || { failed+=("$run (image)"); continue; }
-  fi
+  molecule/images/build.sh "$major" >/dev/null || { failed+=("$run (image)"); continue; }
   log="${TMPDIR:-/tmp}/pg_migrate-molecule-$scenario-$major.log"
   started=$SECONDS
   PG_MAJOR=$major molecule test -s "$scenario" > "$log" 2>&1

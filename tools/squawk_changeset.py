@@ -4,6 +4,7 @@
 Transactional scripts are linted with --assume-in-transaction (the runner wraps them in one);
 scripts whose first line is the no-transaction marker are linted as they run, statement by
 statement. Verify scripts are read-only and are not linted. Exit status: squawk's (0 = clean).
+The naming, the marker and the grouping are the collection's (module_utils changeset, sql_analysis, lint).
 
     python3 tools/squawk_changeset.py [MIGRATIONS_DIR]
 """
@@ -15,32 +16,31 @@ import subprocess
 import sys
 from pathlib import Path
 
-NO_TRANSACTION_MARKER = "-- pg_migrate:no-transaction"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "files" / "migrations"
+ROOT = Path(__file__).resolve().parent.parent
+# The collection's Python code imports itself as ansible_collections.pg_migrate.engine...
+sys.path.insert(0, str(ROOT / "collections"))
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.lint import squawk_argv, transaction_groups  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (  # noqa: E402
+    script_is_transactional,
+)
+
+DEFAULT_DIR = ROOT / "files" / "migrations"
 PG_VERSION = "15"  # the oldest server the change set supports
 
 
 def lintable_scripts(directory: Path) -> list[Path]:
     """Deploy (V) and revert (U) scripts; verify scripts are excluded."""
-    return sorted(p for p in directory.glob("[VU]*.sql") if not p.name.endswith(".verify.sql"))
-
-
-def is_transactional(script: Path) -> bool:
-    first_line = script.read_text(encoding="utf-8-sig").split("\n", 1)[0].strip()
-    return first_line != NO_TRANSACTION_MARKER
+    if not directory.is_dir():
+        return []
+    return sorted(Path(path) for _name, path in scripts_named(directory, ("deploy", "revert")))
 
 
 def squawk_commands(scripts: list[Path], squawk: str = "squawk") -> list[list[str]]:
     """One squawk call for the transactional scripts, one for the rest (empty groups are skipped)."""
-    in_tx = [str(p) for p in scripts if is_transactional(p)]
-    no_tx = [str(p) for p in scripts if not is_transactional(p)]
-    base = [squawk, "--pg-version", PG_VERSION]
-    commands = []
-    if in_tx:
-        commands.append([*base, "--assume-in-transaction", *in_tx])
-    if no_tx:
-        commands.append([*base, *no_tx])
-    return commands
+    groups = transaction_groups([(str(p), script_is_transactional(p)) for p in scripts])
+    return [squawk_argv(group, PG_VERSION, squawk) for group in groups]
 
 
 def squawk_executable() -> str:

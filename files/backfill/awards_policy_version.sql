@@ -2,29 +2,39 @@
 -- policy whose effective window contains their awarded_at (where windows overlap, the higher
 -- version). Needs V003 (the column) and the seed (a non-draft default version).
 --
--- ONE BATCH per execution, in its own short transaction. Settings (custom GUCs, e.g. PGOPTIONS):
---   xp_backfill.batch_size      rows per batch, default 5000
---   xp_backfill.after_award_id  keyset cursor: only awards with a higher award_id, default 0
--- Result: linked (this batch), last_award_id (highest award_id linked, the next cursor; NULL when
--- nothing was linked), default_versions (0 means: apply files/seeds/R__default_policy.sql first).
+-- ONE BATCH per execution, in its own short transaction, following pg_migrate's backfill protocol
+-- (docs/backfill.md). Settings (custom GUCs; pg_migrate sets them with set_config(..., true), by hand
+-- e.g. PGOPTIONS):
+--   pg_migrate.batch_size  rows per batch, default 5000
+--   pg_migrate.after       keyset cursor: only awards with a higher award_id; empty or 0 starts a pass
+-- Result, one row:
+--   done      awards linked by this batch
+--   last_key  highest award_id linked, the next cursor; NULL when nothing was linked
+--   blocked   awards of this batch's reach that cannot be linked yet: with no non-draft default version
+--             (apply files/seeds/R__default_policy.sql first) the unlinked awards after the cursor, at most
+--             one batch of them; 0 once a default version exists
 --
--- The loop (tools and playbooks do exactly this):
---   cursor = 0
---   repeat: run with after_award_id = cursor
---           linked > 0            -> cursor = last_award_id, repeat
---           linked = 0, cursor > 0 -> cursor = 0, repeat (a sweep for rows skipped while locked)
---           linked = 0, cursor = 0 -> done
+-- The loop (pg_migrate's backfill and the tools do exactly this):
+--   cursor = start (empty)
+--   repeat: run with after = cursor
+--           done > 0               -> cursor = last_key, repeat
+--           done = 0, cursor given -> cursor = start, repeat (a sweep for rows skipped while locked)
+--           done = 0, at the start -> finished
 --
 -- * Batched and linear: on the forward pass each batch reads its rows by primary key from the
 --   cursor on, so a batch costs the same at the end of a large table as at the start. The final
---   sweep from 0 finds the few rows left NULL through the index of V005 (run ANALYZE xp_awards
+--   sweep from the start finds the few rows left NULL through the index of V005 (run ANALYZE xp_awards
 --   before it, so the planner knows how few there are).
 -- * Little locking: ROW EXCLUSIVE on xp_awards (blocks no claim) and row locks on one batch for
 --   milliseconds; FOR UPDATE ... SKIP LOCKED passes over rows another session is writing (the
 --   final sweep picks them up).
 -- * Resumable and idempotent: the work queue is "awards still NULL", so after an interruption the
---   loop simply starts again (from cursor 0), and a finished backfill links nothing.
-WITH default_versions AS (
+--   loop simply starts again (from the start), and a finished backfill links nothing.
+WITH settings AS (
+    SELECT coalesce(nullif(current_setting('pg_migrate.after', true), '')::bigint, 0) AS after_award_id,
+           coalesce(nullif(current_setting('pg_migrate.batch_size', true), '')::integer, 5000) AS batch_size
+),
+default_versions AS (
     SELECT v.policy_version_id, v.version, v.effective_from, v.effective_to
       FROM xp_policy_versions AS v
       JOIN xp_policies AS p ON p.policy_id = v.policy_id
@@ -41,9 +51,9 @@ batch AS (
             ORDER BY d.version DESC
             LIMIT 1) AS chosen
      WHERE a.policy_version_id IS NULL
-       AND a.award_id > coalesce(nullif(current_setting('xp_backfill.after_award_id', true), '')::bigint, 0)
+       AND a.award_id > (SELECT after_award_id FROM settings)
      ORDER BY a.award_id
-     LIMIT coalesce(nullif(current_setting('xp_backfill.batch_size', true), '')::integer, 5000)
+     LIMIT (SELECT batch_size FROM settings)
        FOR UPDATE OF a SKIP LOCKED
 ),
 linked AS (
@@ -53,6 +63,13 @@ linked AS (
      WHERE a.award_id = batch.award_id
     RETURNING a.award_id
 )
-SELECT (SELECT count(*) FROM linked) AS linked,
-       (SELECT max(award_id) FROM linked) AS last_award_id,
-       (SELECT count(*) FROM default_versions) AS default_versions;
+SELECT (SELECT count(*) FROM linked) AS done,
+       (SELECT max(award_id) FROM linked) AS last_key,
+       CASE WHEN EXISTS (SELECT 1 FROM default_versions) THEN 0
+            ELSE (SELECT count(*)
+                    FROM (SELECT 1
+                            FROM xp_awards AS a
+                           WHERE a.policy_version_id IS NULL
+                             AND a.award_id > (SELECT after_award_id FROM settings)
+                           LIMIT (SELECT batch_size FROM settings)) AS waiting)
+       END AS blocked;

@@ -6,10 +6,9 @@ import json
 import os
 from pathlib import Path
 
-# In a container: the postgres superuser over the local socket, no password needed. The `local`
-# scenario sets MOLECULE_PSQL to reach its disposable server (password in a .pgpass file).
-PSQL = os.environ.get("MOLECULE_PSQL", "runuser -u postgres -- psql")
-SNAPSHOTS = os.environ.get("MOLECULE_SNAPSHOTS_DIR", "/var/lib/pg_migrate/snapshots")
+# In the container: the postgres superuser over the local socket, no password needed.
+PSQL = "runuser -u postgres -- psql"
+SNAPSHOTS = "/var/lib/pg_migrate/snapshots"
 LATEST = ["001", "002", "003", "004", "005"]
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.ansible_run import PlaybookRun, run_playbook
 from tests.changeset import MIGRATIONS
+from tests.conftest import _drop_database, _new_database
 from tests.pgdb import Database
 
 HISTORY_SQL = "SELECT version, script, checksum, kind, success FROM pg_migrate_history ORDER BY installed_rank"
@@ -41,6 +44,77 @@ def play(db: Database, tmp_path: Path) -> Callable[..., PlaybookRun]:
     return run
 
 
+# --- databases that migrate.yml brought to a version, built once per worker -------------------------------
+@dataclass(frozen=True)
+class RoleTemplate:
+    database: Database  # a template database: no connection may stay open on it
+    remote: Path  # the scripts directory its run left behind (what the next run finds on the host)
+
+
+class RoleTemplates:
+    """Databases brought to a version by playbooks/migrate.yml, each built on first use and then copied
+    (CREATE DATABASE ... TEMPLATE) into any test that starts from that state: the state is exactly what
+    the playbook leaves, history table included, without paying a playbook run per test."""
+
+    def __init__(self, server, base: Path) -> None:
+        self.server = server
+        self.base = base
+        self.built: dict[tuple[str, bool], RoleTemplate] = {}
+
+    def get(self, version: str, seeds: bool) -> RoleTemplate:
+        key = (version, seeds)
+        if key not in self.built:
+            self.built[key] = self._build(version, seeds)
+        return self.built[key]
+
+    def _build(self, version: str, seeds: bool) -> RoleTemplate:
+        database = _new_database(self.server)
+        folder = self.base / f"{version}-{'seeded' if seeds else 'plain'}"
+        scratch = folder / "tmp"
+        scratch.mkdir(parents=True)
+        run_playbook(
+            database,
+            "migrate.yml",
+            *("-e", f"pg_migrate_remote_dir={folder / 'remote'}", "-e", f"pg_migrate_reports_dir={folder / 'reports'}"),
+            *("-e", f"pg_migrate_target_version={version}", "-e", f"pg_migrate_seeds_enabled={str(seeds).lower()}"),
+            env={"TMPDIR": str(scratch)},
+        ).assert_ok()
+        database.close()
+        return RoleTemplate(database, folder / "remote")
+
+    def drop_all(self) -> None:
+        for template in self.built.values():
+            _drop_database(template.database)
+
+
+@pytest.fixture(scope="session")
+def role_templates(pg_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoleTemplates]:
+    templates = RoleTemplates(pg_server, tmp_path_factory.mktemp("role-templates"))
+    try:
+        yield templates
+    finally:
+        templates.drop_all()
+
+
+@pytest.fixture
+def migrated(db: Database, tmp_path: Path, role_templates: RoleTemplates) -> Callable[..., Database]:
+    """Make the test's database what `playbooks/migrate.yml -e pg_migrate_target_version=VERSION` (with the
+    seed when SEEDS) leaves, and the test's scripts directory what that run leaves on the host, as if the
+    test had run it through `play` itself. Returns the database."""
+
+    def restore(version: str = "005", seeds: bool = False) -> Database:
+        template = role_templates.get(version, seeds)
+        db.close()
+        with psycopg.connect(db.server.conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db.name}" TEMPLATE "{template.database.name}"')
+        # copytree keeps modes and times: the next run's copy of the change set finds nothing to change.
+        shutil.copytree(template.remote, tmp_path / "remote", dirs_exist_ok=True)
+        return db
+
+    return restore
+
+
 def history(db: Database) -> list[tuple]:
     if not db.scalar("SELECT to_regclass('pg_migrate_history') IS NOT NULL"):
         return []
@@ -57,7 +131,6 @@ def advisory_locks(db: Database) -> int:
 @pytest.fixture
 def standby(db: Database):
     """A real hot standby of the test server (pg_basebackup -R), holding the test database."""
-    import shutil
     import tempfile
 
     import localpg

@@ -21,21 +21,18 @@ def _nothing_created(db: Database) -> bool:
     return db.scalar("SELECT to_regclass('pg_migrate_history') IS NULL AND to_regclass('xp_awards') IS NULL")
 
 
-def test_an_empty_database_name_is_refused_naming_the_variable(db: Database, play):
-    # The test environment sets PGDATABASE to the test database: libpq would fall back to it.
-    result = play("migrate.yml", "-e", "pg_migrate_db=").assert_failed()
-    assert "pg_migrate_db is empty" in result.output
-    assert "nothing was changed" in result.output
-    blank = play("migrate.yml", "-e", "pg_migrate_db='  '", "-e", "pg_migrate_login_user=").assert_failed()
-    assert "pg_migrate_db is empty" in blank.output and "pg_migrate_login_user is empty" in blank.output
-    assert _nothing_created(db)
-
-
-def test_bad_timeouts_and_an_unwritable_reports_dir_are_refused_before_any_change(db: Database, play, tmp_path: Path):
+def test_bad_inputs_are_refused_together_before_any_change(db: Database, play, tmp_path: Path):
+    """An empty database name and user, bad timeouts and an unwritable reports directory: one refusal that
+    names every variable, before anything connects."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
     result = play(
         "migrate.yml",
+        # The test environment sets PGDATABASE to the test database: libpq would fall back to it.
+        "-e",
+        "pg_migrate_db=",
+        "-e",
+        "pg_migrate_login_user=",
         "-e",
         "pg_migrate_lock_timeout='2 sec'",
         "-e",
@@ -43,6 +40,8 @@ def test_bad_timeouts_and_an_unwritable_reports_dir_are_refused_before_any_chang
         "-e",
         f"pg_migrate_reports_dir={blocker / 'reports'}",
     ).assert_failed()
+    assert "pg_migrate_db is empty" in result.output and "pg_migrate_login_user is empty" in result.output
+    assert "nothing was changed" in result.output
     assert "pg_migrate_lock_timeout ('2 sec') is not a PostgreSQL duration" in result.output
     assert "pg_migrate_statement_timeout ('30M') is not a PostgreSQL duration" in result.output
     assert f"pg_migrate_reports_dir: cannot write the run reports to {blocker}/reports/localhost" in result.output
@@ -108,8 +107,10 @@ def _kill_job_and_wait(db: Database, changeset_dir: Path, tmp_path: Path, kill) 
     return " ".join(output.split()), run.returncode, time.monotonic() - killed_at
 
 
-def test_a_killed_module_process_is_noticed_quickly_and_explained(db: Database, play, changeset_dir: Path, tmp_path):
-    play("migrate.yml", "-e", f"pg_migrate_migrations_dir={changeset_dir}").assert_ok()
+def test_a_killed_module_process_is_noticed_quickly_and_explained(
+    db: Database, migrated, changeset_dir: Path, tmp_path
+):
+    migrated("005")
     _slow_v006(changeset_dir, 120)
     output, returncode, seconds = _kill_job_and_wait(
         db, changeset_dir, tmp_path, lambda note: os.kill(note["pid"], signal.SIGKILL)
@@ -125,8 +126,8 @@ def test_a_killed_module_process_is_noticed_quickly_and_explained(db: Database, 
     assert db.scalar("SELECT to_regclass('xp_slow_step')") is None  # its transaction rolled back
 
 
-def test_a_killed_job_wrapper_and_module_are_noticed_quickly(db: Database, play, changeset_dir: Path, tmp_path):
-    play("migrate.yml", "-e", f"pg_migrate_migrations_dir={changeset_dir}").assert_ok()
+def test_a_killed_job_wrapper_and_module_are_noticed_quickly(db: Database, migrated, changeset_dir: Path, tmp_path):
+    migrated("005")
     _slow_v006(changeset_dir, 120)
 
     def kill_the_whole_job(note: dict) -> None:  # what the OOM killer or a reboot does to the job's processes
@@ -143,9 +144,9 @@ def test_a_killed_job_wrapper_and_module_are_noticed_quickly(db: Database, play,
     assert output.count(f"localhost {db.name}: running V006__slow_step.sql") <= 2, output
 
 
-def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, play, changeset_dir: Path):
+def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, migrated, play, changeset_dir: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra).assert_ok()
+    migrated("005")
     (changeset_dir / "V006__reason_index.sql").write_text(
         "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY xp_awards_reason_idx ON xp_awards (reason);\n"
     )
@@ -189,9 +190,11 @@ def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, p
     assert "INVALID index: xp_awards_reason_idx" in status.output
 
 
-def test_a_lost_connection_names_the_interrupted_script_and_the_servers_reason(db: Database, play, changeset_dir: Path):
+def test_a_lost_connection_names_the_interrupted_script_and_the_servers_reason(
+    db: Database, migrated, play, changeset_dir: Path
+):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra).assert_ok()
+    migrated("005")
     _slow_v006(changeset_dir, 60)
     killer = threading.Thread(
         target=_wait_for,
@@ -210,10 +213,10 @@ def test_a_lost_connection_names_the_interrupted_script_and_the_servers_reason(d
 
 
 def test_a_run_that_waited_for_another_says_so_and_shows_only_its_own_progress(
-    db: Database, play, changeset_dir: Path, tmp_path: Path
+    db: Database, migrated, play, changeset_dir: Path, tmp_path: Path
 ):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", "pg_migrate_progress_every=1")
-    play("migrate.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
+    migrated("005")
     (changeset_dir / "V006__quick_step.sql").write_text("CREATE TABLE xp_quick_step (id int);\n")
     # Another run holds the migration lock and notes its progress beside the same scripts, as a second
     # operator's run on the same host does (under the note names of this version and of the one before).
@@ -289,12 +292,6 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
     assert (tmp_path / "async").is_dir() and (tmp_path / "remote_tmp").is_dir()
     assert found == []
     assert password.decode() not in result.raw
-
-
-def test_the_status_reads_a_hot_standby(db: Database, play, standby):
-    result = play("status.yml", "-e", f"pg_migrate_login_port={standby.port}").assert_ok()
-    assert f"localhost {db.name}: 000 -> 005 (status: 5 pending)" in result.output
-    assert "Skipped." not in result.output
 
 
 def test_a_tls_failure_names_the_tls_settings(db: Database, play):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -10,30 +12,41 @@ from tests.pgdb import Database
 from tests.role.conftest import history
 
 
-def test_empty_database_to_latest_then_nothing_to_do(db: Database, play):
+def test_empty_database_to_latest_then_nothing_to_do(db: Database, play, tmp_path: Path):
     first = play().assert_ok()
     assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
     assert all(row[3] == "migration" and row[4] for row in history(db))
+    # The history records the checksum of each file.
+    assert {row[0]: row[2] for row in history(db)} == {
+        c.version: hashlib.sha256(c.deploy.read_bytes()).hexdigest() for c in changes()
+    }
     for change in changes():
         db.verify(change)
     assert "localhost %s: 000 -> 005" % db.name in first.output
+    assert " so far" not in first.output  # a quick run prints no progress lines
+    # The copied scripts are 0640 in a 0750 directory.
+    remote = tmp_path / "remote"
+    assert oct(remote.stat().st_mode & 0o777) == "0o750"
+    files = [p for p in remote.rglob("*.sql")]
+    assert len(files) == 15 and {oct(p.stat().st_mode & 0o777) for p in files} == {"0o640"}
 
     second = play().assert_ok()
     assert second.changed == 0, second.output
     assert "nothing pending: already at 005" in second.output
 
-
-def test_history_records_checksums_of_the_files(db: Database, play):
-    play().assert_ok()
-    import hashlib
-
-    expected = {c.version: hashlib.sha256(c.deploy.read_bytes()).hexdigest() for c in changes()}
-    assert {row[0]: row[2] for row in history(db)} == expected
+    # Tighter on request.
+    play("migrate.yml", "-e", "pg_migrate_remote_mode=0600").assert_ok()
+    assert {oct(p.stat().st_mode & 0o777) for p in remote.rglob("*.sql")} == {"0o600"}
 
 
-def test_target_version_stops_there(db: Database, play):
+def test_target_version_stops_there_and_status_reports_the_rest_read_only(db: Database, play):
     play("migrate.yml", "-e", "pg_migrate_target_version=003").assert_ok()
     assert [row[0] for row in history(db)] == ["001", "002", "003"]
+    before = (db.schema_dump(), history(db))
+    status = play("status.yml").assert_ok()
+    assert status.changed == 0
+    assert re.search(r"pending: 004 005", status.output)
+    assert (db.schema_dump(), history(db)) == before
     play().assert_ok()
     assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
 
@@ -52,9 +65,11 @@ def test_task_count_stays_flat_as_history_grows(db: Database, play, changeset_di
     assert up_to_5.tasks == forty_more.tasks == nothing.tasks, (up_to_5.tasks, forty_more.tasks, nothing.tasks)
 
 
-def test_rollback_to_001_and_migrate_again_gives_an_identical_schema(db: Database, play):
-    play().assert_ok()
-    latest = db.schema_dump()
+def test_rollback_to_001_and_migrate_again_gives_an_identical_schema(db: Database, migrated, play):
+    migrated("005")
+    last = db.load_claims(1000)
+    claims = db.awards_digest(last)
+    latest, applied = db.schema_dump(), history(db)
     rolled = play("rollback.yml", "-e", "pg_migrate_target_version=001").assert_ok()
     assert [row[0] for row in history(db)] == ["001"]
     assert "rollback 005 -> 001" in rolled.output
@@ -63,8 +78,12 @@ def test_rollback_to_001_and_migrate_again_gives_an_identical_schema(db: Databas
     assert "not rehearsed U005__index_awards_policy_version.sql: runs outside a transaction" in rolled.output
     for change in changes()[1:]:
         assert db.sqlstate(change.verify.read_text()) is not None
+    assert db.scalar("SELECT to_regclass('xp_rules') IS NOT NULL AND to_regclass('xp_policies') IS NULL")
+    assert db.awards_digest(last) == claims
     play().assert_ok()
     assert db.schema_dump() == latest
+    assert [row[:4] for row in history(db)] == [row[:4] for row in applied]
+    assert db.awards_digest(last) == claims
 
 
 def test_rollback_needs_a_target(db: Database, play):
@@ -72,26 +91,19 @@ def test_rollback_needs_a_target(db: Database, play):
     assert "A rollback needs the version to go back to" in result.output
 
 
-def test_rollback_refuses_before_changing_anything_when_a_revert_is_missing(db: Database, play, changeset_dir):
-    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra).assert_ok()
+def test_rollback_refuses_before_changing_anything_when_a_revert_is_missing(
+    db: Database, migrated, play, changeset_dir
+):
+    migrated("005")
     (changeset_dir / "U003__awards_policy_version_link.sql").unlink()
     before = db.schema_dump()
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     result = play("rollback.yml", *extra, "-e", "pg_migrate_target_version=001").assert_failed()
     assert "no revert script for V003__awards_policy_version_link.sql" in result.output
     assert db.schema_dump() == before and len(history(db)) == 5
 
 
-def test_status_is_read_only_and_reports_pending(db: Database, play):
-    play("migrate.yml", "-e", "pg_migrate_target_version=002").assert_ok()
-    before = (db.schema_dump(), history(db))
-    status = play("status.yml").assert_ok()
-    assert status.changed == 0
-    assert re.search(r"pending: 003 004 005", status.output)
-    assert (db.schema_dump(), history(db)) == before
-
-
-def test_baseline_adopts_an_existing_v001_database(db: Database, play):
+def test_baseline_adopts_an_existing_v001_database(db: Database, play, tmp_path: Path):
     db.migrate(up_to="001")  # production: the schema exists, pg_migrate has never run
     last = db.load_claims(500)
     claims = db.awards_digest(last)
@@ -104,7 +116,13 @@ def test_baseline_adopts_an_existing_v001_database(db: Database, play):
         ("005", "migration"),
     ]
     assert db.awards_digest(last) == claims
+    # The role verified the adopted and migrated schema.
+    verified = json.loads((tmp_path / "reports" / "localhost" / "verify.json").read_text())
+    assert verified["version"] == "005" and verified["summary"]["failed"] == 0
+    assert verified["summary"]["passed"] >= 150
+    # Claims still work, idempotency key included.
     assert db.claim("00000000-0000-0000-0000-0000000000aa", 10, "after-baseline") is not None
+    assert db.claim("00000000-0000-0000-0000-0000000000aa", 10, "after-baseline") is None
 
 
 def test_baseline_refuses_a_database_without_the_schema(db: Database, play):
@@ -117,24 +135,6 @@ def test_existing_schema_without_baseline_fails_with_the_hint(db: Database, play
     db.migrate(up_to="001")
     result = play().assert_failed()
     assert "SQLSTATE 42P07" in result.output and "pg_migrate_baseline_version" in result.output
-
-
-def test_seeds_are_applied_when_the_environment_enables_them(db: Database, play):
-    play("migrate.yml", "-e", "pg_migrate_seeds_enabled=true").assert_ok()
-    assert db.scalar("SELECT count(*) FROM xp_policy_versions WHERE status = 'published'") == 1
-    assert history(db)[-1][1:4:2] == ("R__default_policy.sql", "repeatable")
-    again = play("migrate.yml", "-e", "pg_migrate_seeds_enabled=true").assert_ok()
-    assert again.changed == 0
-
-
-def test_copied_scripts_are_0640_in_a_0750_directory_and_tighter_on_request(db: Database, play, tmp_path: Path):
-    play().assert_ok()
-    remote = tmp_path / "remote"
-    assert oct(remote.stat().st_mode & 0o777) == "0o750"
-    files = [p for p in remote.rglob("*.sql")]
-    assert len(files) == 15 and {oct(p.stat().st_mode & 0o777) for p in files} == {"0o640"}
-    play("migrate.yml", "-e", "pg_migrate_remote_mode=0600").assert_ok()
-    assert {oct(p.stat().st_mode & 0o777) for p in remote.rglob("*.sql")} == {"0o600"}
 
 
 def test_history_table_schema_and_name_are_configurable(db: Database, play):
@@ -170,8 +170,3 @@ def test_a_long_migration_shows_which_script_runs_and_for_how_long(db: Database,
     back = play("rollback.yml", *extra, "-e", "pg_migrate_target_version=005").assert_ok()
     assert "reverting U006__slow_step.sql (1 of 1)" in back.output, back.raw
     assert [row[0] for row in history(db)][-1] == "005"
-
-
-def test_a_quick_run_prints_no_progress_lines(db: Database, play):
-    run = play().assert_ok()
-    assert " so far" not in run.output

@@ -2,31 +2,28 @@
 
 The migration lock is a session advisory lock. Behind transaction pooling it stays on whichever pooled
 server session took it, so a run could report success, leave its lock behind and make every later run fail,
-and two runs would not exclude each other. The check (refuse_transaction_pooling in the module) is tested
+and two runs would not exclude each other. The check (refuse_transaction_pooling in module_utils/pooling.py) is tested
 here directly, many times over, and through the playbooks, against a real PgBouncer in front of the test
 server (tests/pgbouncer.py).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import types
 from pathlib import Path
 
 import psycopg
 import pytest
+from ansible_collections.community.postgresql.plugins.module_utils.postgres import connect_to_db
 from psycopg import sql
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils import pooling
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
 from tests.ansible_run import PlaybookRun, start_playbook
 from tests.pgbouncer import Bouncer, pgbouncer
 from tests.pgdb import Database
 from tests.role.conftest import advisory_locks, history
-from tests.unit import plugins
-
-# The module imports its planner the way Ansible ships it; outside Ansible that is the file tests/unit loads.
-sys.modules.setdefault("ansible.module_utils.pg_migrate_plan", plugins.plan)
-library = plugins.load("library/pg_migrate.py", "pg_migrate_module")
 
 TRIALS = 25  # the check runs this often per setup: PgBouncer's reuse order must not let it slip through once
 TRANSACTION_REFUSAL = "is reached through PgBouncer transaction pooling (pool_mode=transaction)"
@@ -51,7 +48,7 @@ def _params(host: str, port: int, db: Database) -> dict:
 
 
 def _connect(params: dict, autocommit: bool):
-    return library.connect_to_db(library.ConnectOnly({}), dict(params), autocommit=autocommit)[0]
+    return connect_to_db(pooling.ConnectOnly({}), dict(params), autocommit=autocommit)[0]
 
 
 def _runner(conn, params: dict, db: Database, warnings: list[str]) -> types.SimpleNamespace:
@@ -77,9 +74,11 @@ def _check(host: str, port: int, db: Database, quiet_connect: bool = False) -> t
     warnings: list[str] = []
     runner = _runner(conn, params, db, warnings)
     try:
-        library.refuse_transaction_pooling(runner)
+        pooling.refuse_transaction_pooling(
+            runner.conn, db.name, runner.lock_purpose, runner.connect_for_check, runner.module.warn
+        )
         return None, warnings
-    except library.RunFailed as refusal:
+    except RunFailed as refusal:
         return str(refusal), warnings
     finally:
         conn.close()
@@ -119,7 +118,7 @@ def test_a_full_session_pool_makes_the_check_give_up_with_a_warning_not_hang(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ):
     """pool_size=1 in session mode: the second connection can get no server session while the run holds one."""
-    monkeypatch.setattr(library, "POOLING_CHECK_WAIT", 0.5)
+    monkeypatch.setattr(pooling, "POOLING_CHECK_WAIT", 0.5)
     with pgbouncer(db.server, "session", default_pool_size="1") as bouncer:
         started = time.monotonic()
         refusal, warnings = _check(bouncer.host, bouncer.port, db)
@@ -142,7 +141,10 @@ def test_a_refused_second_connection_is_a_warning_not_a_failure(db: Database):
     try:
         params = {**_params(db.server.host, db.server.port, db), "user": role}
         with _connect(params, autocommit=False) as conn:
-            library.refuse_transaction_pooling(_runner(conn, params, db, warnings))
+            runner = _runner(conn, params, db, warnings)
+            pooling.refuse_transaction_pooling(
+                conn, db.name, runner.lock_purpose, runner.connect_for_check, runner.module.warn
+            )
     finally:
         with psycopg.connect(db.server.conninfo(), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -20,9 +20,11 @@ def _state(db: Database) -> tuple:
     return db.schema_dump(), history(db)
 
 
-def test_editing_an_applied_file_is_drift_and_repair_records_the_new_checksum(db: Database, play, changeset_dir):
+def test_editing_an_applied_file_is_drift_and_repair_records_the_new_checksum(
+    db: Database, migrated, play, changeset_dir
+):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra, "-e", "pg_migrate_target_version=003").assert_ok()
+    migrated("002")
     edited = changeset_dir / "V002__policy_as_data.sql"
     recorded = history(db)[1][2]
     edited.write_text(edited.read_text() + "\n-- reviewed by the DBA team\n")
@@ -44,10 +46,10 @@ def test_editing_an_applied_file_is_drift_and_repair_records_the_new_checksum(db
 
 
 def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_applies(
-    db: Database, play, changeset_dir: Path
+    db: Database, migrated, play, changeset_dir: Path
 ):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra).assert_ok()
+    migrated("005")
     last = db.load_claims(800)
     broken = changeset_dir / "V006__award_source.sql"
     broken.write_text(
@@ -72,9 +74,9 @@ def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_appl
     assert db.scalar("SELECT count(*) FROM xp_awards WHERE source = 'legacy'") == 800
 
 
-def test_failing_verify_script_rolls_its_migration_back(db: Database, play, changeset_dir: Path):
+def test_failing_verify_script_rolls_its_migration_back(db: Database, migrated, play, changeset_dir: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra).assert_ok()
+    migrated("005")
     (changeset_dir / "V006__lookup_index.sql").write_text("CREATE TABLE xp_lookup (id int);\n")
     (changeset_dir / "V006__lookup_index.verify.sql").write_text(
         "DO $$ BEGIN IF to_regclass('xp_lookup_missing') IS NULL THEN "
@@ -87,9 +89,9 @@ def test_failing_verify_script_rolls_its_migration_back(db: Database, play, chan
     assert [row[0] for row in history(db)][-1] == "005"
 
 
-def test_a_failed_concurrent_index_is_reported_with_the_fix(db: Database, play, changeset_dir: Path):
+def test_a_failed_concurrent_index_is_reported_with_the_fix(db: Database, migrated, play, changeset_dir: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra).assert_ok()
+    migrated("005")
     db.query(
         "INSERT INTO xp_awards (player_id, amount, reason, idempotency_key) VALUES "
         "(gen_random_uuid(), 5, 'dup', 'k1'), (gen_random_uuid(), 5, 'dup', 'k2')"
@@ -119,10 +121,10 @@ def test_two_simultaneous_runs_apply_each_migration_once(db: Database, tmp_path:
 
 
 def test_killed_controller_leaves_no_lock_and_a_consistent_database(
-    db: Database, play, changeset_dir: Path, tmp_path: Path
+    db: Database, migrated, play, changeset_dir: Path, tmp_path: Path
 ):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
-    play("migrate.yml", *extra, "-e", "pg_migrate_target_version=002").assert_ok()
+    migrated("002")
     (changeset_dir / "V003__awards_policy_version_link.sql").write_text(
         (changeset_dir / "V003__awards_policy_version_link.sql").read_text() + "\nSELECT pg_sleep(30);\n"
     )
@@ -157,8 +159,8 @@ def test_killed_controller_leaves_no_lock_and_a_consistent_database(
     assert advisory_locks(db) == 0
 
 
-def test_a_held_lock_makes_the_run_give_up_without_stalling_claims(db: Database, play):
-    play("migrate.yml", "-e", "pg_migrate_target_version=002").assert_ok()
+def test_a_held_lock_makes_the_run_give_up_without_stalling_claims(db: Database, migrated, play):
+    migrated("002")
     claim_latencies: list[float] = []
     reader_ready = threading.Event()
     release_reader = threading.Event()
@@ -238,10 +240,10 @@ def test_a_run_that_waits_too_long_for_another_runs_lock_says_who_holds_it(db: D
 
 
 def test_a_session_killed_mid_migration_fails_readably_and_leaves_the_database_as_it_was(
-    db: Database, play, changeset_dir: Path, tmp_path: Path
+    db: Database, migrated, play, changeset_dir: Path, tmp_path: Path
 ):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", f"pg_migrate_reports_dir={tmp_path}")
-    play("migrate.yml", *extra, "-e", "pg_migrate_target_version=002").assert_ok()
+    migrated("002")
     before = db.schema_dump()
     (changeset_dir / "V003__awards_policy_version_link.sql").write_text(
         (changeset_dir / "V003__awards_policy_version_link.sql").read_text() + "\nSELECT pg_sleep(30);\n"

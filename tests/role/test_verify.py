@@ -12,6 +12,7 @@ import yaml
 
 from tests.ansible_run import ROOT, PlaybookRun, environment_overrides, run_playbook
 from tests.pgdb import Database
+from tests.role import catalog
 
 ROW_COUNTS = """
 SELECT string_agg(format('%s=%s', relname, n_live_tup), ',' ORDER BY relname) FROM pg_stat_user_tables
@@ -48,8 +49,8 @@ def counts(db: Database) -> dict[str, int]:
     return {table: db.scalar(f"SELECT count(*) FROM {table}") for table in TABLES}
 
 
-def test_a_migrated_database_passes_every_check_and_junit_lists_them(db: Database, play, verify):
-    play().assert_ok()
+def test_a_migrated_database_passes_every_check_and_junit_lists_them(db: Database, migrated, verify):
+    migrated("005")
     result, report, junit = verify()
     result.assert_ok()
     assert report["schema_version"] == 1 and report["version"] == "005"
@@ -73,6 +74,8 @@ def test_a_migrated_database_passes_every_check_and_junit_lists_them(db: Databas
     assert "152 passed, 0 failed, 0 warning(s)" in result.output
 
 
+# Each sabotage: the statement, the checks it must fail (catalog checks, probes, verify scripts), and the
+# message of its catalog check.
 SABOTAGE = {
     "exclusion constraint": (
         "ALTER TABLE xp_policy_seasonal_boosts DROP CONSTRAINT xp_policy_seasonal_boosts_no_overlap",
@@ -135,32 +138,62 @@ SABOTAGE = {
 }
 
 
+def _is_catalog_check(check_id: str) -> bool:
+    return not check_id.startswith(("probe ", "verify script "))
+
+
 @pytest.mark.parametrize("sabotage", SABOTAGE, ids=str)
-def test_sabotage_fails_exactly_the_matching_checks_naming_the_object(db: Database, play, verify, sabotage):
-    play().assert_ok()
+def test_sabotage_fails_exactly_the_matching_checks_naming_the_object(latest_db: Database, sabotage: str):
+    """Below the playbook: the role's catalog query and the engine's comparison, the change set's probes
+    and verify scripts, against a sabotaged database (the end-to-end run is the test below)."""
     statement, expected_failures, message = SABOTAGE[sabotage]
-    db.query(statement)
+    assert catalog.failing_probes(latest_db, "005") == set()  # every check fails because of the sabotage
+    latest_db.query(statement)
+    checks = catalog.catalog_checks(latest_db, "005")
+    failed = {check["id"]: check["message"] for check in checks if check["status"] == "fail"}
+    assert set(failed) == {check_id for check_id in expected_failures if _is_catalog_check(check_id)}
+    assert message in failed.values()
+    assert [check for check in checks if check["status"] == "warn"] == []
+    found = catalog.failing_probes(latest_db, "005") | catalog.failing_verify_scripts(latest_db, "005")
+    assert found == {check_id for check_id in expected_failures if not _is_catalog_check(check_id)}
+
+
+# One run of verify.yml against a database sabotaged in five ways at once (the ones that do not overlap),
+# plus an index the change set does not have: the operator sees exactly those failures, by name, in the
+# output, the JSON report and the JUnit file, and the extra index only as a warning.
+COMBINED = ["btree_gist extension", "partial unique index", "check constraint", "foreign key", "table comment"]
+EXTRA_INDEX_WARNING = "extra: index xp_awards_reason_idx on xp_awards (not in the change set at this version)"
+
+
+def test_a_sabotaged_database_fails_verification_by_name_end_to_end(db: Database, migrated, verify):
+    migrated("005")
+    for sabotage in COMBINED:
+        db.query(SABOTAGE[sabotage][0])
+    db.query("CREATE INDEX xp_awards_reason_idx ON xp_awards (reason)")
+    expected_failures = set().union(*(SABOTAGE[sabotage][1] for sabotage in COMBINED))
     result, report, junit = verify()
     result.assert_failed()
     assert failing(report) == expected_failures
-    assert message in result.output
+    for sabotage in COMBINED:
+        assert SABOTAGE[sabotage][2] in result.output
+    assert [c["message"] for c in report["checks"] if c["status"] == "warn"] == [EXTRA_INDEX_WARNING]
+    assert f"warn {EXTRA_INDEX_WARNING}" in result.output
     failures = {case.get("name"): case.find("failure") for case in junit.findall("testcase")}
     assert {name for name, failure in failures.items() if failure is not None} == expected_failures
 
 
-def test_an_extra_index_is_a_warning_not_a_failure(db: Database, play, verify):
-    play().assert_ok()
-    db.query("CREATE INDEX xp_awards_reason_idx ON xp_awards (reason)")
-    result, report, _ = verify()
-    result.assert_ok()
-    warnings = [c["message"] for c in report["checks"] if c["status"] == "warn"]
-    assert warnings == ["extra: index xp_awards_reason_idx on xp_awards (not in the change set at this version)"]
+def test_an_extra_index_is_a_warning_not_a_failure(latest_db: Database):
+    latest_db.query("CREATE INDEX xp_awards_reason_idx ON xp_awards (reason)")
+    checks = catalog.catalog_checks(latest_db, "005")
+    assert [c["message"] for c in checks if c["status"] == "warn"] == [EXTRA_INDEX_WARNING]
+    assert [c for c in checks if c["status"] == "fail"] == []
 
 
-def test_verification_changes_nothing_also_in_check_mode(db: Database, play, verify):
-    play().assert_ok()
+def test_verification_changes_nothing_also_in_check_mode_and_a_warning_does_not_fail_it(db: Database, migrated, verify):
+    migrated("005")
     db.load_claims(200)
     db.seed()
+    db.query("CREATE INDEX xp_awards_reason_idx ON xp_awards (reason)")  # a warning, not a failure
     db.query("ANALYZE")
     before = (
         db.schema_dump(),
@@ -168,17 +201,18 @@ def test_verification_changes_nothing_also_in_check_mode(db: Database, play, ver
         db.awards_digest(),
         db.scalar("SELECT last_value FROM xp_awards_award_id_seq"),
     )
-    result, _, _ = verify()
+    result, report, _ = verify()
     result.assert_ok()
     assert result.changed == 0
+    assert [c["message"] for c in report["checks"] if c["status"] == "warn"] == [EXTRA_INDEX_WARNING]
     checked, _, _ = verify("--check")
     checked.assert_ok()
     after = db.schema_dump(), counts(db), db.awards_digest(), db.scalar("SELECT last_value FROM xp_awards_award_id_seq")
     assert after == before
 
 
-def test_a_v001_database_verifies_against_the_v001_expectations(db: Database, play, verify):
-    play("migrate.yml", "-e", "pg_migrate_target_version=001").assert_ok()
+def test_a_v001_database_verifies_against_the_v001_expectations(db: Database, migrated, verify):
+    migrated("001")
     result, report, _ = verify()
     result.assert_ok()
     assert report["version"] == "001"
@@ -205,8 +239,8 @@ def test_every_probe_names_a_real_object_and_fixture():
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_verify_playbook_works_against_every_environment_inventory_in_check_mode(db: Database, play, tmp_path, env):
-    play().assert_ok()
+def test_verify_playbook_works_against_every_environment_inventory_in_check_mode(db: Database, migrated, tmp_path, env):
+    migrated("005")
     args = ["--check", *environment_overrides(db, tmp_path)]
     result = run_playbook(db, "verify.yml", *args, inventory=env, env={"PG_MIGRATE_PASSWORD": db.server.password})
     result.assert_ok()

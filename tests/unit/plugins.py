@@ -1,4 +1,8 @@
-"""Import the role's Python plugins by file (they live in role folders, not in a package)."""
+"""The collection's plugins loaded by file, for tests that need a plugin itself (not its module_utils).
+
+Tests of the logic import module_utils directly (from ansible_collections.pg_migrate.engine.plugins.module_utils
+import ...); tests/conftest.py puts collections/ on sys.path.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,21 @@ import importlib.util
 import sys
 from pathlib import Path
 
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "pg_migrate"
+COLLECTIONS = Path(__file__).resolve().parents[2] / "collections"
+PLUGINS = COLLECTIONS / "ansible_collections" / "pg_migrate" / "engine" / "plugins"
+# ansible_collections is a namespace package: the repository's collections/ joins the installed ones
+# (community.postgresql), so the plugins' own imports resolve as they do under Ansible.
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
 
 
 def load(relative: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, ROLE / relative)
+    spec = importlib.util.spec_from_file_location(name, PLUGINS / relative)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-changeset = load("action_plugins/pg_migrate_changeset.py", "pg_migrate_changeset")
-plan = load("module_utils/pg_migrate_plan.py", "pg_migrate_plan")
-filters = load("filter_plugins/pg_migrate.py", "pg_migrate_filters")
-backfill = load("action_plugins/pg_migrate_backfill.py", "pg_migrate_backfill")
-watch = load("action_plugins/pg_migrate_watch.py", "pg_migrate_watch")
-inputs = load("action_plugins/pg_migrate_inputs.py", "pg_migrate_inputs")
+backfill = load("action/pg_migrate_backfill.py", "pg_migrate_backfill")
+filters = load("filter/pg_migrate.py", "pg_migrate_filters")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.plugins import inputs
+from ansible_collections.pg_migrate.engine.plugins.module_utils import inputs
 
 
 @pytest.mark.parametrize("database", ["", "   ", None, "\t"])
@@ -73,5 +73,21 @@ def test_an_uncreatable_reports_dir_is_a_problem_with_the_fix(tmp_path: Path):
 
 
 def test_all_problems_come_in_one_message():
-    message = inputs.format_problems(["a", "b"], "db1")
+    message = inputs.inputs_problems_message(["a", "b"], "db1")
     assert message == "The inputs for db1 have 2 problem(s); nothing was changed:\n  - a\n  - b"
+
+
+def test_the_action_arguments_give_every_problem_at_once(tmp_path: Path):
+    args = {
+        "database": "",
+        "login_user": "postgres",
+        "durations": {"pg_migrate_lock_timeout": "2 sec"},
+        "minimums": {"pg_migrate_retries": [-1, 0]},
+        "reports_dir": str(tmp_path / "reports"),
+    }
+    problems = inputs.input_problems(args)
+    assert [p.split(" ", 1)[0] for p in problems] == ["pg_migrate_db", "pg_migrate_lock_timeout", "pg_migrate_retries"]
+    assert inputs.input_problems(dict(args, database="xp", durations={}, minimums={})) == []
+    assert inputs.input_problems({"database": "xp", "login_user": "postgres"})[0].startswith(
+        "pg_migrate_reports_dir is empty"
+    )

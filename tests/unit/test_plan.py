@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.plugins import changeset as discovery
-from tests.unit.plugins import plan as guard
+from ansible_collections.pg_migrate.engine.plugins.module_utils import changeset as discovery
+from ansible_collections.pg_migrate.engine.plugins.module_utils import plan as guard
 
 
 def migration(version: str, checksum: str | None = None, revert: bool = True, transactional: bool = True) -> dict:
@@ -202,12 +202,6 @@ def test_rollback_to_the_current_version_or_to_000_is_no_problem(history, target
     assert result["revert_versions"] == (list(reversed(history)) if target == "000" else [])
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "1.x", None])
-def test_version_key_rejects_non_versions(bad):
-    with pytest.raises(ValueError):
-        guard.version_key(bad)
-
-
 BOM = b"\xef\xbb\xbf"
 SCRIPT_LF = b"CREATE TABLE t (id int);\nSELECT 1;\n"
 SCRIPT_FORMS = {
@@ -235,15 +229,20 @@ def scheme_1(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def recorded_history(checksum: str) -> list[dict]:
+    """The history of a database where V001__x.sql and R__seed.sql were applied with CHECKSUM."""
+    return [
+        {"version": "001", "script": "V001__x.sql", "checksum": checksum, "kind": "migration", "success": True},
+        {"version": None, "script": "R__seed.sql", "checksum": checksum, "kind": "repeatable", "success": True},
+    ]
+
+
 @pytest.mark.parametrize("now", sorted(SCRIPT_FORMS))
 @pytest.mark.parametrize("then", sorted(SCRIPT_FORMS))
 def test_line_endings_and_bom_are_not_drift_in_either_scheme(tmp_path: Path, then: str, now: str):
     changeset = discovered(tmp_path, SCRIPT_FORMS[now])
     for recorded in (scheme_1(SCRIPT_FORMS[then]), changeset["migrations"][0]["checksum"]):
-        history = [
-            {"version": "001", "script": "V001__x.sql", "checksum": recorded, "kind": "migration", "success": True},
-            {"version": None, "script": "R__seed.sql", "checksum": recorded, "kind": "repeatable", "success": True},
-        ]
+        history = recorded_history(recorded)
         result = guard.plan_migrate(changeset, history)
         assert (result["drift"], result["repeatables"], result["problems"]) == ([], [], [])
         rollback = guard.plan_rollback(changeset, history, "000")
@@ -255,10 +254,7 @@ def test_a_real_edit_is_still_drift_with_the_scheme_2_checksum_to_repair(tmp_pat
     changeset = discovered(tmp_path, SCRIPT_FORMS["bom+crlf"].replace(b"SELECT 1", b"SELECT 2"))
     file_checksum = changeset["migrations"][0]["checksum"]
     assert file_checksum == scheme_1(SCRIPT_LF.replace(b"SELECT 1", b"SELECT 2"))
-    history = [
-        {"version": "001", "script": "V001__x.sql", "checksum": recorded, "kind": "migration", "success": True},
-        {"version": None, "script": "R__seed.sql", "checksum": recorded, "kind": "repeatable", "success": True},
-    ]
+    history = recorded_history(recorded)
     result = guard.plan_migrate(changeset, history)
     assert result["drift"] == [
         {"version": "001", "script": "V001__x.sql", "recorded_checksum": recorded, "file_checksum": file_checksum}
@@ -270,3 +266,16 @@ def test_a_real_edit_is_still_drift_with_the_scheme_2_checksum_to_repair(tmp_pat
     assert [(r["script"], r["reason"]) for r in result["repeatables"]] == [("R__seed.sql", "changed")]
     assert guard.plan_rollback(changeset, history, "000")["problems"][0].startswith("checksum drift: V001__x.sql")
     assert guard.plan_migrate(changeset, history, repair_checksums=True)["repair"][0]["file_checksum"] == file_checksum
+
+
+def test_the_backfill_loop_is_a_forward_pass_then_one_sweep_bounded_by_the_high_water_mark():
+    step = guard.next_backfill_step
+    assert step("forward", 0, 0, None, None) == ("forward", 0, True)  # nothing to do at all
+    assert step("forward", 0, 100, 100, 300) == ("forward", 100, False)  # walk the cursor up
+    assert step("forward", 200, 0, None, 300) == ("sweep", 0, False)  # the pass ran dry: sweep once
+    assert step("forward", 200, 100, 300, 300) == ("sweep", 0, False)  # past the mark: sweep once
+    assert step("sweep", 0, 3, 17, 300) == ("sweep", 17, False)  # rows skipped while locked
+    assert step("sweep", 17, 0, None, 300) == ("sweep", 17, True)
+    # Claims that arrive meanwhile (award ids beyond the mark) do not keep the sweep going.
+    assert step("sweep", 250, 100, 350, 300) == ("sweep", 250, True)
+    assert step("forward", 0, 100, 100, None) == ("forward", 100, False)  # no mark: as before

@@ -1,35 +1,10 @@
-"""What an operator reads while a long step runs, and how the watch reads a background job."""
+"""How the watch reads a background job, and what an operator reads while a long step runs."""
 
 from __future__ import annotations
 
 import json
 
-from tests.unit.plugins import backfill, changeset, plan, watch
-
-
-def test_backfill_progress_line_gives_share_batches_time_and_rate():
-    line = backfill.progress_line("db1", "xp", 35000, 100000, 7, 12.5)
-    assert line == "db1 xp: backfill 35,000 of 100,000 awards linked (35%), 7 batch(es), 12.5 s elapsed, 2,800 rows/s"
-    assert "awards linked," in backfill.progress_line("db1", "xp", 10, None, 1, 0.0)  # total unknown, no rate
-
-
-def test_backfill_summary_of_a_finished_run_and_of_a_dry_run():
-    done = {"linked": 3000, "batches": 32, "batch_size": 100, "duration_s": 1.62, "done": True, "remaining": 0}
-    assert backfill.summary_lines("db1", "xp", done, failed=False) == [
-        "db1 xp: backfill: linked 3,000 awards in 32 batch(es) of up to 100, 1.6 s",
-        "  done: every award is linked",
-    ]
-    left = dict(done, remaining=12)
-    assert "12 awards stay unlinked" in backfill.summary_lines("db1", "xp", left, failed=False)[1]
-    interrupted = dict(done, done=False)
-    assert backfill.summary_lines("db1", "xp", interrupted, failed=True)[1:] == [
-        "  interrupted: committed batches stay; run the backfill again to continue",
-        "  FAILED (details below)",
-    ]
-    dry = {"dry_run": True, "remaining": 500, "linkable": 0, "batches": 0, "batch_size": 5000}
-    lines = backfill.summary_lines("db1", "xp", dry, failed=False)
-    assert lines[1] == "  would link 0 of 500 unlinked awards in about 0 batch(es) of 5,000"
-    assert "apply the seed first" in lines[2]
+from ansible_collections.pg_migrate.engine.plugins.module_utils import progress as watch
 
 
 def test_watch_progress_line_names_the_script_its_place_and_time():
@@ -48,32 +23,6 @@ def test_watch_reads_a_job_file_like_async_status():
     crashed = {"failed": 1, "msg": "Traceback ...", "started": 1, "finished": 1}
     assert watch.job_state(json.dumps(crashed))["failed"] == 1
     assert watch.module_result({"ansible_job_id": "1", "finished": 1, "changed": False}) == {"changed": False}
-
-
-def test_a_backfill_needs_its_count_script_and_one_statement_each(tmp_path):
-    batch = tmp_path / "link.sql"
-    batch.write_text("SELECT 1 AS linked; SELECT 2;\n")
-    problems: list[str] = []
-    found = changeset.read_backfill(str(batch), problems)
-    assert any("exactly one statement, this one has 2" in p for p in problems)
-    assert any("link.count.sql: no such file" in p for p in problems)
-    assert set(found) == {"batch"}
-    problems = []
-    changeset.read_backfill(str(tmp_path / "link.txt"), problems)
-    assert problems == [f"pg_migrate_backfill_script ({tmp_path / 'link.txt'}) must name a .sql file"]
-
-
-def test_the_backfill_loop_is_a_forward_pass_then_one_sweep_bounded_by_the_high_water_mark():
-    step = plan.next_backfill_step
-    assert step("forward", 0, 0, None, None) == ("forward", 0, True)  # nothing to do at all
-    assert step("forward", 0, 100, 100, 300) == ("forward", 100, False)  # walk the cursor up
-    assert step("forward", 200, 0, None, 300) == ("sweep", 0, False)  # the pass ran dry: sweep once
-    assert step("forward", 200, 100, 300, 300) == ("sweep", 0, False)  # past the mark: sweep once
-    assert step("sweep", 0, 3, 17, 300) == ("sweep", 17, False)  # rows skipped while locked
-    assert step("sweep", 17, 0, None, 300) == ("sweep", 17, True)
-    # Claims that arrive meanwhile (award ids beyond the mark) do not keep the sweep going.
-    assert step("sweep", 250, 100, 350, 300) == ("sweep", 250, True)
-    assert step("forward", 0, 100, 100, None) == ("forward", 100, False)  # no mark: as before
 
 
 def test_watch_ignores_a_progress_note_left_by_an_earlier_killed_run():
@@ -123,3 +72,55 @@ def test_a_waiting_run_names_the_lock_and_its_holder():
         line
         == "db1 xp: waiting for another pg_migrate run to release the migration lock (held by pid 777), 12 s so far"
     )
+
+
+def test_the_note_line_follows_the_state_of_the_note():
+    running = {"state": "running", "script": "V005__idx.sql", "number": 5, "total": 5, "since": 100.0}
+    assert watch.note_line("db1", "xp", running, 110.0) == watch.progress_line("db1", "xp", running, 110.0)
+    waiting = {"state": "waiting", "holder": 9, "since": 100.0}
+    assert watch.note_line("db1", "xp", waiting, 110.0) == watch.waiting_line("db1", "xp", waiting, 110.0)
+
+
+WHERE = ("db1", "xp", "/root/.ansible_async/j1")
+NOTE = {"state": "running", "pid": 4242, "boot_id": "boot-a", "script": "V006__x.sql", "number": 1, "total": 2}
+
+
+def test_a_job_seen_running_moments_ago_is_waited_for():
+    assert watch.unfinished_verdict(NOTE, '{"started": 1}', None, 600.0, 86400, "boot-a", WHERE) is None
+    # gone, but not long enough: its result may still be on its way
+    assert watch.unfinished_verdict(NOTE, '{"started": 1}', watch.GONE_CONFIRM, 10.0, 86400, "boot-a", WHERE) is None
+    # no results file yet, within the grace async_wrapper may need on a loaded host
+    assert watch.unfinished_verdict(None, None, None, watch.ABSENT_GRACE, 86400, None, WHERE) is None
+
+
+def test_a_job_whose_process_stays_gone_is_lost_and_says_why():
+    verdict = watch.unfinished_verdict(NOTE, '{"started": 1}', 6.0, 10.0, 86400, "boot-a", WHERE)
+    assert verdict["failed"] and verdict["job_lost"]
+    assert "died while running V006__x.sql (1 of 2) (its process 4242 is gone;" in verdict["msg"]
+    rebooted = watch.unfinished_verdict(NOTE, '{"started": 1}', 6.0, 10.0, 86400, "boot-b", WHERE)
+    assert "(the host restarted;" in rebooted["msg"]
+
+
+def test_a_job_that_never_wrote_a_note_is_lost_after_the_grace():
+    verdict = watch.unfinished_verdict(None, '{"started": 1}', None, 31.0, 86400, "boot-a", WHERE)
+    assert verdict["job_lost"] and "before it wrote its first note (no sign of it for 30s;" in verdict["msg"]
+
+
+def test_a_job_the_watch_loses_sight_of_may_still_run():
+    gone_file = watch.unfinished_verdict(NOTE, None, None, 31.0, 86400, "boot-a", WHERE)
+    assert "job_lost" not in gone_file
+    assert gone_file["msg"].startswith("lost track of the pg_migrate job (its results file is gone: /root/")
+    overdue = watch.unfinished_verdict(NOTE, '{"started": 1}', None, 161.0, 100, "boot-a", WHERE)
+    assert "job_lost" not in overdue and "it outlived pg_migrate_run_timeout" in overdue["msg"]
+
+
+def test_a_finished_job_gives_the_module_result_with_a_message_when_it_failed_without_one():
+    outcome = {"changed": True, "database": "xp", "finished": 1, "ansible_job_id": "1", "_ansible_no_log": False}
+    assert watch.finished_result(outcome) == {"changed": True, "database": "xp"}
+    silent = {"failed": True, "module_stderr": "Killed", "finished": 1}
+    assert watch.finished_result(silent)["msg"] == "the pg_migrate job ended without a result: Killed"
+    raised = {"failed": True, "exception": {"event": {"msg": "boom"}}}
+    assert watch.finished_result(raised)["msg"] == "boom"
+    timed_out = watch.finished_result({"failed": True, "msg": "Timeout exceeded", "child_pid": 1})
+    assert timed_out["msg"] == watch.TIMED_OUT_MESSAGE
+    assert timed_out["msg"].startswith("the job ran longer than pg_migrate_run_timeout and Ansible ended it")

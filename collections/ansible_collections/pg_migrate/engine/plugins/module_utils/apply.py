@@ -1,0 +1,390 @@
+# pg_migrate: apply a change set: the version check's plan, then each pending migration with its history
+# row (in a transaction, or statement by statement for a marked no-transaction script), baselines,
+# repeatable scripts (the seed) and the check-mode rehearsal.
+#
+# Every run_* function takes a session.Runner, the result dict to fill in, and whether this is check mode
+# and a diff was asked for; it raises errors.RunFailed with the operator's message.
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
+    RunFailed,
+    StatementFailed,
+    failure_message,
+    lost_session_message,
+    stopped_by,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_migrate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import is_applied, version_key
+
+NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
+
+
+# --- one unit: a migration or repeatable script with its history row -------------------------------------
+def run_verify_script(runner: Runner, migration: dict) -> None:
+    """The verify script of MIGRATION, in the current transaction; a failure names the migration."""
+    try:
+        runner.run_script(migration["verify"])
+    except StatementFailed as failure:
+        failure.verify_of = migration["script"]
+        raise
+
+
+def verifies(runner: Runner, kind: str, migration: dict) -> bool:
+    return kind == "migration" and runner.params["verify"] and bool(migration.get("verify"))
+
+
+def apply_transactional(runner: Runner, items: list[tuple[str, dict, dict]]) -> tuple[list[float], int]:
+    """ITEMS: [(kind, migration entry, script entry)] applied in one transaction with their history rows:
+    (duration_ms of each, attempts)."""
+
+    def work() -> list[float]:
+        timings = []
+        for kind, migration, entry in items:
+            started = time.monotonic()
+            runner.run_script(entry)
+            if verifies(runner, kind, migration):
+                run_verify_script(runner, migration)
+            duration = (time.monotonic() - started) * 1000
+            runner.record(kind, migration, entry, duration, True)
+            timings.append(duration)
+        return timings
+
+    return runner.in_transaction(", ".join(entry["script"] for _kind, _migration, entry in items), work)
+
+
+def execute_outside_transaction(runner: Runner, entry: dict) -> tuple[float, int]:
+    """Run a marked script statement by statement, each committing on its own: (duration_ms, attempts)."""
+
+    def attempt() -> float:
+        runner.set_autocommit(True)
+        runner.set_timeouts(local=False)
+        started = time.monotonic()
+        runner.run_script(entry)
+        return (time.monotonic() - started) * 1000
+
+    try:
+        return runner.retry_on_lock_timeout(entry["script"], attempt)
+    finally:
+        # Session settings outlive the script here (and a script may SET its own): reset them.
+        if not runner.session_lost():
+            runner.rows("RESET lock_timeout")
+            runner.rows("RESET statement_timeout")
+
+
+def apply_outside_transaction(runner: Runner, kind: str, migration: dict, entry: dict) -> tuple[float, int]:
+    """A marked script: each statement commits on its own; the history row follows success."""
+    before = set(runner.invalid_indexes())
+    try:
+        duration, attempts = execute_outside_transaction(runner, entry)
+        if verifies(runner, kind, migration):
+            run_verify_script(runner, migration)
+    except StatementFailed as failure:
+        failure.left_invalid = [name for name in runner.invalid_indexes() if name not in before]
+        failure.outside_transaction = True
+        runner.set_autocommit(True)
+        runner.record(kind, migration, entry, 0, False)
+        runner.set_autocommit(False)
+        raise
+    except Exception as exc:
+        if not runner.session_lost():
+            raise
+        # The session was killed mid-script (pg_terminate_backend, a failover): statements before it stayed
+        # committed, and a CREATE INDEX CONCURRENTLY leaves an INVALID index. A new session records the
+        # failed attempt and finds that index, so the message can name it.
+        left = runner.record_lost_attempt(kind, migration, entry, before)
+        raise RunFailed(lost_session_message(runner.params["login_db"], entry["script"], exc, left)) from None
+    runner.record(kind, migration, entry, duration, True)
+    runner.set_autocommit(False)
+    return duration, attempts
+
+
+def apply_one(runner: Runner, kind: str, item: dict) -> tuple[list[float], int]:
+    """A single migration or repeatable script, as its marker says: (duration_ms, attempts)."""
+    if item["transactional"]:
+        return apply_transactional(runner, [(kind, item, item)])
+    duration, attempts = apply_outside_transaction(runner, kind, item, item)
+    return [duration], attempts
+
+
+def group_for_execution(pending: list[dict], group_transactions: bool) -> list[list[dict]]:
+    """One migration per transaction, or runs of consecutive transactional ones together."""
+    groups = []
+    for migration in pending:
+        if group_transactions and migration["transactional"] and groups and groups[-1][0]["transactional"]:
+            groups[-1].append(migration)
+        else:
+            groups.append([migration])
+    return groups
+
+
+# --- the plan and what it asks for ------------------------------------------------------------------------
+def render_diff(runner: Runner, entries: list[tuple[str, dict]], header: str) -> str:
+    chunks = []
+    for label, entry in entries:
+        chunks.append(
+            "-- ===== %s: %s (%s) =====\n%s" % (header, entry["script"], label, runner.script_text(entry).rstrip("\n"))
+        )
+    return "\n\n".join(chunks) + ("\n" if chunks else "")
+
+
+def failed_attempts(history: list[dict]) -> list[dict]:
+    """Failed attempts the history records (a marked script that stopped half-way) and no later success."""
+    succeeded = {row["version"] for row in history if is_applied(row)}
+    return [
+        {"version": row["version"], "script": row["script"], "at": row.get("applied_at"), "by": row.get("applied_by")}
+        for row in history
+        if not row.get("success", True) and row.get("version") and row["version"] not in succeeded
+    ]
+
+
+def run_plan(runner: Runner, result: dict) -> None:
+    """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
+    params = runner.params
+    history = runner.read_history()
+    result["plan"] = plan_migrate(
+        params["changeset"],
+        history,
+        params["target_version"],
+        params["baseline_version"],
+        params["allow_out_of_order"],
+        params["repair"],
+    )
+    result["plan"]["failed_attempts"] = failed_attempts(history)
+    result["plan"]["invalid_indexes"] = runner.invalid_indexes()
+
+
+def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = "") -> dict:
+    """The plan of a data step (seed, backfill): refused unless every migration is applied and nothing drifted."""
+    params = runner.params
+    plan = plan_migrate(params["changeset"], runner.read_history(), None, None, params["allow_out_of_order"], False)
+    result["plan"] = plan
+    if plan["pending"]:
+        raise RunFailed(
+            "the %s needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
+            "run playbooks/migrate.yml first%s; nothing was changed."
+            % (
+                step,
+                params["login_db"],
+                plan["from_version"],
+                len(plan["pending"]),
+                " ".join(p["version"] for p in plan["pending"]),
+                migrate_note,
+            )
+        )
+    if plan["problems"]:
+        raise RunFailed(
+            "the version check stopped the %s on %s; nothing was changed:\n  - %s"
+            % (step, params["login_db"], "\n  - ".join(plan["problems"]))
+        )
+    return plan
+
+
+def checked_plan(runner: Runner, result: dict, history: list[dict]) -> dict:
+    """The migrate plan, refused when the version check found problems; repeatables wait for the latest version."""
+    params = runner.params
+    changeset = params["changeset"]
+    plan = plan_migrate(
+        changeset,
+        history,
+        params["target_version"],
+        params["baseline_version"],
+        params["allow_out_of_order"],
+        params["repair"],
+    )
+    latest = changeset["migrations"][-1]["version"] if changeset["migrations"] else None
+    if plan["repeatables"] and latest and version_key(plan["to_version"]) < version_key(latest):
+        # Seeds are written against the change set's latest schema: a run that stops below it
+        # (pg_migrate_target_version) leaves them for the run that gets there.
+        plan["repeatables_deferred"] = [r["script"] for r in plan["repeatables"]]
+        plan["repeatables"] = []
+    result["plan"] = plan
+    if plan["problems"]:
+        raise RunFailed(
+            "the version check stopped the run on %s; nothing was changed:\n  - %s"
+            % (params["login_db"], "\n  - ".join(plan["problems"]))
+        )
+    return plan
+
+
+# --- the actions ------------------------------------------------------------------------------------------
+def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+    """Apply what the plan says is pending (in check mode: only say so, or rehearse it with rehearse=true)."""
+    params = runner.params
+    rehearse = check and params["rehearse"]
+    if not check or rehearse:
+        runner.acquire_lock()
+    plan = checked_plan(runner, result, runner.read_history())
+    migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
+    repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
+    pending = [migrations[p["version"]] for p in plan["pending"]]
+    pending_repeatables = [repeatables[r["script"]] for r in plan["repeatables"]]
+
+    # Every file this run may execute is checked against its checksum before anything is changed.
+    for migration in pending:
+        runner.script_text(migration)
+        if params["verify"] and migration.get("verify"):
+            runner.script_text(migration["verify"])
+    for migration in plan["baseline"]:
+        full = migrations[migration["version"]]
+        if full.get("verify"):
+            runner.script_text(full["verify"])
+    for repeatable in pending_repeatables:
+        runner.script_text(repeatable)
+
+    would_change = bool(pending or plan["baseline"] or plan["repair"] or pending_repeatables)
+    if diff and would_change:
+        entries = [("pending", m) for m in pending] + [
+            ("repeatable, %s" % r["reason"], repeatables[r["script"]]) for r in plan["repeatables"]
+        ]
+        result["diff"] = {
+            "before": "",
+            "after": render_diff(runner, entries, "would run" if check else "ran"),
+            "before_header": "%s @ %s" % (params["login_db"], plan["from_version"]),
+            "after_header": "%s @ %s" % (params["login_db"], plan["to_version"]),
+        }
+    if check:
+        result["changed"] = would_change
+        if rehearse:
+            result["rehearsal"] = rehearse_migrations(runner, pending, pending_repeatables)
+        return
+
+    # Only a run that passed the version check creates the history table: a refused run creates nothing.
+    result["changed"] = runner.ensure_history() or result["changed"]
+    if plan["repair"]:
+        for item in plan["repair"]:
+            runner.rows(
+                "UPDATE %s SET checksum = %%s WHERE version = %%s AND success AND kind <> 'repeatable'"
+                % runner.history,
+                (item["file_checksum"], item["version"]),
+            )
+        runner.conn.commit()
+        result["repaired"] = plan["repair"]
+        result["changed"] = True
+    if plan["baseline"]:
+        baseline_migrations(runner, [migrations[m["version"]] for m in plan["baseline"]])
+        result["changed"] = True
+
+    current = plan["from_version"] if not plan["baseline"] else plan["baseline"][-1]["version"]
+    number = 0
+    for group in group_for_execution(pending, params["group_transactions"]):
+        number += len(group)
+        runner.note_progress(" + ".join(m["script"] for m in group), number, len(pending))
+        try:
+            if group[0]["transactional"]:
+                timings, attempts = apply_transactional(runner, [("migration", m, m) for m in group])
+            else:
+                timings, attempts = apply_one(runner, "migration", group[0])
+        except StatementFailed as failure:
+            raise stopped_by(result, failure, "migrate", current) from None
+        for migration, duration in zip(group, timings, strict=True):
+            result["applied"].append(
+                {
+                    "version": migration["version"],
+                    "script": migration["script"],
+                    "checksum": migration["checksum"],
+                    "duration_ms": round(duration, 1),
+                    "attempts": attempts,
+                    "transactional": migration["transactional"],
+                }
+            )
+            current = migration["version"]
+        result["changed"] = True
+
+    apply_repeatables(runner, result, pending_repeatables, current)
+    plan["to_version"] = current if pending else plan["to_version"]
+
+
+def apply_repeatables(runner: Runner, result: dict, repeatables: list[dict], current: str, action="migrate") -> None:
+    for repeatable in repeatables:
+        try:
+            timings, _attempts = apply_one(runner, "repeatable", repeatable)
+        except StatementFailed as failure:
+            raise stopped_by(result, failure, action, current) from None
+        result["repeatables_applied"].append(
+            {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(timings[0], 1)}
+        )
+        result["changed"] = True
+
+
+def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+    """The repeatable scripts (the seed) on their own, on a database whose migrations are all applied."""
+    params = runner.params
+    changeset = params["changeset"]
+    if not changeset["repeatables"]:
+        raise RunFailed(
+            "the change set has no seed (no R__*.sql in pg_migrate_seeds_dir); nothing was changed. "
+            "Check pg_migrate_seeds_dir and pg_migrate_seeds_enabled in this environment's group_vars."
+        )
+    if not check:
+        runner.acquire_lock()
+    plan = plan_at_latest(runner, result, "seed", " (it applies the enabled seed too)")
+    if params["force"]:
+        listed = {r["script"] for r in plan["repeatables"]}
+        plan["repeatables"] = plan["repeatables"] + [
+            {"script": r["script"], "reason": "forced", "checksum": r["checksum"]}
+            for r in changeset["repeatables"]
+            if r["script"] not in listed
+        ]
+    by_script = {r["script"]: r for r in changeset["repeatables"]}
+    seeds = [by_script[r["script"]] for r in plan["repeatables"]]
+    for seed in seeds:
+        runner.script_text(seed)
+    if diff and seeds:
+        result["diff"] = {
+            "before": "",
+            "after": render_diff(runner, [("seed", s) for s in seeds], "would run" if check else "ran"),
+        }
+    if check:
+        result["changed"] = bool(seeds)
+        return
+    apply_repeatables(runner, result, seeds, plan["from_version"], "seed")
+
+
+def baseline_migrations(runner: Runner, migrations: list[dict]) -> None:
+    """Adopt an existing schema: its verify scripts must pass, then the versions are recorded, not run."""
+
+    def work() -> None:
+        for migration in migrations:
+            if migration.get("verify"):
+                try:
+                    runner.run_script(migration["verify"])
+                except StatementFailed as failure:
+                    raise RunFailed(
+                        "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
+                        "the schema of version %s, so it cannot be adopted at that version; nothing was changed."
+                        % (failure.script, failure.sqlstate, failure.error, migration["version"])
+                    ) from None
+            runner.record("baseline", migration, migration, 0, True)
+
+    runner.in_transaction("the baseline", work, retry=False)
+
+
+def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[dict]) -> dict:
+    """Execute the pending transactional scripts in ONE transaction, then roll it back."""
+    report = {"rehearsed": [], "not_rehearsed": [], "rolled_back": True}
+
+    def work() -> None:
+        for statement in runner.history_ddl():
+            runner.rows(statement)
+        for kind, item in [("migration", m) for m in pending] + [("repeatable", r) for r in repeatables]:
+            if not item["transactional"]:
+                report["not_rehearsed"].append({"script": item["script"], "reason": NOT_REHEARSED})
+                continue
+            started = time.monotonic()
+            try:
+                runner.run_script(item)
+                if verifies(runner, kind, item):
+                    run_verify_script(runner, item)
+            except StatementFailed as failure:
+                message = failure_message(failure, "rehearsal", None)
+                raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message) from None
+            report["rehearsed"].append(
+                {"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+            )
+
+    runner.in_transaction("the rehearsal", work, commit=False, retry=False)
+    return report

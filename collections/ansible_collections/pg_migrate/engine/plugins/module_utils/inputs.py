@@ -1,0 +1,99 @@
+# pg_migrate: the inputs the argument spec cannot check, checked on the controller before any connection.
+#
+# The argument spec checks types and choices; it lets an empty string through a required variable, and it
+# knows nothing of PostgreSQL's duration syntax or of the controller's file system. Each of those mistakes
+# used to surface late: `-e pg_migrate_db=` connected to the login user's default database and migrated
+# it; a timeout such as `2 sec` broke the run off half-way; an unwritable reports directory failed the run
+# after the database had been migrated. These functions find them all first, each naming its variable and
+# the fix (the pg_migrate_inputs action plugin reports them in one message).
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+# PostgreSQL's syntax for a time setting: a number, optionally with a unit (no unit means milliseconds).
+# Units are case-sensitive on the server ("2S" is rejected there too).
+DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+
+
+def connection_problems(database: str, login_user: str, login_host: str) -> list[str]:
+    """An empty database or user makes libpq fall back to defaults: the run would touch another database."""
+    problems = []
+    if not str(database or "").strip():
+        problems.append(
+            "pg_migrate_db is empty: name the database to change, e.g. -e pg_migrate_db=xp or pg_migrate_db in the "
+            "inventory (an empty name would make the connection fall back to the login user's default database)"
+        )
+    elif str(database) != str(database).strip():
+        problems.append("pg_migrate_db (%r) has leading or trailing white space: remove it" % database)
+    if not str(login_user or "").strip():
+        problems.append(
+            "pg_migrate_login_user is empty: name the role to log in as (the default is postgres; an empty name "
+            "would make the connection fall back to the operating-system user)"
+        )
+    if login_host and not str(login_host).strip():
+        problems.append(
+            "pg_migrate_login_host is white space only: give the server's host name or address, or leave it empty "
+            "to connect over the local Unix socket"
+        )
+    return problems
+
+
+def duration_problems(durations: dict[str, object]) -> list[str]:
+    """Each NAME: VALUE must be a PostgreSQL duration, or the server refuses it mid-run."""
+    return [
+        "%s (%r) is not a PostgreSQL duration: use a number with one of the units us, ms, s, min, h, d "
+        "(e.g. 2s, 500ms, 30min; a bare number means milliseconds)" % (name, value)
+        for name, value in sorted(durations.items())
+        if isinstance(value, bool) or not DURATION.match(str(value))
+    ]
+
+
+def number_problems(minimums: dict[str, list]) -> list[str]:
+    """Each NAME: [VALUE, MINIMUM]: retries, delays and waits cannot be negative."""
+    problems = []
+    for name, (value, minimum) in sorted(minimums.items()):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            problems.append("%s (%r) must be a number" % (name, value))
+            continue
+        if number < float(minimum):
+            problems.append("%s (%s) must be at least %s" % (name, value, minimum))
+    return problems
+
+
+def reports_dir_problem(path: str) -> str | None:
+    """Create PATH if needed and prove a file can be written there, or say why not."""
+    if not path:
+        return "pg_migrate_reports_dir is empty: point it at a directory for the run reports, e.g. reports"
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".pg_migrate-write-test-"):
+            pass
+    except OSError as exc:
+        return (
+            "pg_migrate_reports_dir: cannot write the run reports to %s (%s): point pg_migrate_reports_dir at a "
+            "directory this user can write, e.g. -e pg_migrate_reports_dir=$PWD/reports" % (path, exc.strerror or exc)
+        )
+    return None
+
+
+def input_problems(args: dict) -> list[str]:
+    """Every problem of the action's arguments (database, login_user, login_host, durations, minimums,
+    reports_dir), in one list."""
+    problems = connection_problems(args.get("database"), args.get("login_user"), args.get("login_host"))
+    problems += duration_problems(args.get("durations") or {})
+    problems += number_problems(args.get("minimums") or {})
+    reports = reports_dir_problem(str(args.get("reports_dir") or ""))
+    if reports:
+        problems.append(reports)
+    return problems
+
+
+def inputs_problems_message(problems: list[str], host: str) -> str:
+    """The one message that lists every problem of the inputs for HOST."""
+    lines = ["The inputs for %s have %d problem(s); nothing was changed:" % (host, len(problems))]
+    return "\n".join(lines + ["  - %s" % problem for problem in problems])

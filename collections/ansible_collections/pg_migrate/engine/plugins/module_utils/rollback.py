@@ -1,0 +1,156 @@
+# pg_migrate: revert newest first down to a target version, each revert together with the removal of its
+# history row; refused before the first revert when the plan has problems or the rehearsal of the chain of
+# reverts fails.
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import (
+    NOT_REHEARSED,
+    execute_outside_transaction,
+    render_diff,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
+    RunFailed,
+    StatementFailed,
+    excerpt,
+    lock_timeout_advice,
+    stopped_by,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import highest_applied_below
+
+
+def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+    """Revert newest first down to the target, each revert with its history row; refused before the first one
+    when the plan has problems or the rehearsal of the chain fails, so a rollback never stops half way for a
+    reason that was known in advance."""
+    params = runner.params
+    if params["target_version"] in (None, ""):
+        raise RunFailed("a rollback needs pg_migrate_target_version (the version to go back to; 000 reverts all)")
+    # Check mode too: it rehearses the reverts like the real run, so it needs the same stable history.
+    runner.acquire_lock()
+    history = runner.read_history()
+    plan = plan_rollback(params["changeset"], history, params["target_version"])
+    result["plan"] = plan
+    if plan["problems"]:
+        raise RunFailed(
+            "the rollback of %s to %s was refused; nothing was changed:\n  - %s"
+            % (params["login_db"], params["target_version"], "\n  - ".join(plan["problems"]))
+        )
+    migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
+    reverts = [(migrations[item["version"]], migrations[item["version"]]["revert"]) for item in plan["revert"]]
+    for _migration, revert in reverts:
+        runner.script_text(revert)
+    if diff and reverts:
+        result["diff"] = {
+            "before": "",
+            "after": render_diff(runner, [("revert", r) for _migration, r in reverts], "would run" if check else "ran"),
+        }
+    if reverts:
+        result["rehearsal"] = rehearse_reverts(runner, result, [revert for _migration, revert in reverts], plan, check)
+    if check:
+        result["changed"] = bool(reverts)
+        return
+
+    current = plan["from_version"]
+    for number, (migration, revert) in enumerate(reverts, start=1):
+        runner.note_progress(revert["script"], number, len(reverts))
+        try:
+            duration, attempts = revert_one(runner, migration["version"], revert)
+        except StatementFailed as failure:
+            raise stopped_by(result, failure, "rollback", current) from None
+        result["reverted"].append(
+            {
+                "version": migration["version"],
+                "script": revert["script"],
+                "duration_ms": round(duration, 1),
+                "attempts": attempts,
+            }
+        )
+        plan["revert_versions"] = [v for v in plan["revert_versions"] if v != migration["version"]]
+        current = highest_applied_below(history, migration["version"])
+        result["changed"] = True
+
+
+def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
+    """REVERT together with the removal of VERSION's history row: (duration_ms, attempts)."""
+    delete = ("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % runner.history, (version,))
+    if not revert["transactional"]:
+        duration, attempts = execute_outside_transaction(runner, revert)
+        runner.rows(*delete)
+        runner.set_autocommit(False)
+        return duration, attempts
+
+    def work() -> float:
+        started = time.monotonic()
+        runner.run_script(revert)
+        runner.rows(*delete)
+        return (time.monotonic() - started) * 1000
+
+    return runner.in_transaction(revert["script"], work)
+
+
+def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: dict, check: bool) -> dict:
+    """Run the transactional REVERTS of the plan, in order, in ONE transaction, then roll it back.
+
+    Each real revert commits on its own, so a revert that refuses late in the chain (one that guards data a
+    later migration made) used to leave the database half way, at a version nobody asked for. Its refusal
+    is found here first, while the database is still where it was. A marked no-transaction revert cannot run
+    in a transaction: it is skipped and listed in "not_rehearsed". The rehearsal holds the same table locks
+    as the real reverts, with the run's timeouts and lock-timeout retries.
+    """
+    transactional = [revert for revert in reverts if revert["transactional"]]
+    skipped = [
+        {"script": revert["script"], "reason": NOT_REHEARSED} for revert in reverts if not revert["transactional"]
+    ]
+
+    def work() -> list[dict]:
+        rehearsed = []
+        for number, revert in enumerate(transactional, start=1):
+            if not check:  # check mode runs in the foreground, with no watcher to read the note
+                runner.note_progress("%s (rehearsal)" % revert["script"], number, len(transactional))
+            started = time.monotonic()
+            runner.run_script(revert)
+            rehearsed.append({"script": revert["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+        return rehearsed
+
+    rehearsed = []
+    if transactional:
+        try:
+            rehearsed, _attempts = runner.in_transaction("the rehearsal of the reverts", work, commit=False)
+        except StatementFailed as failure:
+            result["failure"] = failure.summary()
+            raise RunFailed(rehearsal_refusal(runner.params, plan, failure, check)) from None
+    return {"rehearsed": rehearsed, "not_rehearsed": skipped, "rolled_back": True}
+
+
+def rehearsal_refusal(params: dict, plan: dict, failure: StatementFailed, check: bool) -> str:
+    """The refusal of a rollback whose rehearsal failed: which revert would refuse, the server's reason, the fix."""
+    message = (
+        "the rollback of %s to %s %s; nothing was changed (the database is still at version %s, its history as it "
+        "was). The rehearsal, which runs the reverts in one transaction and rolls it back, stopped at %s, statement "
+        "%d (line %d) [SQLSTATE %s]: %s. Statement: %s."
+        % (
+            params["login_db"],
+            params["target_version"],
+            "would be refused" if check else "was refused before its first revert",
+            plan["from_version"],
+            failure.script,
+            failure.number,
+            failure.line,
+            failure.sqlstate,
+            failure.error,
+            excerpt(failure.statement),
+        )
+    )
+    return (
+        message
+        + lock_timeout_advice(failure)
+        + (
+            " Remove the cause the server names and run the rollback again; or stay at %s and fix forward with a new "
+            "migration." % plan["from_version"]
+        )
+    )

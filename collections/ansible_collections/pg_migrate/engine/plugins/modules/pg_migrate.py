@@ -1,0 +1,394 @@
+#!/usr/bin/python
+# pg_migrate: plan, apply or revert a change set on one PostgreSQL database, in one module call.
+# The work is done in module_utils (session, apply, rollback, verify, backfill); this file only reads the
+# arguments, connects, hands over and reports.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_migrate
+short_description: Plan, apply or revert a pg_migrate change set on one PostgreSQL database
+description:
+  - Reads the change set's scripts from O(scripts_dir) on the managed host (copied there by the
+    pg_migrate role), checks each against the SHA-256 the controller computed, and talks to the
+    database through the same connection code as the community.postgresql modules.
+  - O(action=plan) only reads the history table and reports what a run would do.
+  - O(action=migrate) takes a session advisory lock (polled with a bound, never waited on forever),
+    re-reads the history under it (the version-check guard), then applies each pending migration
+    together with its history row in one transaction, with C(lock_timeout) and C(statement_timeout)
+    set and bounded retries with backoff when the lock timeout fires (SQLSTATE 55P03). Scripts whose
+    first line is C(-- pg_migrate:no-transaction) run statement by statement outside a transaction.
+    Repeatable (R__) scripts that are new or changed follow once the change set's latest version is reached.
+  - O(action=rollback) runs revert scripts newest first down to O(target_version), each together with
+    the removal of its history row.
+  - O(action=seed) applies the repeatable (R__) scripts that are new or changed (all of them with
+    O(force=true)) on a database whose migrations are all applied, under the same advisory lock.
+  - O(action=backfill) runs the backfill batch script of O(backfill) again and again, each batch in its
+    own short transaction, until nothing is left or O(max_seconds) have passed; it returns the keyset
+    cursor to continue from. In check mode it only counts what is left (the C(count) script of O(backfill)).
+  - In check mode nothing is changed; with O(rehearse=true) all pending transactional scripts are
+    executed in one transaction that is rolled back.
+options:
+  action:
+    description:
+      - What to do. C(verify) is read-only; every probe and verify script runs in a transaction that is
+        rolled back.
+    choices: [plan, migrate, rollback, verify, seed, backfill]
+    default: plan
+    type: str
+  changeset:
+    description: The change set as returned by the pg_migrate_changeset action (names, checksums, statement offsets).
+    type: dict
+    required: true
+  scripts_dir:
+    description: Directory on the managed host that holds the copied scripts (migrations/ and seeds/).
+    type: path
+    required: true
+  target_version:
+    description: Stop at (migrate) or revert down to (rollback) this version; V(000) reverts everything.
+    type: str
+  baseline_version:
+    description:
+      - On a database without history, record the migrations up to this version as applied (after their
+        verify scripts pass) instead of running them.
+    type: str
+  allow_out_of_order:
+    description: Apply pending versions that sort below the highest applied one.
+    type: bool
+    default: false
+  repair:
+    description: Record the current checksum of applied migrations whose file changed, instead of failing.
+    type: bool
+    default: false
+  verify:
+    description:
+      - Run each migration's verify script right after it, in the same transaction; a failure rolls the
+        migration back.
+    type: bool
+    default: true
+  rehearse:
+    description:
+      - For O(action=migrate) in check mode, execute the pending transactional scripts in one transaction and roll
+        it back. A rollback always rehearses its transactional reverts this way before the first one runs (and in
+        check mode), whatever this option says.
+    type: bool
+    default: false
+  group_transactions:
+    description: Apply consecutive transactional migrations in one transaction (all or nothing) instead of one each.
+    type: bool
+    default: false
+  expected:
+    description:
+      - For O(action=verify), the change set's expected schema (expected_schema.yml); the entries in force at
+        the database's version are returned as RV(expected_active).
+    type: dict
+  probes:
+    description: For O(action=verify), the behavioural probes (probes.yml) with their fixtures.
+    type: dict
+  probe_lock_timeout:
+    description: C(lock_timeout) of every probe transaction.
+    type: str
+    default: 1s
+  force:
+    description: For O(action=seed), apply every repeatable script, changed or not (they must be idempotent).
+    type: bool
+    default: false
+  backfill:
+    description:
+      - For O(action=backfill), the scripts as discovered by the pg_migrate_changeset action, C(batch) and
+        C(count). The batch script changes at most C(pg_migrate.batch_size) rows after the cursor
+        C(pg_migrate.after) (text, empty at the start of a pass) and returns one row C(done), C(last_key) and
+        optionally C(blocked); the count script returns C(remaining) and optionally C(blocked) and
+        C(high_water). See docs/backfill.md.
+    type: dict
+  batch_size:
+    description: For O(action=backfill), rows per batch (each batch is one transaction).
+    type: int
+    default: 5000
+  cursor:
+    description: For O(action=backfill), the keyset cursor to continue after (the last C(last_key)); 0 starts a pass.
+    type: raw
+    default: 0
+  max_seconds:
+    description: For O(action=backfill), return after the batch that crosses this many seconds (0, no limit).
+    type: float
+    default: 0
+  batch_pause:
+    description: For O(action=backfill), seconds to sleep between batches, to leave the server breathing room.
+    type: float
+    default: 0
+  measure:
+    description: For O(action=backfill), count what is left before the first batch (the count script).
+    type: bool
+    default: true
+  phase:
+    description: For O(action=backfill), the pass to continue (C(forward), or the final C(sweep) from the start).
+    type: str
+    choices: [forward, sweep]
+    default: forward
+  high_water:
+    description:
+      - For O(action=backfill), the newest key when the backfill started (the count script's C(high_water)); a
+        pass ends once it gets past it, so rows that arrive meanwhile do not keep the backfill going forever.
+    type: raw
+  progress_file:
+    description:
+      - A file on the managed host where O(action=migrate) and O(action=rollback) note which script is running
+        (JSON), so a watcher (the role's pg_migrate_watch) can show progress of a long run; removed at the end.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is changed; with O(rehearse=true) a migrate executes its pending scripts and rolls them back.
+extends_documentation_fragment:
+  - community.postgresql.postgres
+  - pg_migrate.engine.session
+author: pg_migrate developers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Apply the pending migrations
+  pg_migrate.engine.pg_migrate:
+    action: migrate
+    changeset: "{{ __pg_migrate_changeset }}"
+    scripts_dir: /var/lib/pg_migrate/app
+    login_db: app
+"""
+
+RETURN = r"""
+action:
+  description: The action that ran.
+  returned: always
+  type: str
+database:
+  description: The database it ran on (O(login_db)).
+  returned: always
+  type: str
+plan:
+  description: What the run found and decided (versions, pending, drift, missing, out of order, problems).
+  returned: always
+  type: dict
+applied:
+  description: Migrations applied (version, script, checksum, duration_ms, attempts, transactional).
+  returned: always
+  type: list
+reverted:
+  description: Migrations reverted by a rollback (version, script, duration_ms, attempts).
+  returned: always
+  type: list
+repeatables_applied:
+  description: Repeatable scripts applied (script, checksum, duration_ms).
+  returned: always
+  type: list
+repaired:
+  description: The checksums recorded anew with O(repair=true).
+  returned: when a migrate run repaired drift
+  type: list
+rehearsal:
+  description: What a rehearsal ran and rolled back (rehearsed, not_rehearsed, rolled_back).
+  returned: when a rollback or a check-mode migrate with O(rehearse=true) rehearsed
+  type: dict
+lock_waited_s:
+  description: Seconds the run waited for another run's advisory lock.
+  returned: when it waited a second or more
+  type: float
+version:
+  description: For O(action=verify), the version the database is at.
+  returned: when action is verify
+  type: str
+expected_active:
+  description: For O(action=verify), the expectations in force at that version.
+  returned: when action is verify
+  type: dict
+probe_results:
+  description: For O(action=verify), one result per probe and per verify script.
+  returned: when action is verify
+  type: list
+failure:
+  description: Where a failed run stopped (script, statement number, line, SQLSTATE, server message).
+  returned: when a script failed
+  type: dict
+backfill:
+  description:
+    - For O(action=backfill), this call's batches, rows changed (linked), cursor, phase, whether it is done,
+      what is left (remaining, linkable) and whether it was a dry run (check mode).
+  returned: when action is backfill
+  type: dict
+"""
+
+import contextlib
+import os
+import re
+import select
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
+    connect_to_db,
+    ensure_required_libs,
+    get_conn_params,
+    postgres_common_argument_spec,
+)
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import run_migrate, run_plan, run_seed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
+from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
+from ansible_collections.pg_migrate.engine.plugins.module_utils.rollback import run_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import run_verify
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+HANDOFF_WAIT = 60.0
+ACTIONS = {
+    "plan": lambda runner, result, check, diff: run_plan(runner, result),
+    "migrate": run_migrate,
+    "rollback": run_rollback,
+    "verify": lambda runner, result, check, diff: run_verify(runner, result),
+    "seed": run_seed,
+    "backfill": lambda runner, result, check, diff: run_backfill(runner, result, check),
+}
+
+
+def argument_spec() -> dict:
+    spec = postgres_common_argument_spec()
+    spec.update(
+        action=dict(type="str", default="plan", choices=sorted(ACTIONS)),
+        changeset=dict(type="dict", required=True),
+        scripts_dir=dict(type="path", required=True),
+        login_db=dict(type="str", required=True),
+        history_schema=dict(type="str", default="public"),
+        history_table=dict(type="str", default="pg_migrate_history"),
+        target_version=dict(type="str"),
+        baseline_version=dict(type="str"),
+        allow_out_of_order=dict(type="bool", default=False),
+        repair=dict(type="bool", default=False),
+        verify=dict(type="bool", default=True),
+        lock_timeout=dict(type="str", default="2s"),
+        statement_timeout=dict(type="str", default="30min"),
+        lock_retries=dict(type="int", default=3),
+        lock_retry_delay=dict(type="float", default=2.0),
+        advisory_lock_wait=dict(type="float", default=120),
+        rehearse=dict(type="bool", default=False),
+        group_transactions=dict(type="bool", default=False),
+        expected=dict(type="dict"),
+        probes=dict(type="dict"),
+        probe_lock_timeout=dict(type="str", default="1s"),
+        force=dict(type="bool", default=False),
+        backfill=dict(type="dict"),
+        batch_size=dict(type="int", default=5000),
+        cursor=dict(type="raw", default=0),
+        max_seconds=dict(type="float", default=0),
+        batch_pause=dict(type="float", default=0),
+        measure=dict(type="bool", default=True),
+        phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
+        high_water=dict(type="raw"),
+        progress_file=dict(type="path"),
+        password_handoff=dict(type="path", no_log=False),  # a path: the password itself comes through it
+    )
+    return spec
+
+
+def receive_password(path: str, wait_s: float) -> str:
+    """The login password, read from a FIFO at PATH that the role's watcher on the controller writes to.
+
+    A background (async) job's arguments sit in a file on the managed host for as long as it runs, so the
+    password is not among them: the job creates a FIFO (mode 0600, nothing is stored on disk), the watcher
+    writes the password into it through its connection, and the job removes it. The FIFO appears under
+    its final name only once the job reads it, so the writer never waits on a reader that is not there."""
+    staging = path + ".new"
+    for stale in (staging, path):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(stale)
+    os.mkfifo(staging, 0o600)
+    reader = os.open(staging, os.O_RDONLY | os.O_NONBLOCK)
+    keep_open = os.open(staging, os.O_WRONLY | os.O_NONBLOCK)  # no end-of-file while no writer is attached
+    os.rename(staging, path)
+    received = b""
+    deadline = time.monotonic() + wait_s
+    try:
+        while b"\n" not in received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunFailed(
+                    "the background job waited %ds for the login password from the controller and got none: the "
+                    "controller went away, or its connection to this host broke. Nothing was changed; run the "
+                    "playbook again." % wait_s
+                )
+            ready = select.select([reader], [], [], min(remaining, 1.0))[0]
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    received += os.read(reader, 4096)
+    finally:
+        os.close(reader)
+        os.close(keep_open)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    return received.split(b"\n", 1)[0].decode("utf-8")
+
+
+def connection_params(module: AnsibleModule, runner: Runner) -> dict:
+    """The connection's parameters; with password_handoff the password comes through its FIFO, whatever
+    login_password says (the role leaves it empty then, so it is not among the job's arguments)."""
+    params = module.params
+    if params["password_handoff"]:
+        try:
+            secret = receive_password(params["password_handoff"], HANDOFF_WAIT)
+        except RunFailed as failure:
+            runner.clear_progress()
+            module.fail_json(msg=str(failure), changed=False)
+        # Masked wherever the module's output could carry it, as if it had come as a no_log argument.
+        module.no_log_values.add(secret)
+        params = dict(params, login_password=secret)  # not in module.params: those are echoed back
+    conn_params = get_conn_params(module, params, warn_db_default=False)
+    conn_params.setdefault("application_name", "pg_migrate")
+    return conn_params
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    for option in ("history_schema", "history_table"):
+        if not IDENTIFIER.match(params[option]):
+            module.fail_json(
+                msg="%s %r is not a plain lower-case SQL identifier (letters, digits, _; at most 63): "
+                "choose a name like pg_migrate_history" % (option, params[option])
+            )
+    ensure_required_libs(module)
+    runner = Runner(params, warn=module.warn, log=module.log)
+    runner.write_note({"state": "starting"})
+    conn_params = connection_params(module, runner)
+    # Connected in autocommit, so the driver's own session settings (datestyle) are no open transaction: a
+    # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
+    conn = connect_to_db(module, conn_params, autocommit=True)[0]
+    conn.autocommit = False
+    runner.conn = conn
+    runner.reconnect = lambda: connect_to_db(module, dict(conn_params), autocommit=False, fail_on_conn=False)[0]
+    runner.connect_for_check = lambda: connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=True)[0]
+    result = dict(
+        changed=False,
+        applied=[],
+        reverted=[],
+        repeatables_applied=[],
+        plan={},
+        database=params["login_db"],
+        action=params["action"],
+    )
+    try:
+        ACTIONS[params["action"]](runner, result, module.check_mode, module._diff)
+    except RunFailed as failure:
+        result["msg"] = str(failure)
+    except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
+        result["msg"] = unexpected_failure_message(params["action"], params["login_db"], exc, runner.current_script)
+    runner.release_quietly()
+    with contextlib.suppress(Exception):
+        runner.conn.close()
+    if "msg" in result:
+        module.fail_json(**result)
+    if runner.lock_waited_s >= 1:
+        result["lock_waited_s"] = runner.lock_waited_s
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""squawk as the role runs it: which scripts in which group, and what it found."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils import lint
+
+
+def test_lint_groups_split_by_transaction_and_skip_empty():
+    plan = {
+        "pending": [
+            {"script": "V002__a.sql", "transactional": True},
+            {"script": "V005__idx.sql", "transactional": False},
+        ],
+        "repeatables": [{"script": "R__seed.sql", "transactional": True}],
+    }
+    assert lint.lint_groups(plan, "/m", "/s") == [
+        {"in_transaction": True, "files": ["/m/V002__a.sql", "/s/R__seed.sql"]},
+        {"in_transaction": False, "files": ["/m/V005__idx.sql"]},
+    ]
+    assert lint.lint_groups({"pending": []}, "/m") == []
+
+
+def test_squawk_findings_are_parsed_and_lines_count_from_one():
+    stdout = json.dumps([{"file": "/m/V002__a.sql", "line": 4, "rule_name": "ban-drop-table", "message": "Drop!"}])
+    findings, problems = lint.squawk_findings([{"rc": 1, "stdout": stdout}, {"skipped": True}])
+    assert findings == [{"file": "V002__a.sql", "line": 5, "rule": "ban-drop-table", "message": "Drop!"}]
+    assert problems == []
+
+
+def test_squawk_that_cannot_run_is_reported_with_the_fix():
+    _, problems = lint.squawk_findings([{"rc": 2, "msg": "[Errno 2] No such file or directory: b'squawk'"}])
+    assert "pip install squawk-cli" in problems[0]
+
+
+def test_transaction_groups_keep_the_order_and_put_the_transactional_group_first():
+    scripts = [("/m/V005__idx.sql", False), ("/m/V002__a.sql", True), ("/m/U005__idx.sql", False)]
+    assert lint.transaction_groups(scripts) == [
+        {"in_transaction": True, "files": ["/m/V002__a.sql"]},
+        {"in_transaction": False, "files": ["/m/V005__idx.sql", "/m/U005__idx.sql"]},
+    ]
+    assert lint.transaction_groups([]) == []
+
+
+def test_squawk_argv_assumes_a_transaction_only_for_the_transactional_group():
+    in_tx = {"in_transaction": True, "files": ["a.sql"]}
+    assert lint.squawk_argv(in_tx, 15, "/bin/squawk") == [
+        "/bin/squawk",
+        "--pg-version",
+        "15",
+        "--assume-in-transaction",
+        "a.sql",
+    ]
+    assert lint.squawk_argv(dict(in_tx, in_transaction=False), "16") == ["squawk", "--pg-version", "16", "a.sql"]
+
+
+def test_the_project_tool_lints_scripts_in_the_groups_the_role_uses(tmp_path):
+    import squawk_changeset
+
+    (tmp_path / "V001__a.sql").write_text("SELECT 1;\n")
+    (tmp_path / "V001__a.verify.sql").write_text("SELECT 1;\n")
+    (tmp_path / "U002__b.sql").write_text("\ufeff-- pg_migrate:no-transaction\r\nSELECT 2;\n")
+    (tmp_path / "V1__not_a_name.sql.txt").write_text("SELECT 3;\n")
+    scripts = squawk_changeset.lintable_scripts(tmp_path)
+    assert [p.name for p in scripts] == ["U002__b.sql", "V001__a.sql"]  # verify scripts are read-only: not linted
+    plan = {"pending": [{"script": "U002__b.sql", "transactional": False}, {"script": "V001__a.sql"}]}
+    groups = lint.lint_groups(plan, str(tmp_path))
+    assert squawk_changeset.squawk_commands(scripts) == [lint.squawk_argv(g, "15") for g in groups]
+    assert squawk_changeset.lintable_scripts(tmp_path / "absent") == []
+
+
+def test_findings_lines_count_show_the_first_twenty_and_the_problems():
+    many = [{"file": "/m/V%03d__a.sql" % n, "line": 0, "rule_name": "r", "message": "m"} for n in range(25)]
+    lines = lint.findings_lines([{"rc": 1, "stdout": json.dumps(many)}, {"rc": 2, "stderr": "boom\nmore"}])
+    assert lines[0] == "  squawk: 25 finding(s)"
+    assert lines[1] == "    V000__a.sql:1 r: m" and len(lines) == 1 + 20 + 1 + 1
+    assert lines[-2:] == [
+        "    ... and 5 more",
+        "  squawk: squawk could not run (boom); install it on the controller (pip install squawk-cli) or set "
+        "pg_migrate_lint=false",
+    ]
+    assert lint.findings_lines([{"skipped": True}]) == []  # lint switched off: not a word
