@@ -153,20 +153,6 @@ def test_missing_directory_is_a_problem(tmp_path: Path):
     ]
 
 
-def test_bundle_is_deterministic_and_carries_the_modes(tmp_path: Path):
-    found, _, _ = changeset.build_changeset(str(ROOT / "files/migrations"), str(ROOT / "files/seeds"))
-    roots = {"migrations": str(ROOT / "files/migrations"), "seeds": str(ROOT / "files/seeds")}
-    first = changeset.write_bundle(found, roots, str(tmp_path / "a.tar"), 0o600, 0o700)
-    second = changeset.write_bundle(found, roots, str(tmp_path / "b.tar"), 0o600, 0o700)
-    assert first == second
-    with tarfile.open(tmp_path / "a.tar") as tar:
-        members = {m.name: m for m in tar.getmembers()}
-    assert members["migrations"].isdir() and members["migrations"].mode == 0o700
-    assert members["migrations/V002__policy_as_data.sql"].mode == 0o600
-    assert "seeds/R__default_policy.sql" in members
-    assert len([m for m in members.values() if m.isfile()]) == 16
-
-
 def test_entries_named_like_scripts_that_are_not_script_files_are_problems(tmp_path: Path):
     migrations = write(
         tmp_path / "m",

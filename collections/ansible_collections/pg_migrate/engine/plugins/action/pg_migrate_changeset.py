@@ -19,8 +19,8 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import
     build_changeset,
     changeset_problems_message,
     read_backfill,
-    write_bundle,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.bundle import write_bundle
 from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import PGLAST_MISSING, pglast
 
 

@@ -2,7 +2,7 @@
 #
 # It reads the migrations directory (and the optional seeds directory), parses every file name, checks
 # every file (UTF-8, not empty, SQL that parses, transaction rules), computes SHA-256 checksums and
-# statement boundaries, and writes a deterministic tar bundle of the files for the copy step. Every
+# statement boundaries (bundle.py packs the files for the managed host). Every
 # problem is collected first and reported in one message, so an operator fixes them all in one go.
 #
 # Checksums (docs/checksums.md): scheme 2, the SHA-256 of the normalised text (no byte-order mark, LF line
@@ -21,10 +21,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
-import tarfile
 from dataclasses import dataclass
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import analyse_sql, is_transactional
@@ -39,7 +37,6 @@ NAMING_HELP = (
     "expected V<version>__<description>.sql, U<version>__<description>.sql, "
     "V<version>__<description>.verify.sql or R__<description>.sql (description: letters, digits, _)"
 )
-BUNDLE_MODE = 0o640
 # The role variable that names each directory of the change set, for messages.
 DIRECTORY_VARIABLES = {"migrations": "pg_migrate_migrations_dir", "seeds": "pg_migrate_seeds_dir"}
 
@@ -328,47 +325,3 @@ def changeset_problems_message(problems: list[str], migrations_dir: str) -> str:
     ]
     lines.extend("  - %s" % problem for problem in problems)
     return "\n".join(lines)
-
-
-def bundle_members(changeset: dict) -> list[str]:
-    """Relative paths of every file the target needs, in a stable order."""
-    paths = []
-    for migration in changeset["migrations"]:
-        paths.append(migration["path"])
-        for companion in ("revert", "verify"):
-            if migration[companion]:
-                paths.append(migration[companion]["path"])
-    paths.extend(r["path"] for r in changeset["repeatables"])
-    paths.extend(entry["path"] for entry in (changeset.get("backfill") or {}).values())
-    return sorted(paths)
-
-
-def _tar_info(relpath: str, mode: int, size: int = 0, directory: bool = False) -> tarfile.TarInfo:
-    """A member with fixed metadata (mtime 0), so the same files always make the same bytes."""
-    info = tarfile.TarInfo(relpath)
-    if directory:
-        info.type = tarfile.DIRTYPE
-    info.size = size
-    info.mode = mode
-    info.mtime = 0
-    return info
-
-
-def write_bundle(
-    changeset: dict, roots: dict[str, str], destination: str, file_mode: int = BUNDLE_MODE, dir_mode: int = 0o750
-) -> str:
-    """A deterministic tar (sorted, mtime 0) of the change set, with the modes the target must have; its sha256."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        members = bundle_members(changeset)
-        for subdir in sorted({relpath.split("/", 1)[0] for relpath in members}):
-            tar.addfile(_tar_info(subdir, dir_mode, directory=True))
-        for relpath in members:
-            subdir, name = relpath.split("/", 1)
-            with open(os.path.join(roots[subdir], name), "rb") as handle:
-                data = handle.read()
-            tar.addfile(_tar_info(relpath, file_mode, len(data)), io.BytesIO(data))
-    content = buffer.getvalue()
-    with open(destination, "wb") as handle:
-        handle.write(content)
-    return sha256_hex(content)

@@ -81,10 +81,45 @@ def reports_dir_problem(path: str) -> str | None:
     return None
 
 
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def run_problems(args: dict) -> list[str]:
+    """What the run itself needs: plain history identifiers, a rollback target, a backfill script, and the
+    environment's approval (ARGS: action, history_schema, history_table, target_version, backfill_script,
+    require_approval, approved, check_mode; absent ones are not checked)."""
+    problems = []
+    action = args.get("action")
+    names = {key: args[key] for key in ("history_schema", "history_table") if key in args}
+    if any(not IDENTIFIER.match(str(name)) for name in names.values()):
+        problems.append(
+            "pg_migrate_history_schema (%s) and pg_migrate_history_table (%s) must be plain lower-case SQL "
+            "identifiers (letters, digits, _; at most 63), e.g. public and pg_migrate_history."
+            % (names.get("history_schema"), names.get("history_table"))
+        )
+    if action == "rollback" and not str(args.get("target_version") or ""):
+        problems.append(
+            "A rollback needs the version to go back to: ansible-playbook ... playbooks/rollback.yml "
+            "-e pg_migrate_target_version=<version> (000 reverts everything)."
+        )
+    if action == "backfill" and not args.get("backfill_script"):
+        problems.append(
+            "no backfill script was given: set pg_migrate_backfill_script to the batch script (its companion "
+            "<name>.count.sql must exist beside it). Nothing was changed."
+        )
+    if args.get("require_approval") and not args.get("approved") and not args.get("check_mode") and action != "status":
+        problems.append(
+            "This environment requires approval before anything is changed. Review the plan first (--check "
+            "--diff), then run again with -e pg_migrate_approved=true. Nothing was changed."
+        )
+    return problems
+
+
 def input_problems(args: dict) -> list[str]:
     """Every problem of the action's arguments (database, login_user, login_host, durations, minimums,
-    reports_dir), in one list."""
+    reports_dir, and run_problems), in one list."""
     problems = connection_problems(args.get("database"), args.get("login_user"), args.get("login_host"))
+    problems += run_problems(args)
     problems += duration_problems(args.get("durations") or {})
     problems += number_problems(args.get("minimums") or {})
     reports = reports_dir_problem(str(args.get("reports_dir") or ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 MAX_FINDINGS_SHOWN = 20
 
@@ -24,10 +25,26 @@ def transaction_groups(scripts: list[tuple[str, bool]]) -> list[dict]:
     return groups
 
 
-def squawk_argv(group: dict, pg_version: str, squawk: str = "squawk") -> list[str]:
-    """The squawk command line that lints one group of transaction_groups."""
+def squawk_argv(group: dict, pg_version: str, squawk: str = "squawk", reporter: str = "") -> list[str]:
+    """The squawk command line that lints one group of transaction_groups (REPORTER: e.g. json)."""
     in_transaction = ["--assume-in-transaction"] if group["in_transaction"] else []
-    return [squawk, "--pg-version", str(pg_version), *in_transaction, *group["files"]]
+    reporting = ["--reporter", reporter] if reporter else []
+    return [squawk, *reporting, "--pg-version", str(pg_version), *in_transaction, *group["files"]]
+
+
+def run_squawk(groups: list[dict], pg_version: str, squawk: str) -> list[dict]:
+    """Lint each group with squawk's JSON reporter; the outcomes in the shape squawk_findings reads."""
+    outcomes = []
+    for group in groups:
+        try:
+            done = subprocess.run(
+                squawk_argv(group, pg_version, squawk, "json"), capture_output=True, text=True, check=False
+            )
+        except OSError as exc:
+            outcomes.append({"rc": 127, "stdout": "", "stderr": "", "msg": str(exc)})
+            continue
+        outcomes.append({"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr})
+    return outcomes
 
 
 def lint_groups(plan: dict, migrations_dir: str, seeds_dir: str = "") -> list[dict]:

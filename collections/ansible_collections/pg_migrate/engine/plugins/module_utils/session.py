@@ -67,6 +67,7 @@ class Runner:
         log: Callable[[str], None] = _ignore,
         reconnect: Callable[[], object] | None = None,
         connect_for_check: Callable[[], object] | None = None,
+        on_note: Callable[[dict], None] | None = None,
     ) -> None:
         self.params = params
         self.conn = conn
@@ -74,6 +75,7 @@ class Runner:
         self.log = log
         self.reconnect = reconnect
         self.connect_for_check = connect_for_check
+        self.on_note = on_note  # in the controller process: progress straight to the action plugin
         schema, table = params["history_schema"], params["history_table"]
         self.history = "%s.%s" % (quote_ident(schema), quote_ident(table))
         self.history_name = "%s.%s" % (schema, table)
@@ -323,6 +325,8 @@ class Runner:
         Every note carries the process's pid and the host's boot id, so the watcher on the controller can
         tell a job that still runs from one whose process died (kill -9, OOM killer, reboot)."""
         path = self.params.get("progress_file")
+        if self.on_note is not None:
+            self.on_note(dict(state, action=self.params["action"], since=time.time()))
         if not path:
             return
         state = dict(state, action=self.params["action"], pid=os.getpid(), boot_id=boot_id(), since=time.time())
@@ -346,11 +350,20 @@ class Runner:
                 os.remove(path)
 
     # --- scripts on the managed host ------------------------------------------------------------------
+    def script_path(self, entry: dict) -> str:
+        """Where ENTRY is: under scripts_dir (the copy on the managed host), or, in the controller process,
+        in the project's own directories (script_roots: migrations, seeds, backfill)."""
+        roots = self.params.get("script_roots")
+        if roots:
+            top, _, rest = entry["path"].partition("/")
+            return os.path.join(roots[top], rest)
+        return os.path.join(self.params["scripts_dir"], entry["path"])
+
     def script_text(self, entry: dict) -> str:
         """The copied file, checked byte for byte against the controller's sha256 of its bytes ("bytes_sha256";
         "checksum" hashes the normalised text, for the history). A leading byte-order mark is dropped, as the
         controller dropped it before computing the statement offsets (PostgreSQL would reject it)."""
-        path = os.path.join(self.params["scripts_dir"], entry["path"])
+        path = self.script_path(entry)
         if path not in self.scripts:
             try:
                 with open(path, "rb") as handle:

@@ -223,70 +223,19 @@ import select
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
-    connect_to_db,
-    ensure_required_libs,
-    get_conn_params,
-    postgres_common_argument_spec,
-)
+from ansible_collections.community.postgresql.plugins.module_utils.postgres import ensure_required_libs
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import run_migrate, run_plan, run_seed
-from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
-from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
-from ansible_collections.pg_migrate.engine.plugins.module_utils.rollback import run_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.bundle import extract_bundle
+from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
+    argument_spec,
+    connection_settings,
+    execute,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import run_verify
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 HANDOFF_WAIT = 60.0
-ACTIONS = {
-    "plan": lambda runner, result, check, diff: run_plan(runner, result),
-    "migrate": run_migrate,
-    "rollback": run_rollback,
-    "verify": lambda runner, result, check, diff: run_verify(runner, result),
-    "seed": run_seed,
-    "backfill": lambda runner, result, check, diff: run_backfill(runner, result, check),
-}
-
-
-def argument_spec() -> dict:
-    spec = postgres_common_argument_spec()
-    spec.update(
-        action=dict(type="str", default="plan", choices=sorted(ACTIONS)),
-        changeset=dict(type="dict", required=True),
-        scripts_dir=dict(type="path", required=True),
-        login_db=dict(type="str", required=True),
-        history_schema=dict(type="str", default="public"),
-        history_table=dict(type="str", default="pg_migrate_history"),
-        target_version=dict(type="str"),
-        baseline_version=dict(type="str"),
-        allow_out_of_order=dict(type="bool", default=False),
-        repair=dict(type="bool", default=False),
-        verify=dict(type="bool", default=True),
-        lock_timeout=dict(type="str", default="2s"),
-        statement_timeout=dict(type="str", default="30min"),
-        lock_retries=dict(type="int", default=3),
-        lock_retry_delay=dict(type="float", default=2.0),
-        advisory_lock_wait=dict(type="float", default=120),
-        rehearse=dict(type="bool", default=False),
-        group_transactions=dict(type="bool", default=False),
-        expected=dict(type="dict"),
-        probes=dict(type="dict"),
-        probe_lock_timeout=dict(type="str", default="1s"),
-        force=dict(type="bool", default=False),
-        backfill=dict(type="dict"),
-        batch_size=dict(type="int", default=5000),
-        cursor=dict(type="raw", default=0),
-        max_seconds=dict(type="float", default=0),
-        batch_pause=dict(type="float", default=0),
-        measure=dict(type="bool", default=True),
-        phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
-        high_water=dict(type="raw"),
-        progress_file=dict(type="path"),
-        password_handoff=dict(type="path", no_log=False),  # a path: the password itself comes through it
-    )
-    return spec
 
 
 def receive_password(path: str, wait_s: float) -> str:
@@ -327,24 +276,6 @@ def receive_password(path: str, wait_s: float) -> str:
     return received.split(b"\n", 1)[0].decode("utf-8")
 
 
-def connection_params(module: AnsibleModule, runner: Runner) -> dict:
-    """The connection's parameters; with password_handoff the password comes through its FIFO, whatever
-    login_password says (the role leaves it empty then, so it is not among the job's arguments)."""
-    params = module.params
-    if params["password_handoff"]:
-        try:
-            secret = receive_password(params["password_handoff"], HANDOFF_WAIT)
-        except RunFailed as failure:
-            runner.clear_progress()
-            module.fail_json(msg=str(failure), changed=False)
-        # Masked wherever the module's output could carry it, as if it had come as a no_log argument.
-        module.no_log_values.add(secret)
-        params = dict(params, login_password=secret)  # not in module.params: those are echoed back
-    conn_params = get_conn_params(module, params, warn_db_default=False)
-    conn_params.setdefault("application_name", "pg_migrate")
-    return conn_params
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
@@ -357,36 +288,30 @@ def main() -> None:
     ensure_required_libs(module)
     runner = Runner(params, warn=module.warn, log=module.log)
     runner.write_note({"state": "starting"})
-    conn_params = connection_params(module, runner)
-    # Connected in autocommit, so the driver's own session settings (datestyle) are no open transaction: a
-    # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
-    conn = connect_to_db(module, conn_params, autocommit=True)[0]
-    conn.autocommit = False
-    runner.conn = conn
-    runner.reconnect = lambda: connect_to_db(module, dict(conn_params), autocommit=False, fail_on_conn=False)[0]
-    runner.connect_for_check = lambda: connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=True)[0]
-    result = dict(
-        changed=False,
-        applied=[],
-        reverted=[],
-        repeatables_applied=[],
-        plan={},
-        database=params["login_db"],
-        action=params["action"],
-    )
-    try:
-        ACTIONS[params["action"]](runner, result, module.check_mode, module._diff)
-    except RunFailed as failure:
-        result["msg"] = str(failure)
-    except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
-        result["msg"] = unexpected_failure_message(params["action"], params["login_db"], exc, runner.current_script)
-    runner.release_quietly()
-    with contextlib.suppress(Exception):
-        runner.conn.close()
+    if params["password_handoff"]:
+        # The password of a background job comes through its FIFO, whatever login_password says (the role
+        # leaves it empty then, so it is not among the job's arguments).
+        try:
+            secret = receive_password(params["password_handoff"], HANDOFF_WAIT)
+        except RunFailed as failure:
+            runner.clear_progress()
+            module.fail_json(msg=str(failure), changed=False)
+        # Masked wherever the module's output could carry it, as if it had come as a no_log argument.
+        module.no_log_values.add(secret)
+        params = dict(params, login_password=secret)  # not in module.params: those are echoed back
+        runner.params = params
+    copied = 0
+    if params["bundle"]:
+        try:
+            copied = extract_bundle(
+                params["bundle"], params["scripts_dir"], int(params["dir_mode"], 8), params["remote_owner"], params["remote_group"]
+            )
+        except (OSError, KeyError, ValueError) as exc:
+            module.fail_json(msg="cannot unpack the change set into %s: %s" % (params["scripts_dir"], exc), changed=False)
+    result = execute(runner, connection_settings(params, module.warn), module.check_mode, module._diff)
+    result["copied"] = copied
     if "msg" in result:
         module.fail_json(**result)
-    if runner.lock_waited_s >= 1:
-        result["lock_waited_s"] = runner.lock_waited_s
     module.exit_json(**result)
 
 

@@ -1,7 +1,32 @@
--- pg_migrate: the schema as the catalogs describe it, as one JSON document (read-only; takes
--- ACCESS SHARE on catalog tables only). Named argument: schema.
--- Used by verification (compared with the change set's expected_schema.yml) and by
--- tools/expected_schema.py (which writes that file).
+# pg_migrate: the engine's read-only catalog queries, as text the module and the controller both carry
+# (module_utils travel with a module to the managed host; files of the role do not).
+
+from __future__ import annotations
+
+# Everything the preflight needs to know about the server, in one query. Named argument: extensions
+# (comma-separated names).
+PREFLIGHT_SQL = """\
+SELECT current_setting('server_version_num')::int AS server_version_num,
+       current_setting('server_version') AS server_version,
+       pg_is_in_recovery() AS in_recovery,
+       current_user AS login_role,
+       current_schema() AS current_schema,
+       coalesce(has_schema_privilege(current_schema(), 'CREATE'), false) AS can_create_in_schema,
+       ARRAY(SELECT required FROM unnest(string_to_array(%(extensions)s, ',')) AS required
+              WHERE NOT EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = required)) AS missing_extensions,
+       ARRAY(SELECT required FROM unnest(string_to_array(%(extensions)s, ',')) AS required
+              WHERE NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = required)
+                AND EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = required)
+                AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                AND NOT (has_database_privilege(current_database(), 'CREATE')
+                         AND coalesce((SELECT bool_or(v.trusted) FROM pg_available_extension_versions v
+                                        WHERE v.name = required), false))) AS uncreatable_extensions
+"""
+
+# The schema as the catalogs describe it, as one JSON document (takes ACCESS SHARE on catalog tables only).
+# Named argument: schema. Compared with the change set's expected schema by verification, and the source of
+# tools/expected_schema.py (which writes that file).
+CATALOG_SQL = """\
 WITH rel AS (
     SELECT c.oid, c.relname
       FROM pg_class c
@@ -51,3 +76,4 @@ SELECT json_build_object(
           FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid
          WHERE NOT t.tgisinternal), '[]'::json)
 ) AS catalog
+"""

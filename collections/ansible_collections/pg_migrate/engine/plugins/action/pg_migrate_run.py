@@ -1,0 +1,176 @@
+"""pg_migrate_run: one pg_migrate run against one database, as one task.
+
+phase=start checks the inputs, discovers the change set, then runs the action (preflight, migrate or
+rollback or status or verify or seed, verification after a migrate) and writes the reports:
+  - execution=controller: in this process, with psycopg on the controller (no module, no copy, no async);
+    progress for long steps is printed from here;
+  - execution=host: through the pg_migrate module on the managed host, with the change set unpacked there.
+    A migrate or rollback that has work to do returns deferred=true instead: the role then runs it as a
+    background job (it survives a dropped connection), follows it with pg_migrate_watch, and calls
+    phase=finish with the job's result for the reports and the summary.
+execution=auto takes the controller when the task's connection is local (the local inventory, or
+delegate_to: localhost), the managed host otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
+    argument_spec,
+    connection_settings,
+    execute,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.progress import note_line
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report import lost_job_state
+from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import ReportNotWritten, conclude
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
+    CONNECTION_OPTIONS,
+    engine_params,
+    lint_pending,
+    prepare,
+    script_roots,
+)
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.remote import RemoteRun
+
+display = Display()
+ENGINE_ACTION = {"status": "plan"}
+
+
+class ActionModule(ActionBase):
+    """See the module docstring."""
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(("phase", "settings", "job", *CONNECTION_OPTIONS))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        host = task_vars.get("inventory_hostname", "?")
+        settings = dict(self._task.args.get("settings") or {})
+        check = bool(self._play_context.check_mode)
+        try:
+            if self._task.args.get("phase", "start") == "finish":
+                outcome = self._finish(settings, host, task_vars)
+            else:
+                outcome = self._start(settings, host, check, task_vars)
+        except ReportNotWritten as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        result.update(outcome)
+        return result
+
+    # --- the two paths -----------------------------------------------------------------------------------
+    def execution(self, settings: dict) -> str:
+        chosen = settings.get("execution") or "auto"
+        if chosen not in ("auto", "controller", "host"):
+            raise AnsibleActionFail("pg_migrate_execution (%r) must be auto, controller or host" % chosen)
+        if chosen == "auto":
+            return "controller" if self._connection.transport in ("local", "ansible.builtin.local") else "host"
+        return chosen
+
+    def _start(self, settings: dict, host: str, check: bool, task_vars: dict) -> dict:
+        connection = {key: self._task.args[key] for key in CONNECTION_OPTIONS if key in self._task.args}
+        changeset, warnings, bundle = prepare(settings, connection, host, check, self.execution(settings))
+        action = settings["action"]
+        if action == "seed" and not settings.get("seeds_enabled"):
+            return {"changed": False, "summary": [seeds_disabled(host, connection.get("login_db"))]}
+        params = engine_params(settings, connection, changeset, host, ENGINE_ACTION.get(action, action))
+        if action == "backfill":
+            # The batches run on the managed host (pg_migrate_backfill): the scripts go there, checked first.
+            return self._stage_backfill(params, bundle, settings, changeset, check, task_vars, warnings)
+        if self.execution(settings) == "controller":
+            params["script_roots"] = script_roots(settings)
+            run = self._in_process(params, settings, check, host)
+        else:
+            remote = RemoteRun(self, task_vars)
+            run = remote.run(params, bundle, settings, check)
+            if run.get("deferred"):
+                # Names the job's files beside the scripts (progress note, password FIFO).
+                return {"changed": bool(run.get("copied")), "deferred": True, "changeset": changeset,
+                        "job_token": uuid.uuid4().hex[:12], "summary": [], "warnings": warnings,
+                        "verification_documents": {"expected": settings.get("expected_document") or {},
+                                                   "probes": settings.get("probes_document") or {}}}
+        squawk = lint_pending(run, settings, check) if action == "migrate" else None
+        concluded = conclude(run, settings, host, check, squawk)
+        concluded["changed"] = concluded["changed"] or bool(run.get("copied"))
+        concluded["warnings"] = warnings + run.get("warnings", [])
+        return concluded
+
+    def _stage_backfill(self, params, bundle, settings, changeset, check, task_vars, warnings) -> dict:
+        """The preflight and the copy of a backfill's scripts; in check mode into a scratch directory that the
+        role removes at the end (the batches need them there for more than this task)."""
+        params = dict(params, action="plan")
+        if check:
+            params["scripts_dir"] = "/tmp/pg_migrate-check-%s" % uuid.uuid4().hex[:12]
+        run = RemoteRun(self, task_vars).run(params, bundle, dict(settings, keep_scripts=True), False)
+        staged = {"changed": bool(run.get("copied")) and not check, "changeset": changeset, "warnings": warnings,
+                  "scripts_dir": params["scripts_dir"], "staging": params["scripts_dir"] if check else ""}
+        host = task_vars.get("inventory_hostname", "?")
+        if run.get("skipped"):
+            staged.update(stop=True, summary=[run["skip_reason"]])
+        elif run.get("msg"):
+            staged.update(
+                stop=True,
+                summary=["%s %s: backfill did not start" % (host, params["login_db"]), "  FAILED (details below)"],
+                msg="%s: %s" % (host, run["msg"]),
+            )
+        return staged
+
+    def _finish(self, settings: dict, host: str, task_vars: dict) -> dict:
+        """The deferred host-path job's result (from pg_migrate_watch): what a lost job left, then the reports."""
+        job = dict(self._task.args.get("job") or {})
+        if job.get("job_lost"):
+            connection = {key: self._task.args[key] for key in CONNECTION_OPTIONS if key in self._task.args}
+            params = engine_params(
+                settings, connection, settings["changeset"], host, "plan", preflight=False, verify_schema=False
+            )
+            status = RemoteRun(self, task_vars).run(params, None, settings, False)
+            job["msg"] = "%s %s" % (job.get("msg", ""), lost_job_state(status, settings["action"]))
+        job.setdefault("action", settings["action"])
+        job.setdefault("database", self._task.args.get("login_db"))
+        return conclude(job, settings, host, False, None)
+
+    def _in_process(self, params: dict, settings: dict, check: bool, host: str) -> dict:
+        """The engine in this process; a line for a step that runs long, as the host path's watch prints."""
+        notes: list[dict] = []
+        warnings: list[str] = []
+        runner = Runner(params, warn=warnings.append, on_note=notes.append)
+        conn_params = connection_settings(params, warnings.append)
+        outcome: dict = {}
+
+        def work() -> None:
+            outcome.update(execute(runner, conn_params, check, bool(self._play_context.diff)))
+
+        worker = threading.Thread(target=work, name="pg_migrate %s" % host, daemon=True)
+        started = time.monotonic()
+        worker.start()
+        every = float(settings.get("progress_every") or 15)
+        shown = (None, 0.0)
+        while worker.is_alive():
+            worker.join(0.2)
+            note = notes[-1] if notes else None
+            waited = time.monotonic() - started
+            if worker.is_alive() and note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
+                what, now = (note.get("state"), note.get("script")), time.monotonic()
+                if what != shown[0] or now - shown[1] >= every:
+                    display.display(note_line(host, params["login_db"], note, time.time()))
+                    shown = (what, now)
+        outcome["warnings"] = warnings
+        return outcome
+
+
+def seeds_disabled(host: str, database: str) -> str:
+    return (
+        "%s %s: seeds are not enabled in this environment (pg_migrate_seeds_enabled is false): nothing to do. "
+        "Set it to true in the inventory's group_vars to apply the seed scripts of pg_migrate_seeds_dir here."
+        % (host, database)
+    )

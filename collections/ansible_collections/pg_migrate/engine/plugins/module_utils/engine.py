@@ -1,0 +1,230 @@
+# pg_migrate: one run against one database, start to end — connect, preflight, the action, and the
+# verification after a migrate. The same code runs in the controller process (the pg_migrate_run action
+# plugin, for databases the controller reaches) and in the pg_migrate module on the managed host.
+#
+# No AnsibleModule here: options come as a plain dict (the module's, after argument validation), and a
+# failure becomes result["msg"], never an exception out of run_database().
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
+    connect_to_db,
+    get_conn_params,
+    postgres_common_argument_spec,
+)
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import run_migrate, run_plan, run_seed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_migrate, plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
+from ansible_collections.pg_migrate.engine.plugins.module_utils.preflight import (
+    connection_failure_message,
+    preflight_failure_message,
+    server_problems,
+    standby_skip_message,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL, PREFLIGHT_SQL
+from ansible_collections.pg_migrate.engine.plugins.module_utils.rollback import run_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import run_verify
+
+
+
+def argument_spec() -> dict:
+    """The options of one run (the pg_migrate module's, and pg_migrate_run's database part)."""
+    spec = postgres_common_argument_spec()
+    spec.update(
+        action=dict(type="str", default="plan", choices=["backfill", "migrate", "plan", "rollback", "seed", "verify"]),
+        changeset=dict(type="dict", required=True),
+        scripts_dir=dict(type="path", required=True),
+        login_db=dict(type="str", required=True),
+        history_schema=dict(type="str", default="public"),
+        history_table=dict(type="str", default="pg_migrate_history"),
+        target_version=dict(type="str"),
+        baseline_version=dict(type="str"),
+        allow_out_of_order=dict(type="bool", default=False),
+        repair=dict(type="bool", default=False),
+        verify=dict(type="bool", default=True),
+        lock_timeout=dict(type="str", default="2s"),
+        statement_timeout=dict(type="str", default="30min"),
+        lock_retries=dict(type="int", default=3),
+        lock_retry_delay=dict(type="float", default=2.0),
+        advisory_lock_wait=dict(type="float", default=120),
+        rehearse=dict(type="bool", default=False),
+        group_transactions=dict(type="bool", default=False),
+        expected=dict(type="dict"),
+        probes=dict(type="dict"),
+        probe_lock_timeout=dict(type="str", default="1s"),
+        force=dict(type="bool", default=False),
+        backfill=dict(type="dict"),
+        batch_size=dict(type="int", default=5000),
+        cursor=dict(type="raw", default=0),
+        max_seconds=dict(type="float", default=0),
+        batch_pause=dict(type="float", default=0),
+        measure=dict(type="bool", default=True),
+        phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
+        high_water=dict(type="raw"),
+        progress_file=dict(type="path"),
+        password_handoff=dict(type="path", no_log=False),  # a path: the password itself comes through it
+        # The preflight (skipped when preflight is false: the backfill loop's later batches).
+        preflight=dict(type="bool", default=False),
+        inventory_host=dict(type="str", default=""),
+        required_extensions=dict(type="list", elements="str", default=[]),
+        min_server_version=dict(type="int", default=12),
+        on_standby=dict(type="str", default="skip", choices=["skip", "fail"]),
+        # After a successful migrate: the verify scripts, probes and (with expected) the live catalog.
+        verify_schema=dict(type="bool", default=False),
+        # Return before changing anything when the action would change something (result deferred=true):
+        # the role then runs the change as a background job.
+        defer_changes=dict(type="bool", default=False),
+        # The change set as one tar on the managed host, unpacked into scripts_dir first (the role's copy).
+        bundle=dict(type="path"),
+        dir_mode=dict(type="str", default="0750"),
+        remote_owner=dict(type="str"),
+        remote_group=dict(type="str"),
+    )
+    return spec
+
+
+def connection_settings(params: dict, warn: Callable[[str], None]) -> dict:
+    """libpq keyword arguments of PARAMS, through community.postgresql's own mapping."""
+    shim = ConnectOnly(params)
+    shim.warn = warn
+    conn_params = get_conn_params(shim, params, warn_db_default=False)
+    conn_params.setdefault("application_name", "pg_migrate")
+    return conn_params
+
+
+def open_connection(params: dict, conn_params: dict, autocommit: bool):
+    """A new session, or RunFailed with the reason and what to do about it."""
+    conn, error = connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=autocommit, fail_on_conn=False)
+    if conn is None:
+        raise RunFailed(connection_failure_message(params["inventory_host"] or "this host", params, error or ""))
+    return conn
+
+
+def new_result(params: dict) -> dict:
+    return dict(
+        changed=False,
+        applied=[],
+        reverted=[],
+        repeatables_applied=[],
+        plan={},
+        database=params["login_db"],
+        action=params["action"],
+    )
+
+
+def preflight(runner: Runner, result: dict) -> bool:
+    """Read the server's facts into result["server"]; False when this host is a standby to skip."""
+    params = runner.params
+    server = runner.rows(PREFLIGHT_SQL, {"extensions": ",".join(params["required_extensions"])})[0]
+    runner.rollback()
+    result["server"] = server
+    if server["in_recovery"] and params["on_standby"] == "skip" and params["action"] != "plan":
+        result["skipped"] = True
+        result["skip_reason"] = standby_skip_message(params["inventory_host"])
+        return False
+    action = "status" if params["action"] == "plan" else params["action"]
+    problems = server_problems(server, action, params["min_server_version"])
+    if problems:
+        raise RunFailed(preflight_failure_message(params["inventory_host"], params["login_db"], server, problems))
+    return True
+
+
+def would_change(runner: Runner) -> bool:
+    """Whether the migrate or rollback of runner.params has work to do (read without the lock: a hint for
+    where the run goes, not the decision — the run itself decides again under the lock)."""
+    params = runner.params
+    history = runner.read_history()
+    runner.rollback()
+    if params["action"] == "rollback":
+        return bool(plan_rollback(params["changeset"], history, params["target_version"])["revert"])
+    plan = plan_migrate(
+        params["changeset"],
+        history,
+        params["target_version"],
+        params["baseline_version"],
+        params["allow_out_of_order"],
+        params["repair"],
+    )
+    return bool(plan["pending"] or plan["baseline"] or plan["repair"] or plan["repeatables"])
+
+
+def verification(runner: Runner) -> dict:
+    """What verification found on the database: version, expectations in force, verify script and probe
+    results, and the live catalog when there are expectations to compare it with (else every object would
+    count as an extra); or {"error": ...} when it could not run."""
+    found: dict = {}
+    try:
+        run_verify(runner, found)
+        expected = runner.params["expected"] or {}
+        if expected:
+            found["catalog"] = runner.value(CATALOG_SQL, {"schema": expected.get("schema", "public")})
+            runner.rollback()
+    except RunFailed as failure:
+        return {"error": str(failure)}
+    except Exception as exc:  # the session broke: still a readable reason
+        return {"error": unexpected_failure_message("verify", runner.params["login_db"], exc)}
+    return found
+
+
+ACTIONS = {
+    "plan": lambda runner, result, check, diff: run_plan(runner, result),
+    "migrate": run_migrate,
+    "rollback": run_rollback,
+    "verify": lambda runner, result, check, diff: result.update(verification=verification(runner)),
+    "seed": run_seed,
+    "backfill": lambda runner, result, check, diff: run_backfill(runner, result, check),
+}
+
+
+def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+    """The action of runner.params on runner.conn, its failure as result["msg"]."""
+    params = runner.params
+    try:
+        if params["preflight"] and not preflight(runner, result):
+            return
+        if params["defer_changes"] and not check and params["action"] in ("migrate", "rollback"):
+            if would_change(runner):
+                result["deferred"] = True
+                return
+        ACTIONS[params["action"]](runner, result, check, diff)
+    except RunFailed as failure:
+        result["msg"] = str(failure)
+    except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
+        result["msg"] = unexpected_failure_message(params["action"], params["login_db"], exc, runner.current_script)
+    if "msg" not in result and params["verify_schema"] and params["action"] == "migrate":
+        result["verification"] = verification(runner)
+
+
+def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
+    """Connect RUNNER with CONN_PARAMS, run its action, close: the run's result (a failure in result["msg"])."""
+    params = runner.params
+    result = new_result(params)
+    try:
+        # In autocommit, so the driver's own session settings (datestyle) are no open transaction: a
+        # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
+        conn = open_connection(params, conn_params, autocommit=True)
+    except RunFailed as failure:
+        result.update(msg=str(failure), connect_failed=True)
+        return result
+    conn.autocommit = False
+    runner.conn = conn
+    runner.reconnect = lambda: connect_to_db(
+        ConnectOnly(params), dict(conn_params), autocommit=False, fail_on_conn=False
+    )[0]
+    runner.connect_for_check = lambda: connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=True)[0]
+    try:
+        run_database(runner, result, check, diff)
+    finally:
+        runner.release_quietly()
+        with contextlib.suppress(Exception):
+            runner.conn.close()
+    if runner.lock_waited_s >= 1:
+        result["lock_waited_s"] = runner.lock_waited_s
+    return result

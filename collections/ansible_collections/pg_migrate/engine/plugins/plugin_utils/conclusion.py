@@ -1,0 +1,85 @@
+# pg_migrate: the controller's end of a run, whichever path ran it — reports written, summary lines, the
+# verdict. Used by the pg_migrate_run action plugin (both phases); the rules are in module_utils/outcome.py.
+
+from __future__ import annotations
+
+from ansible.plugins.filter.core import to_nice_json
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.outcome import (
+    run_lines,
+    run_report,
+    skipped_parts,
+    verification_checks,
+    verify_failure,
+    verify_junit,
+    verify_lines,
+    verify_report,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report import run_junit, write_report_files
+
+# The role's action, as reports and messages name it, for the module's action.
+KIND = {"plan": "status"}
+
+
+class ReportNotWritten(Exception):
+    """The reports directory refused a file (checked before the run; this is a disk that filled up since)."""
+
+
+def write(directory: str, name: str, report: dict, junit: str) -> list[str]:
+    try:
+        return write_report_files(directory, name, to_nice_json(report) + "\n", junit)
+    except OSError as exc:
+        raise ReportNotWritten(
+            "cannot write the %s reports to %s: %s (pg_migrate_reports_dir names where they go)"
+            % (name, directory, exc.strerror or exc)
+        ) from None
+
+
+def conclude(result: dict, settings: dict, host: str, check: bool, squawk_results: list[dict] | None) -> dict:
+    """What the action returns for RESULT (the engine's): summary lines, report files, changed, and msg when
+    the run or its verification failed."""
+    if result.get("skipped"):
+        return {"changed": False, "summary": [result["skip_reason"]], "skipped_standby": True}
+    action = result.get("action", "migrate")
+    kind = KIND.get(action, action)
+    directory = "%s/%s" % (settings["reports_dir"], host)
+    concluded = {"changed": bool(result.get("changed")), "summary": [], "files": []}
+    for key in ("plan", "applied", "reverted", "repeatables_applied", "rehearsal", "failure", "server", "diff", "backfill"):
+        if key in result:
+            concluded[key] = result[key]
+
+    if kind != "verify":
+        report = run_report(kind, host, result, check, squawk_results or [])
+        concluded["files"] += write(directory, kind, report, run_junit(report))
+        # The backfill action says itself what its batches did.
+        concluded["summary"] += result.get("summary") or run_lines(
+            result, host, check, None if kind == "status" else squawk_results or []
+        )
+        concluded["summary"] += ["  report: %s" % path for path in concluded["files"]]
+    if result.get("msg"):
+        concluded["msg"] = "%s: %s" % (host, result["msg"])
+        return concluded
+
+    found = result.get("verification")
+    if found is None:
+        return concluded
+    if found.get("error"):
+        concluded["msg"] = "%s: verification could not run: %s" % (host, found["error"])
+        return concluded
+    compare = bool(settings.get("expected_schema"))
+    checks = verification_checks(found, compare, settings["history_table"])
+    report = verify_report(
+        host,
+        result.get("database"),
+        found["version"],
+        checks,
+        skipped_parts(compare, bool(settings.get("probes"))),
+    )
+    files = write(directory, "verify", report, verify_junit(report))
+    concluded["files"] += files
+    concluded["verification"] = report["summary"]
+    concluded["summary"] += verify_lines(report, files)
+    failure = verify_failure(report)
+    if failure:
+        concluded["msg"] = failure
+    return concluded
