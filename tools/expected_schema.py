@@ -2,8 +2,8 @@
 """Write files/verify/expected_schema.yml: what the change set says the schema is, version by version.
 
 It applies the migrations one at a time to a scratch database (psql, each as the role runs it),
-reads the catalogs after each step with the role's own catalog query (the collection's roles/pg_migrate/files/
-catalog.sql), and records every object with the version that creates it (`since`) and, when a later
+reads the catalogs after each step with the engine's own catalog query (CATALOG_SQL of the collection's
+plugins/module_utils/queries.py), and records every object with the version that creates it (`since`) and, when a later
 version drops or changes it, the version where that state ends (`until`). Review the diff of the
 file like code: it is what verification holds every database to.
 
@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.catalog import CATALOG_KINDS  # noqa: E402
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL  # noqa: E402
 from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (  # noqa: E402
     script_is_transactional,
 )
@@ -38,7 +39,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import 
 
 MIGRATIONS = ROOT / "files" / "migrations"
 EXPECTED = ROOT / "files" / "verify" / "expected_schema.yml"
-CATALOG_SQL = ROOT / "collections/ansible_collections/pg_migrate/engine/roles/pg_migrate/files/catalog.sql"
 SCHEMA = "public"
 
 HEADER = """\
@@ -64,7 +64,7 @@ def deploy_scripts(migrations: Path = MIGRATIONS) -> list[tuple[str, Path]]:
 
 def snapshot(conninfo: str) -> dict:
     with psycopg.connect(conninfo) as conn:
-        catalog = conn.execute(CATALOG_SQL.read_text(), {"schema": SCHEMA}).fetchone()[0]
+        catalog = conn.execute(CATALOG_SQL, {"schema": SCHEMA}).fetchone()[0]
     return catalog
 
 

@@ -1,7 +1,7 @@
 """The engine below the playbook: module_utils called directly against the session's real PostgreSQL server.
 
 A test writes a small change set into its tmp_path (migrations/, seeds/, backfill/, as the role copies them
-to the managed host), discovers it with the same code as the pg_migrate_changeset action, and runs it through
+to the managed host), discovers it with the same code as the pg_migrate_run action, and runs it through
 a session.Runner whose parameters are the module's defaults."""
 
 from __future__ import annotations

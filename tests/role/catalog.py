@@ -1,4 +1,4 @@
-"""Verification below the playbook: the role's own catalog query (files/catalog.sql) against a database,
+"""Verification below the playbook: the engine's own catalog query (module_utils/queries.py) against a database,
 compared with the change set's expectations by the engine's own comparison (verify_catalog), and the change
 set's probes and verify scripts run the way verification runs them (each in a transaction rolled back)."""
 
@@ -17,7 +17,8 @@ from tests.changeset import changes
 from tests.pgdb import Database
 
 ROLE_FILES = ROOT / "collections/ansible_collections/pg_migrate/engine/roles/pg_migrate/files"
-CATALOG_SQL = (ROLE_FILES / "catalog.sql").read_text()
+from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL  # noqa: E402
+
 EXPECTED = yaml.safe_load((ROOT / "files/verify/expected_schema.yml").read_text())
 PROBES = yaml.safe_load((ROOT / "files/verify/probes.yml").read_text())
 HISTORY_TABLE = "pg_migrate_history"

@@ -109,7 +109,8 @@ def migrated(db: Database, tmp_path: Path, role_templates: RoleTemplates) -> Cal
             admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{db.name}" TEMPLATE "{template.database.name}"')
         # copytree keeps modes and times: the next run's copy of the change set finds nothing to change.
-        shutil.copytree(template.remote, tmp_path / "remote", dirs_exist_ok=True)
+        if template.remote.exists():  # the host path's copy (the controller path copies nothing)
+            shutil.copytree(template.remote, tmp_path / "remote", dirs_exist_ok=True)
         return db
 
     return restore

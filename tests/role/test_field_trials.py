@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.ansible_run import start_playbook
 from tests.pgdb import Database
@@ -96,6 +97,7 @@ def _running_note(remote: Path) -> dict | None:
 def _kill_job_and_wait(db: Database, changeset_dir: Path, tmp_path: Path, kill) -> tuple[str, int, float]:
     """Start a migrate whose V006 sleeps, kill (part of) its job once V006 runs; (output, rc, seconds after kill)."""
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", f"pg_migrate_reports_dir={tmp_path / 'r'}")
+    extra += ("-e", "pg_migrate_execution=host")  # the background job of the host path is what gets killed
     remote = tmp_path / "remote"
     run = start_playbook(
         db, "migrate.yml", *extra, "-e", f"pg_migrate_remote_dir={remote}", "-e", "pg_migrate_progress_every=1"
@@ -144,8 +146,11 @@ def test_a_killed_job_wrapper_and_module_are_noticed_quickly(db: Database, migra
     assert output.count(f"localhost {db.name}: running V006__slow_step.sql") <= 2, output
 
 
-def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, migrated, play, changeset_dir: Path):
-    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
+@pytest.mark.parametrize("execution", ["controller", "host"])
+def test_a_killed_concurrent_index_build_names_the_invalid_index(
+    db: Database, migrated, play, changeset_dir: Path, execution: str
+):
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", f"pg_migrate_execution={execution}")
     migrated("005")
     (changeset_dir / "V006__reason_index.sql").write_text(
         "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY xp_awards_reason_idx ON xp_awards (reason);\n"
@@ -190,10 +195,11 @@ def test_a_killed_concurrent_index_build_names_the_invalid_index(db: Database, m
     assert "INVALID index: xp_awards_reason_idx" in status.output
 
 
+@pytest.mark.parametrize("execution", ["controller", "host"])
 def test_a_lost_connection_names_the_interrupted_script_and_the_servers_reason(
-    db: Database, migrated, play, changeset_dir: Path
+    db: Database, migrated, play, changeset_dir: Path, execution: str
 ):
-    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
+    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", f"pg_migrate_execution={execution}")
     migrated("005")
     _slow_v006(changeset_dir, 60)
     killer = threading.Thread(
@@ -216,6 +222,7 @@ def test_a_run_that_waited_for_another_says_so_and_shows_only_its_own_progress(
     db: Database, migrated, play, changeset_dir: Path, tmp_path: Path
 ):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", "pg_migrate_progress_every=1")
+    extra += ("-e", "pg_migrate_execution=host")  # the other run's notes sit beside the scripts on the host
     migrated("005")
     (changeset_dir / "V006__quick_step.sql").write_text("CREATE TABLE xp_quick_step (id int);\n")
     # Another run holds the migration lock and notes its progress beside the same scripts, as a second
@@ -245,7 +252,8 @@ def test_a_run_that_waited_for_another_says_so_and_shows_only_its_own_progress(
     assert "applied V006__quick_step.sql" in result.output
 
 
-def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir: Path, tmp_path: Path):
+@pytest.mark.parametrize("execution", ["controller", "host"])
+def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir: Path, tmp_path: Path, execution: str):
     """Scan every directory the run writes to (Ansible's temp files on the controller and on the managed
     host, its async results, TMPDIR, the remote scripts directory, the reports) while a migration runs,
     for the login password."""
@@ -275,6 +283,8 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
             f"pg_migrate_migrations_dir={changeset_dir}",
             "-e",
             f"pg_migrate_reports_dir={tmp_path / 'reports'}",
+            "-e",
+            f"pg_migrate_execution={execution}",
             env={
                 "HOME": str(home),  # the controller's temp files
                 "TMPDIR": str(scratch),
@@ -288,8 +298,12 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
         done.set()
         scanner.join()
     assert "applied V006__slow_step.sql" in result.output
-    # The scan looked where Ansible wrote (both folders are made by the run itself).
-    assert (tmp_path / "async").is_dir() and (tmp_path / "remote_tmp").is_dir()
+    if execution == "host":
+        # The scan looked where Ansible wrote (both folders are made by the run itself).
+        assert (tmp_path / "async").is_dir() and (tmp_path / "remote_tmp").is_dir()
+    else:
+        # In the controller process: no module file, no job, nothing on a managed host at all.
+        assert not (tmp_path / "async").exists() and not (tmp_path / "remote_tmp").exists()
     assert found == []
     assert password.decode() not in result.raw
 

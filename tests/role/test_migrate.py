@@ -7,13 +7,17 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.changeset import changes
 from tests.pgdb import Database
 from tests.role.conftest import history
 
 
-def test_empty_database_to_latest_then_nothing_to_do(db: Database, play, tmp_path: Path):
-    first = play().assert_ok()
+@pytest.mark.parametrize("execution", ["controller", "host"])
+def test_empty_database_to_latest_then_nothing_to_do(db: Database, play, tmp_path: Path, execution: str):
+    path = ("-e", f"pg_migrate_execution={execution}")
+    first = play("migrate.yml", *path).assert_ok()
     assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
     assert all(row[3] == "migration" and row[4] for row in history(db))
     # The history records the checksum of each file.
@@ -24,19 +28,21 @@ def test_empty_database_to_latest_then_nothing_to_do(db: Database, play, tmp_pat
         db.verify(change)
     assert "localhost %s: 000 -> 005" % db.name in first.output
     assert " so far" not in first.output  # a quick run prints no progress lines
-    # The copied scripts are 0640 in a 0750 directory.
     remote = tmp_path / "remote"
-    assert oct(remote.stat().st_mode & 0o777) == "0o750"
-    files = [p for p in remote.rglob("*.sql")]
-    assert len(files) == 15 and {oct(p.stat().st_mode & 0o777) for p in files} == {"0o640"}
+    if execution == "controller":  # the scripts are read where they are: nothing is copied anywhere
+        assert not remote.exists()
+    else:  # the copied scripts are 0640 in a 0750 directory
+        assert oct(remote.stat().st_mode & 0o777) == "0o750"
+        files = [p for p in remote.rglob("*.sql")]
+        assert len(files) == 15 and {oct(p.stat().st_mode & 0o777) for p in files} == {"0o640"}
 
-    second = play().assert_ok()
+    second = play("migrate.yml", *path).assert_ok()
     assert second.changed == 0, second.output
     assert "nothing pending: already at 005" in second.output
 
-    # Tighter on request.
-    play("migrate.yml", "-e", "pg_migrate_remote_mode=0600").assert_ok()
-    assert {oct(p.stat().st_mode & 0o777) for p in remote.rglob("*.sql")} == {"0o600"}
+    if execution == "host":  # tighter on request
+        play("migrate.yml", *path, "-e", "pg_migrate_remote_mode=0600").assert_ok()
+        assert {oct(p.stat().st_mode & 0o777) for p in remote.rglob("*.sql")} == {"0o600"}
 
 
 def test_target_version_stops_there_and_status_reports_the_rest_read_only(db: Database, play):

@@ -27,4 +27,3 @@ def load(relative: str, name: str):
 
 
 backfill = load("action/pg_migrate_backfill.py", "pg_migrate_backfill")
-filters = load("filter/pg_migrate.py", "pg_migrate_filters")

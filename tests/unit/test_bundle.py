@@ -47,6 +47,6 @@ def test_a_bundle_with_a_path_outside_its_directory_is_refused(tmp_path: Path):
     with tarfile.open(evil, "w") as tar:
         info = tarfile.TarInfo("../outside.sql")
         tar.addfile(info)
-    with pytest.raises(ValueError, match="unexpected member '../outside.sql'"):
+    with pytest.raises(ValueError, match=r"unexpected member '\.\./outside\.sql'"):
         bundle.extract_bundle(str(evil), str(tmp_path / "scripts"), 0o700)
     assert not os.path.exists(tmp_path / "outside.sql")

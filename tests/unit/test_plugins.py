@@ -1,4 +1,4 @@
-"""The plugins are glue: the filter names the role uses map to module_utils, and the action plugins load."""
+"""The plugins are glue: every plugin the role names exists, and the action plugins load."""
 
 from __future__ import annotations
 
@@ -6,37 +6,19 @@ import re
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import catalog, lint, report
-from tests.unit.plugins import PLUGINS, filters, load
+from tests.unit.plugins import PLUGINS, load
 
 
-def test_every_filter_the_role_uses_is_the_module_utils_function():
-    assert filters.FilterModule().filters() == {
-        "lint_groups": lint.lint_groups,
-        "squawk_findings": lint.squawk_findings,
-        "summary": report.summary,
-        "lost_job_state": report.lost_job_state,
-        "verify_catalog": catalog.verify_catalog,
-        "probe_checks": catalog.probe_checks,
-        "verification_summary": catalog.verification_summary,
-        "junit": report.junit_xml,
-        "run_junit": report.run_junit,
-    }
-
-
-def test_the_role_uses_only_filters_the_plugin_has():
+def test_the_role_names_only_plugins_the_collection_has():
     tasks = PLUGINS.parent / "roles" / "pg_migrate" / "tasks"
     used = {name for path in tasks.glob("*.yml") for name in re.findall(r"pg_migrate\.engine\.(\w+)", path.read_text())}
     modules_and_actions = {path.stem for path in (PLUGINS / "modules").glob("*.py")}
     modules_and_actions |= {path.stem for path in (PLUGINS / "action").glob("*.py")}
     action_groups = {"all"}  # group/pg_migrate.engine.all in module_defaults
-    assert (
-        {"summary", "run_junit", "verify_catalog"}
-        <= used - modules_and_actions - action_groups
-        <= set(filters.FilterModule().filters())
-    )
+    assert {"pg_migrate", "pg_migrate_run", "pg_migrate_watch", "pg_migrate_backfill"} <= used
+    assert used <= modules_and_actions | action_groups
 
 
-@pytest.mark.parametrize("name", ["pg_migrate_changeset", "pg_migrate_inputs", "pg_migrate_watch"])
+@pytest.mark.parametrize("name", ["pg_migrate_run", "pg_migrate_watch", "pg_migrate_backfill"])
 def test_the_action_plugins_load(name):
     assert load("action/%s.py" % name, "test_%s" % name).ActionModule.run

@@ -15,16 +15,14 @@ delegate_to: localhost), the managed host otherwise.
 from __future__ import annotations
 
 import threading
-import uuid
 import time
+import uuid
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
-    argument_spec,
     connection_settings,
     execute,
 )
@@ -95,10 +93,18 @@ class ActionModule(ActionBase):
             run = remote.run(params, bundle, settings, check)
             if run.get("deferred"):
                 # Names the job's files beside the scripts (progress note, password FIFO).
-                return {"changed": bool(run.get("copied")), "deferred": True, "changeset": changeset,
-                        "job_token": uuid.uuid4().hex[:12], "summary": [], "warnings": warnings,
-                        "verification_documents": {"expected": settings.get("expected_document") or {},
-                                                   "probes": settings.get("probes_document") or {}}}
+                return {
+                    "changed": bool(run.get("copied")),
+                    "deferred": True,
+                    "changeset": changeset,
+                    "job_token": uuid.uuid4().hex[:12],
+                    "summary": [],
+                    "warnings": warnings,
+                    "verification_documents": {
+                        "expected": settings.get("expected_document") or {},
+                        "probes": settings.get("probes_document") or {},
+                    },
+                }
         squawk = lint_pending(run, settings, check) if action == "migrate" else None
         concluded = conclude(run, settings, host, check, squawk)
         concluded["changed"] = concluded["changed"] or bool(run.get("copied"))
@@ -112,8 +118,13 @@ class ActionModule(ActionBase):
         if check:
             params["scripts_dir"] = "/tmp/pg_migrate-check-%s" % uuid.uuid4().hex[:12]
         run = RemoteRun(self, task_vars).run(params, bundle, dict(settings, keep_scripts=True), False)
-        staged = {"changed": bool(run.get("copied")) and not check, "changeset": changeset, "warnings": warnings,
-                  "scripts_dir": params["scripts_dir"], "staging": params["scripts_dir"] if check else ""}
+        staged = {
+            "changed": bool(run.get("copied")) and not check,
+            "changeset": changeset,
+            "warnings": warnings,
+            "scripts_dir": params["scripts_dir"],
+            "staging": params["scripts_dir"] if check else "",
+        }
         host = task_vars.get("inventory_hostname", "?")
         if run.get("skipped"):
             staged.update(stop=True, summary=[run["skip_reason"]])
@@ -137,7 +148,9 @@ class ActionModule(ActionBase):
             job["msg"] = "%s %s" % (job.get("msg", ""), lost_job_state(status, settings["action"]))
         job.setdefault("action", settings["action"])
         job.setdefault("database", self._task.args.get("login_db"))
-        return conclude(job, settings, host, False, None)
+        concluded = conclude(job, settings, host, bool(self._play_context.check_mode), None)
+        concluded["changed"] = False  # the job's task (the watch, the batches) reported the change
+        return concluded
 
     def _in_process(self, params: dict, settings: dict, check: bool, host: str) -> dict:
         """The engine in this process; a line for a step that runs long, as the host path's watch prints."""

@@ -66,7 +66,9 @@ def _owner_ids(owner: str | None, group: str | None) -> tuple[int, int]:
     return uid, gid
 
 
-def extract_bundle(bundle: str, destination: str, dir_mode: int, owner: str | None = None, group: str | None = None) -> int:
+def extract_bundle(
+    bundle: str, destination: str, dir_mode: int, owner: str | None = None, group: str | None = None
+) -> int:
     """Unpack BUNDLE (write_bundle's tar) into DESTINATION with the modes it carries; the number of files
     written (a file whose bytes and mode are already there is left alone, so a second copy changes nothing).
 

@@ -1,6 +1,6 @@
 # pg_migrate: verification, the live catalog held against what the change set says it is.
 #
-# The module reads the catalog (roles/pg_migrate/files/catalog.sql) and runs the probes and verify
+# The module reads the catalog (queries.CATALOG_SQL) and runs the probes and verify
 # scripts; these functions turn both into checks of the verification report (docs/reports.md,
 # docs/schemas/verify-report.schema.json) and into the lines an operator reads.
 

@@ -33,7 +33,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.session import R
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import run_verify
 
 
-
 def argument_spec() -> dict:
     """The options of one run (the pg_migrate module's, and pg_migrate_run's database part)."""
     spec = postgres_common_argument_spec()
@@ -122,8 +121,11 @@ def new_result(params: dict) -> dict:
 def preflight(runner: Runner, result: dict) -> bool:
     """Read the server's facts into result["server"]; False when this host is a standby to skip."""
     params = runner.params
+    # In autocommit: a statement-pooling PgBouncer refuses transactions, and the pooling check that comes
+    # with the lock must get to say so.
+    runner.set_autocommit(True)
     server = runner.rows(PREFLIGHT_SQL, {"extensions": ",".join(params["required_extensions"])})[0]
-    runner.rollback()
+    runner.set_autocommit(False)
     result["server"] = server
     if server["in_recovery"] and params["on_standby"] == "skip" and params["action"] != "plan":
         result["skipped"] = True
@@ -189,10 +191,10 @@ def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     try:
         if params["preflight"] and not preflight(runner, result):
             return
-        if params["defer_changes"] and not check and params["action"] in ("migrate", "rollback"):
-            if would_change(runner):
-                result["deferred"] = True
-                return
+        deferrable = params["defer_changes"] and not check and params["action"] in ("migrate", "rollback")
+        if deferrable and would_change(runner):
+            result["deferred"] = True
+            return
         ACTIONS[params["action"]](runner, result, check, diff)
     except RunFailed as failure:
         result["msg"] = str(failure)

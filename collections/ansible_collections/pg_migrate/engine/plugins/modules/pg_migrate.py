@@ -136,6 +136,59 @@ options:
       - A file on the managed host where O(action=migrate) and O(action=rollback) note which script is running
         (JSON), so a watcher (the role's pg_migrate_watch) can show progress of a long run; removed at the end.
     type: path
+  preflight:
+    description:
+      - Before the action, read the server's facts and refuse (or skip, see O(on_standby)) a server this change set
+        cannot run on - a hot standby, a version below O(min_server_version), O(required_extensions) that are
+        missing or that the login role may not create, no CREATE in the current schema. Read-only.
+    type: bool
+    default: false
+  inventory_host:
+    description: The inventory host name, for messages.
+    type: str
+    default: ""
+  required_extensions:
+    description: Extensions the change set creates; the preflight checks that they are available and creatable.
+    type: list
+    elements: str
+    default: []
+  min_server_version:
+    description: The lowest PostgreSQL major version the change set supports.
+    type: int
+    default: 12
+  on_standby:
+    description: What the preflight does on a hot standby (except for O(action=plan), which reads it) - skip or fail.
+    type: str
+    choices: [skip, fail]
+    default: skip
+  verify_schema:
+    description:
+      - After a successful O(action=migrate), run the applied migrations' verify scripts and the probes of
+        O(probes), and read the live catalog when O(expected) is given; returned as RV(verification).
+    type: bool
+    default: false
+  defer_changes:
+    description:
+      - With O(action=migrate) or O(action=rollback) outside check mode, return RV(deferred)=true instead of
+        changing anything when the action has work to do (the role then runs it as a background job). A run with
+        nothing to do runs here and now.
+    type: bool
+    default: false
+  bundle:
+    description:
+      - A tar of the change set on the managed host (written by the pg_migrate_run action), unpacked into
+        O(scripts_dir) before the action; files already there with the same bytes and mode are left alone.
+    type: path
+  dir_mode:
+    description: Mode of the directories O(bundle) creates.
+    type: str
+    default: "0750"
+  remote_owner:
+    description: Owner of what O(bundle) unpacks (unchanged when unset).
+    type: str
+  remote_group:
+    description: Group of what O(bundle) unpacks (unchanged when unset).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -156,6 +209,24 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+server:
+  description: The server's facts read by the preflight (version, in_recovery, login_role, extensions).
+  returned: when O(preflight=true)
+  type: dict
+verification:
+  description:
+    - What verification found - version, expected_active, probe_results (verify scripts and probes) and, with
+      O(expected), the live catalog; or error when it could not run.
+  returned: with O(verify_schema=true) after a successful migrate, and for O(action=verify)
+  type: dict
+deferred:
+  description: True when O(defer_changes) stopped a run that has work to do, before anything was changed.
+  returned: when O(defer_changes=true)
+  type: bool
+copied:
+  description: How many files unpacking O(bundle) wrote.
+  returned: always
+  type: int
 action:
   description: The action that ran.
   returned: always
@@ -304,10 +375,16 @@ def main() -> None:
     if params["bundle"]:
         try:
             copied = extract_bundle(
-                params["bundle"], params["scripts_dir"], int(params["dir_mode"], 8), params["remote_owner"], params["remote_group"]
+                params["bundle"],
+                params["scripts_dir"],
+                int(params["dir_mode"], 8),
+                params["remote_owner"],
+                params["remote_group"],
             )
         except (OSError, KeyError, ValueError) as exc:
-            module.fail_json(msg="cannot unpack the change set into %s: %s" % (params["scripts_dir"], exc), changed=False)
+            module.fail_json(
+                msg="cannot unpack the change set into %s: %s" % (params["scripts_dir"], exc), changed=False
+            )
     result = execute(runner, connection_settings(params, module.warn), module.check_mode, module._diff)
     result["copied"] = copied
     if "msg" in result:

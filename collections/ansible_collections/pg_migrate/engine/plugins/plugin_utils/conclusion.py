@@ -44,7 +44,17 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
     kind = KIND.get(action, action)
     directory = "%s/%s" % (settings["reports_dir"], host)
     concluded = {"changed": bool(result.get("changed")), "summary": [], "files": []}
-    for key in ("plan", "applied", "reverted", "repeatables_applied", "rehearsal", "failure", "server", "diff", "backfill"):
+    for key in (
+        "plan",
+        "applied",
+        "reverted",
+        "repeatables_applied",
+        "rehearsal",
+        "failure",
+        "server",
+        "diff",
+        "backfill",
+    ):
         if key in result:
             concluded[key] = result[key]
 

@@ -134,8 +134,9 @@ def prepare(settings: dict, connection: dict, host: str, check: bool, execution:
     if settings["action"] in ("migrate", "verify"):
         settings["expected_document"] = read_yaml_setting(settings, "expected_schema")
         settings["probes_document"] = read_yaml_setting(settings, "probes")
-    needs_scripts = settings["action"] not in ("status",)
-    bundle = pack(changeset, settings) if execution == "host" and needs_scripts else None
+    # The backfill's batches always run on the managed host (pg_migrate_backfill), so its scripts go there.
+    on_host = execution == "host" or settings["action"] == "backfill"
+    bundle = pack(changeset, settings) if on_host and settings["action"] != "status" else None
     return changeset, warnings, bundle
 
 

@@ -46,5 +46,7 @@ class RemoteRun:
         result.pop("invocation", None)  # the module's arguments include the login password
         if result.get("failed") and not result.get("msg"):
             detail = (result.get("module_stderr") or result.get("module_stdout") or "").strip().splitlines()
-            result["msg"] = "the pg_migrate module failed on the managed host: %s" % (detail[-1] if detail else "no output")
+            result["msg"] = "the pg_migrate module failed on the managed host: %s" % (
+                detail[-1] if detail else "no output"
+            )
         return result
