@@ -26,8 +26,21 @@ def changeset_dir(tmp_path: Path) -> Path:
     return target
 
 
+# The two execution paths (pg_migrate_execution): a behaviour test marked @both_paths runs once on each, its
+# `play` runs pass the path, and the test may ask for `execution` to tell which one it is on.
+PATHS = ("controller", "host")
+both_paths = pytest.mark.parametrize("execution", PATHS, indirect=True)
+
+
 @pytest.fixture
-def play(db: Database, tmp_path: Path) -> Callable[..., PlaybookRun]:
+def execution(request: pytest.FixtureRequest) -> str:
+    """The execution path of this test's runs: each of PATHS under @both_paths, else the default (auto: the
+    controller, for the local inventory)."""
+    return getattr(request, "param", "auto")
+
+
+@pytest.fixture
+def play(db: Database, tmp_path: Path, execution: str) -> Callable[..., PlaybookRun]:
     """Run a playbook of the project with the local inventory against the test database.
 
     The run's temporary files (TMPDIR: check mode's staging directory, for one), its scripts and its reports
@@ -35,11 +48,12 @@ def play(db: Database, tmp_path: Path) -> Callable[..., PlaybookRun]:
     remote = tmp_path / "remote"
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
+    path = () if execution == "auto" else ("-e", f"pg_migrate_execution={execution}")
 
     def run(playbook: str = "migrate.yml", *args: str, env: dict[str, str] | None = None, **kwargs) -> PlaybookRun:
         env = {"TMPDIR": str(scratch), **(env or {})}
         own = ("-e", f"pg_migrate_remote_dir={remote}", "-e", f"pg_migrate_reports_dir={tmp_path / 'reports'}")
-        return run_playbook(db, playbook, *own, *args, env=env, **kwargs)
+        return run_playbook(db, playbook, *own, *path, *args, env=env, **kwargs)
 
     return run
 

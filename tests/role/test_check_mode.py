@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from tests.pgdb import Database
-from tests.role.conftest import history
+from tests.role.conftest import both_paths, history
 
 PENDING_AT_001 = (
     "V002__policy_as_data.sql",
@@ -25,6 +25,7 @@ def _files(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
 
 
+@both_paths
 def test_a_dry_run_on_a_v001_database_names_what_would_run_and_changes_nothing(
     db: Database, migrated, play, changeset_dir: Path, tmp_path: Path
 ):
@@ -63,6 +64,7 @@ def test_a_dry_run_on_a_v001_database_names_what_would_run_and_changes_nothing(
     assert report["squawk"]["problems"] == []
 
 
+@both_paths
 def test_rehearsal_runs_everything_and_rolls_it_back(db: Database, migrated, play):
     migrated("001")
     last = db.load_claims(300)
@@ -85,6 +87,7 @@ def test_rehearsal_finds_what_would_fail_on_the_real_data(db: Database, migrated
     assert _state(db) == before
 
 
+@both_paths
 def test_rollback_in_check_mode_changes_nothing(db: Database, migrated, play):
     migrated("005")
     before = _state(db)

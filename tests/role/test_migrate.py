@@ -11,7 +11,7 @@ import pytest
 
 from tests.changeset import changes
 from tests.pgdb import Database
-from tests.role.conftest import history
+from tests.role.conftest import both_paths, history
 
 
 @pytest.mark.parametrize("execution", ["controller", "host"])
@@ -45,6 +45,7 @@ def test_empty_database_to_latest_then_nothing_to_do(db: Database, play, tmp_pat
         assert {oct(p.stat().st_mode & 0o777) for p in remote.rglob("*.sql")} == {"0o600"}
 
 
+@both_paths
 def test_target_version_stops_there_and_status_reports_the_rest_read_only(db: Database, play):
     play("migrate.yml", "-e", "pg_migrate_target_version=003").assert_ok()
     assert [row[0] for row in history(db)] == ["001", "002", "003"]
@@ -71,6 +72,7 @@ def test_task_count_stays_flat_as_history_grows(db: Database, play, changeset_di
     assert up_to_5.tasks == forty_more.tasks == nothing.tasks, (up_to_5.tasks, forty_more.tasks, nothing.tasks)
 
 
+@both_paths
 def test_rollback_to_001_and_migrate_again_gives_an_identical_schema(db: Database, migrated, play):
     migrated("005")
     last = db.load_claims(1000)

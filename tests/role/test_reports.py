@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from tests.ansible_run import ROOT, PlaybookRun
 from tests.pgdb import Database
+from tests.role.conftest import both_paths
 
 SCHEMAS = ROOT / "docs" / "schemas"
 RUN_SCHEMA = json.loads((SCHEMAS / "run-report.schema.json").read_text())
@@ -79,6 +80,7 @@ def assert_junit_agrees(report: dict, junit: ET.Element) -> list[ET.Element]:
     return cases
 
 
+@both_paths
 def test_every_run_kind_writes_reports_that_match_the_schema(db: Database, play, tmp_path: Path):
     password = db.server.password
     assert len(password) >= 16  # a real secret, so "not in the report" means something
@@ -134,6 +136,7 @@ def test_every_run_kind_writes_reports_that_match_the_schema(db: Database, play,
     assert int(junit.get("failures")) == summary["failed"] == 0
 
 
+@both_paths
 def test_a_failed_migration_is_the_failed_case_of_the_junit_report(
     db: Database, play, changeset_dir: Path, tmp_path: Path
 ):
@@ -166,6 +169,7 @@ def test_a_failed_migration_is_the_failed_case_of_the_junit_report(
         assert "xp_report_scratch" not in path.read_text(), path
 
 
+@both_paths
 def test_status_reports_drift_as_a_failed_case(db: Database, migrated, play, changeset_dir: Path, tmp_path: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     migrated("002")

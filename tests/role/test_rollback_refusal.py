@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.pgdb import Database
-from tests.role.conftest import advisory_locks, history
+from tests.role.conftest import advisory_locks, both_paths, history
 
 SEEDS_ON = ("-e", "pg_migrate_seeds_enabled=true")
 U002_REASON = "U002 refuses to drop the policy tables: they still hold policies"
@@ -23,6 +23,7 @@ def _published_policy_at_005(db: Database, migrated) -> tuple:
     return _state(db)
 
 
+@both_paths
 def test_a_rollback_that_u002_would_refuse_reverts_nothing(db: Database, migrated, play, tmp_path: Path):
     before = _published_policy_at_005(db, migrated)
     reports = ("-e", f"pg_migrate_reports_dir={tmp_path / 'reports'}")
@@ -38,6 +39,7 @@ def test_a_rollback_that_u002_would_refuse_reverts_nothing(db: Database, migrate
     assert report["reverted"] == [] and report["failure"]["script"] == "U002__policy_as_data.sql"
 
 
+@both_paths
 def test_check_mode_says_the_rollback_would_be_refused(db: Database, migrated, play):
     before = _published_policy_at_005(db, migrated)
     run = play("rollback.yml", "--check", "-e", "pg_migrate_target_version=001").assert_failed()

@@ -13,13 +13,14 @@ import psycopg
 
 from tests.ansible_run import start_playbook
 from tests.pgdb import Database
-from tests.role.conftest import advisory_locks, history
+from tests.role.conftest import advisory_locks, both_paths, history
 
 
 def _state(db: Database) -> tuple:
     return db.schema_dump(), history(db)
 
 
+@both_paths
 def test_editing_an_applied_file_is_drift_and_repair_records_the_new_checksum(
     db: Database, migrated, play, changeset_dir
 ):
@@ -45,6 +46,7 @@ def test_editing_an_applied_file_is_drift_and_repair_records_the_new_checksum(
     assert [row[0] for row in history(db)] == ["001", "002", "003", "004", "005"]
 
 
+@both_paths
 def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_applies(
     db: Database, migrated, play, changeset_dir: Path
 ):
@@ -74,6 +76,7 @@ def test_a_migration_that_fails_half_way_changes_nothing_and_the_fixed_file_appl
     assert db.scalar("SELECT count(*) FROM xp_awards WHERE source = 'legacy'") == 800
 
 
+@both_paths
 def test_failing_verify_script_rolls_its_migration_back(db: Database, migrated, play, changeset_dir: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     migrated("005")
@@ -89,6 +92,7 @@ def test_failing_verify_script_rolls_its_migration_back(db: Database, migrated, 
     assert [row[0] for row in history(db)][-1] == "005"
 
 
+@both_paths
 def test_a_failed_concurrent_index_is_reported_with_the_fix(db: Database, migrated, play, changeset_dir: Path):
     extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}")
     migrated("005")
@@ -159,6 +163,7 @@ def test_killed_controller_leaves_no_lock_and_a_consistent_database(
     assert advisory_locks(db) == 0
 
 
+@both_paths
 def test_a_held_lock_makes_the_run_give_up_without_stalling_claims(db: Database, migrated, play):
     migrated("002")
     claim_latencies: list[float] = []

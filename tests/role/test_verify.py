@@ -13,6 +13,7 @@ import yaml
 from tests.ansible_run import ROOT, PlaybookRun, environment_overrides, run_playbook
 from tests.pgdb import Database
 from tests.role import catalog
+from tests.role.conftest import both_paths
 
 ROW_COUNTS = """
 SELECT string_agg(format('%s=%s', relname, n_live_tup), ',' ORDER BY relname) FROM pg_stat_user_tables
@@ -165,6 +166,7 @@ COMBINED = ["btree_gist extension", "partial unique index", "check constraint", 
 EXTRA_INDEX_WARNING = "extra: index xp_awards_reason_idx on xp_awards (not in the change set at this version)"
 
 
+@both_paths
 def test_a_sabotaged_database_fails_verification_by_name_end_to_end(db: Database, migrated, verify):
     migrated("005")
     for sabotage in COMBINED:
@@ -189,6 +191,7 @@ def test_an_extra_index_is_a_warning_not_a_failure(latest_db: Database):
     assert [c for c in checks if c["status"] == "fail"] == []
 
 
+@both_paths
 def test_verification_changes_nothing_also_in_check_mode_and_a_warning_does_not_fail_it(db: Database, migrated, verify):
     migrated("005")
     db.load_claims(200)

@@ -38,9 +38,15 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation impo
     script_roots,
 )
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.remote import RemoteRun
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
+    connection_from_variables,
+    settings_from_variables,
+    validated_role_variables,
+)
 
 display = Display()
 ENGINE_ACTION = {"status": "plan"}
+READ_ONLY = ("status", "verify")
 
 
 class ActionModule(ActionBase):
@@ -54,7 +60,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname", "?")
-        settings = dict(self._task.args.get("settings") or {})
+        settings = self._settings(task_vars)
         check = bool(self._play_context.check_mode)
         try:
             if self._task.args.get("phase", "start") == "finish":
@@ -66,6 +72,29 @@ class ActionModule(ActionBase):
         result.update(outcome)
         return result
 
+    # --- inputs --------------------------------------------------------------------------------------------
+    def _role_variables(self, task_vars: dict) -> dict:
+        """The role's variables, validated against its argument spec; each rendered once."""
+        if getattr(self, "_validated", None) is None:
+            self._validated = validated_role_variables(
+                lambda name: self._templar.template(task_vars[name]), lambda name: name in task_vars
+            )
+        return self._validated
+
+    def _settings(self, task_vars: dict) -> dict:
+        """The settings argument when given (the host path's finish passes it), else the role's variables."""
+        if "settings" in self._task.args:
+            return dict(self._task.args.get("settings") or {})
+        variables = self._role_variables(task_vars)
+        return settings_from_variables(variables.get)
+
+    def _connection_options(self, task_vars: dict) -> dict:
+        """The connection options given to the task (module_defaults or explicit), else the role's variables."""
+        given = {key: self._task.args[key] for key in CONNECTION_OPTIONS if key in self._task.args}
+        if given or "settings" in self._task.args:
+            return given
+        return connection_from_variables(self._role_variables(task_vars).get)
+
     # --- the two paths -----------------------------------------------------------------------------------
     def execution(self, settings: dict) -> str:
         chosen = settings.get("execution") or "auto"
@@ -76,7 +105,7 @@ class ActionModule(ActionBase):
         return chosen
 
     def _start(self, settings: dict, host: str, check: bool, task_vars: dict) -> dict:
-        connection = {key: self._task.args[key] for key in CONNECTION_OPTIONS if key in self._task.args}
+        connection = self._connection_options(task_vars)
         changeset, warnings, bundle = prepare(settings, connection, host, check, self.execution(settings))
         action = settings["action"]
         if action == "seed" and not settings.get("seeds_enabled"):
@@ -107,7 +136,8 @@ class ActionModule(ActionBase):
                 }
         squawk = lint_pending(run, settings, check) if action == "migrate" else None
         concluded = conclude(run, settings, host, check, squawk)
-        concluded["changed"] = concluded["changed"] or bool(run.get("copied"))
+        # A read-only run (verify) stages the verify scripts on the host; that copy is not a change it reports.
+        concluded["changed"] = concluded["changed"] or (bool(run.get("copied")) and action not in READ_ONLY)
         concluded["warnings"] = warnings + run.get("warnings", [])
         return concluded
 

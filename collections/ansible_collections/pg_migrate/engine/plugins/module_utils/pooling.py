@@ -44,6 +44,15 @@ def backend_pid(conn) -> int:
     return int(row["pid"] if isinstance(row, dict) else row[0])
 
 
+def announced_backend_pid(conn) -> int | None:
+    """The backend pid the server announced when CONN connected (BackendKeyData), as psycopg 3 or 2 keeps it."""
+    info = getattr(conn, "info", None)
+    announced = getattr(info, "backend_pid", None)
+    if announced is None and hasattr(conn, "get_backend_pid"):
+        announced = conn.get_backend_pid()
+    return announced or None
+
+
 def next_backend_pid(conn) -> int:
     """The server session of one whole transaction of CONN: the pooler may hand it out again afterwards."""
     pid = backend_pid(conn)
@@ -180,6 +189,11 @@ def refuse_transaction_pooling(
                 "statement pooling nor behind transaction pooling" % " ".join(str(exc).split()),
             )
         ) from None
+    if announced_backend_pid(conn) == own:
+        # The session that announced itself at connect time is the one serving transactions: PostgreSQL itself.
+        # A pooler answers the connect with a cancel key of its own (PgBouncer: random bytes), since no server
+        # session belongs to the client yet; so no second connection is needed to rule pooling out.
+        return
     other = None
     try:
         other = CheckConnection(connect_for_check, POOLING_CHECK_WAIT)

@@ -32,28 +32,30 @@ def active_expectations(expected: dict | None, version: str) -> dict:
 
 
 def run_in_rolled_back_transaction(runner: Runner, statements: list[str]) -> tuple | None:
-    """Execute STATEMENTS; return (sqlstate, constraint, message) of the first error, or None. Always rolls back."""
+    """Execute STATEMENTS; return (position, sqlstate, constraint, message) of the first error, or None. Always
+    rolls back."""
     runner.set_autocommit(False)
     try:
         runner.rows(
             "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
             (runner.params["probe_lock_timeout"], PROBE_STATEMENT_TIMEOUT),
         )
-        for statement in statements:
+        for position, statement in enumerate(statements):
             try:
                 runner.rows(statement)
             except Exception as exc:
                 if sqlstate_of(exc) is None:
                     raise
                 diag = getattr(exc, "diag", None)
-                return sqlstate_of(exc), getattr(diag, "constraint_name", None), describe_db_error(exc)
+                return position, sqlstate_of(exc), getattr(diag, "constraint_name", None), describe_db_error(exc)
         return None
     finally:
         runner.rollback()
 
 
 def run_probe(runner: Runner, probe: dict, fixtures: dict) -> dict:
-    """One probe: its fixtures and setup, then its statement, which must succeed or fail as it expects."""
+    """One probe: its fixtures and setup, then its statement, which must succeed or fail as it expects. All in
+    one transaction: an error before the statement is the setup's failure, not the probe's outcome."""
     setup = []
     for name in probe.get("fixtures", []):
         setup.extend(fixtures[name])
@@ -64,23 +66,22 @@ def run_probe(runner: Runner, probe: dict, fixtures: dict) -> dict:
         if expect == "success"
         else "SQLSTATE %s%s" % (expect, " from %s" % probe["object"] if probe.get("object") else "")
     )
-    failed_setup = run_in_rolled_back_transaction(runner, setup) if setup else None
+    error = run_in_rolled_back_transaction(runner, [*setup, probe["statement"]])
+    failed_setup = error if error and error[0] < len(setup) else None
+    outcome = None if failed_setup else error
     if failed_setup:
-        found = "the probe's setup failed: SQLSTATE %s: %s" % (failed_setup[0], failed_setup[2])
-        outcome = None
+        found = "the probe's setup failed: SQLSTATE %s: %s" % (failed_setup[1], failed_setup[3])
+    elif outcome is None:
+        found = "success (the statement was accepted)"
     else:
-        outcome = run_in_rolled_back_transaction(runner, [*setup, probe["statement"]])
-        if outcome is None:
-            found = "success (the statement was accepted)"
-        else:
-            found = "SQLSTATE %s%s: %s" % (outcome[0], " from %s" % outcome[1] if outcome[1] else "", outcome[2])
+        found = "SQLSTATE %s%s: %s" % (outcome[1], " from %s" % outcome[2] if outcome[2] else "", outcome[3])
     if failed_setup:
         passed = False
     elif expect == "success":
         passed = outcome is None
     else:
         passed = (
-            outcome is not None and outcome[0] == expect and (not probe.get("object") or outcome[1] == probe["object"])
+            outcome is not None and outcome[1] == expect and (not probe.get("object") or outcome[2] == probe["object"])
         )
     message = (
         ("ok: %s" % probe["name"])
@@ -111,10 +112,10 @@ def verify_script_result(runner: Runner, migration: dict) -> dict:
         "table": None,
         "passed": outcome is None,
         "expected": "no error",
-        "found": "no error" if outcome is None else "SQLSTATE %s: %s" % (outcome[0], outcome[2]),
+        "found": "no error" if outcome is None else "SQLSTATE %s: %s" % (outcome[1], outcome[3]),
         "message": ("ok: verify script %s" % script)
         if outcome is None
-        else "verify script %s failed: SQLSTATE %s: %s" % (script, outcome[0], outcome[2]),
+        else "verify script %s failed: SQLSTATE %s: %s" % (script, outcome[1], outcome[3]),
     }
 
 

@@ -20,8 +20,11 @@ description:
     and calls O(phase=finish) with the job's result for the reports and the summary.
   - O(settings.execution=auto) takes the controller when the task's connection is local (the local
     inventory, or delegate_to localhost), the managed host otherwise.
-  - The connection options (login_db, login_host, ...) come from C(module_defaults) of the action group
-    C(group/pg_migrate.engine.all).
+  - Without O(settings) and connection options (as the role runs it), the action reads the role's variables
+    (C(pg_migrate_*)) itself, validates them against the role's C(meta/argument_specs.yml) - every error in
+    one message, before anything connects - and renders only those whose values are templates.
+  - Given O(settings), the connection options (login_db, login_host, ...) come from the task or from
+    C(module_defaults) of the action group C(group/pg_migrate.engine.all).
 options:
   phase:
     description: C(start) runs the action; C(finish) concludes a background job of the host path.
@@ -32,8 +35,8 @@ options:
     description:
       - The role's variables without their C(pg_migrate_) prefix (the role builds this dict in its vars/main.yml),
         e.g. action, execution, migrations_dir, reports_dir, history_table, verify_schema, expected_schema.
+      - When omitted, the action reads the role's variables itself (see above).
     type: dict
-    required: true
   job:
     description: With O(phase=finish), the background job's result (from pg_migrate_watch, or the backfill's).
     type: dict
