@@ -43,6 +43,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings im
     settings_from_variables,
     validated_role_variables,
 )
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.server_slots import server_slot
 
 display = Display()
 ENGINE_ACTION = {"status": "plan"}
@@ -62,6 +63,7 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "?")
         settings = self._settings(task_vars)
         check = bool(self._play_context.check_mode)
+        started = time.monotonic()
         try:
             if self._task.args.get("phase", "start") == "finish":
                 outcome = self._finish(settings, host, task_vars)
@@ -70,6 +72,7 @@ class ActionModule(ActionBase):
         except ReportNotWritten as exc:
             raise AnsibleActionFail(str(exc)) from None
         result.update(outcome)
+        result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
         return result
 
     # --- inputs --------------------------------------------------------------------------------------------
@@ -116,7 +119,9 @@ class ActionModule(ActionBase):
             return self._stage_backfill(params, bundle, settings, changeset, check, task_vars, warnings)
         if self.execution(settings) == "controller":
             params["script_roots"] = script_roots(settings)
-            run = self._in_process(params, settings, check, host)
+            server = settings.get("fleet_server") or ""
+            with server_slot(server, int(settings.get("fleet_per_server") or 0), on_wait=self._slot_wait(host, server)):
+                run = self._in_process(params, settings, check, host)
         else:
             remote = RemoteRun(self, task_vars)
             run = remote.run(params, bundle, settings, check)
@@ -140,6 +145,15 @@ class ActionModule(ActionBase):
         concluded["changed"] = concluded["changed"] or (bool(run.get("copied")) and action not in READ_ONLY)
         concluded["warnings"] = warnings + run.get("warnings", [])
         return concluded
+
+    @staticmethod
+    def _slot_wait(host: str, server: str):
+        def say(waited: float) -> None:
+            display.display(
+                "%s: waiting %.0fs for a slot on server %s (pg_migrate_fleet_per_server)" % (host, waited, server)
+            )
+
+        return say
 
     def _stage_backfill(self, params, bundle, settings, changeset, check, task_vars, warnings) -> dict:
         """The preflight and the copy of a backfill's scripts; in check mode into a scratch directory that the

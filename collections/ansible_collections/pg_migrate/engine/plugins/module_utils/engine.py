@@ -19,6 +19,7 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
 from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import run_migrate, run_plan, run_seed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
 from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
+from ansible_collections.pg_migrate.engine.plugins.module_utils.health import health_gate
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_migrate, plan_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
 from ansible_collections.pg_migrate.engine.plugins.module_utils.preflight import (
@@ -77,6 +78,9 @@ def argument_spec() -> dict:
         on_standby=dict(type="str", default="skip", choices=["skip", "fail"]),
         # After a successful migrate: the verify scripts, probes and (with expected) the live catalog.
         verify_schema=dict(type="bool", default=False),
+        # After a successful migrate: the operator's health query (one number), at most health_max to pass.
+        health_query=dict(type="str"),
+        health_max=dict(type="float", default=0.0),
         # Return before changing anything when the action would change something (result deferred=true):
         # the role then runs the change as a background job.
         defer_changes=dict(type="bool", default=False),
@@ -202,6 +206,8 @@ def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         result["msg"] = unexpected_failure_message(params["action"], params["login_db"], exc, runner.current_script)
     if "msg" not in result and params["verify_schema"] and params["action"] == "migrate":
         result["verification"] = verification(runner)
+    if "msg" not in result and params.get("health_query") and params["action"] == "migrate" and not check:
+        result["health"] = health_gate(runner, params["health_query"], params["health_max"])
 
 
 def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:

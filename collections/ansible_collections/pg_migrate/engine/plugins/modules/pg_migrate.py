@@ -167,6 +167,15 @@ options:
         O(probes), and read the live catalog when O(expected) is given; returned as RV(verification).
     type: bool
     default: false
+  health_query:
+    description:
+      - After a successful O(action=migrate) (and its verification), run this query read-only; it must return
+        one number, at most O(health_max), for the health gate to pass (returned as RV(health)).
+    type: str
+  health_max:
+    description: The largest value of O(health_query) that passes the health gate.
+    type: float
+    default: 0.0
   defer_changes:
     description:
       - With O(action=migrate) or O(action=rollback) outside check mode, return RV(deferred)=true instead of
@@ -218,6 +227,10 @@ verification:
     - What verification found - version, expected_active, probe_results (verify scripts and probes) and, with
       O(expected), the live catalog; or error when it could not run.
   returned: with O(verify_schema=true) after a successful migrate, and for O(action=verify)
+  type: dict
+health:
+  description: The health gate's verdict (value, max, passed, message).
+  returned: with O(health_query) after a successful migrate
   type: dict
 deferred:
   description: True when O(defer_changes) stopped a run that has work to do, before anything was changed.

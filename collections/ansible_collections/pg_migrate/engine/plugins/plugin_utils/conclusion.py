@@ -45,7 +45,7 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
     action = result.get("action", "migrate")
     kind = KIND.get(action, action)
     directory = "%s/%s" % (settings["reports_dir"], host)
-    concluded = {"changed": bool(result.get("changed")), "summary": [], "files": []}
+    concluded = {"changed": bool(result.get("changed")), "summary": [], "files": [], "action": kind}
     for key in (
         "plan",
         "applied",
@@ -71,6 +71,13 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
     if result.get("msg"):
         concluded["msg"] = "%s: %s" % (host, result["msg"])
         return concluded
+    health = result.get("health")
+    if health:
+        concluded["health"] = health
+        concluded["summary"].append("  %s" % health["message"])
+        if not health["passed"]:
+            concluded["health_failed"] = True
+            concluded["msg"] = "%s: %s (pg_migrate_fleet_health_query)" % (host, health["message"])
 
     found = result.get("verification")
     if found is None:

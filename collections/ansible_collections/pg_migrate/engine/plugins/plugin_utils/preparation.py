@@ -195,6 +195,8 @@ def engine_params(
         min_server_version=settings.get("min_server_version"),
         on_standby=settings.get("on_standby") or "skip",
         verify_schema=verify_schema,
+        health_query=(settings.get("fleet_health_query") or None) if action == "migrate" else None,
+        health_max=settings.get("fleet_health_max"),
     )
     params = {key: value for key, value in params.items() if value is not None}
     validated = ArgumentSpecValidator(argument_spec()).validate(params)

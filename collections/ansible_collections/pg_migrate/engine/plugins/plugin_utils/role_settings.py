@@ -89,6 +89,10 @@ NAMES = (
     "squawk_pg_version",
     "require_approval",
     "approved",
+    "fleet_server",
+    "fleet_per_server",
+    "fleet_health_query",
+    "fleet_health_max",
 )
 # The connection options of the engine and the role variable each comes from.
 CONNECTION_VARIABLES = {
