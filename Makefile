@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 # pytest workers (pytest-xdist): most tests wait on Ansible and PostgreSQL, so two use both cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv lint lint-python lint-yaml lint-sql lint-ansible test pytest molecule demo demo-clean
+.PHONY: help venv lint lint-python lint-yaml lint-sql lint-ansible test pytest molecule demo demo-clean fleet-demo
 
 help:
 	@echo "make demo        run the change set against a disposable local PostgreSQL (.local/pg)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint        ruff, yamllint, squawk and ansible-lint only"
 	@echo "make pytest      the pytest suite only"
 	@echo "make molecule    the Molecule scenarios that need a container (SCENARIOS='default:17 failure' for some)"
+	@echo "make fleet-demo  roll the change out to N databases of the local PostgreSQL in waves (N=50)"
 	@echo "make demo-clean  stop and remove the local PostgreSQL"
 
 # The pinned environment; rebuilt when requirements.txt changes.
@@ -52,6 +53,9 @@ molecule: venv
 
 demo: venv
 	BIN=$(BIN) tools/demo.sh
+
+fleet-demo: venv
+	BIN=$(BIN) N=$(N) tools/fleet_demo.sh
 
 demo-clean: venv
 	$(BIN)/python tools/localpg.py destroy .local/pg

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a pg_migrate run costs beside what Ansible itself and plain psql cost, measured in one run.
 
-    .venv/bin/python benchmarks/bench_speed.py [--runs 5] [--fleet-runs 3] [--scenarios a,b,c,d]
+    .venv/bin/python benchmarks/bench_speed.py [--runs 5] [--fleet-runs 3] [--scenarios a,b,c,d,e]
                                                [--fleet 20,100] [--forks 10] [--json FILE]
 
 Scenarios (each on a disposable local PostgreSQL in a temporary directory, both execution paths):
@@ -12,6 +12,8 @@ Scenarios (each on a disposable local PostgreSQL in a temporary directory, both 
   d  20 and 100 databases as inventory aliases on the local server, V001 -> latest, verification on, forks 10,
      vs  a sequential psql-per-file loop over the same databases; the per-database marginal is
      (figure at 100 - figure at 20) / 80
+  e  the same databases rolled out by playbooks/fleet.yml (fleet inventory plugin, preflight, waves 1, 5%, 25%,
+     100%, the fleet report), forks 10, vs the same psql loop (controller path only)
 
 The commands of one scenario run in turn (A B C A B C ...), after one warm-up round (scenario d: none), so a
 drift of the machine's speed touches all of them alike. Every database a command changes is created afresh
@@ -30,6 +32,7 @@ import os
 import resource
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -93,12 +96,12 @@ def adopt_orphans() -> None:
 
 
 def reap_orphans() -> None:
+    """Wait for every adopted descendant of the last command (an async job's wrapper may outlive the playbook
+    by seconds), so that its CPU time counts for that command, not for the next one measured."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            os.waitpid(-1, 0)
         except ChildProcessError:
-            return
-        if pid == 0:
             return
 
 
@@ -130,7 +133,6 @@ def measure(command: Command, server: ServerClock) -> Sample:
     wall = time.perf_counter() - started
     reap_orphans()
     time.sleep(0.2)  # let the postmaster reap the backends that served the command
-    reap_orphans()
     if result.returncode != 0:
         sys.exit(
             f"failed: {command.label}: {shlex.join(command.argv)}\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
@@ -380,6 +382,54 @@ def scenario_d(bench: Bench, size: int) -> list[Command]:
     return commands
 
 
+def fleet_file(bench: Bench, names: list[str]) -> Path:
+    """A fleet file (inventory plugin pg_migrate.engine.fleet) with NAMES on one server: the local one."""
+    path = bench.work / f"bench-{len(names)}.fleet.yml"
+    env = "{{ lookup('ansible.builtin.env', '%s') }}"
+    path.write_text(
+        json.dumps(
+            {
+                "plugin": "pg_migrate.engine.fleet",
+                "vars": {
+                    "pg_migrate_login_host": env % "PGHOST",
+                    "pg_migrate_login_port": env % "PGPORT",
+                    "pg_migrate_login_user": env % "PGUSER",
+                    "pg_migrate_login_password": env % "PGPASSWORD",
+                    "pg_migrate_ssl_mode": "disable",
+                },
+                "servers": {"local": {"databases": names}},
+            }
+        )
+    )
+    return path
+
+
+def scenario_e(bench: Bench, size: int) -> list[Command]:
+    """playbooks/fleet.yml (preflight, waves 1, 5%, 25%, 100%, report) beside the sequential psql loop."""
+    template = make_v001_template(bench)
+    migrations, verify_scripts = changeset_files(2)
+    names = [f"fleet_{number:03d}" for number in range(1, size + 1)]
+    inventory = fleet_file(bench, names)
+    prepare = lambda: bench.fresh(names, template)  # noqa: E731
+    return [
+        Command(
+            f"{size} dbs, sequential psql per file", bench.psql_loop(names, migrations), bench.env("postgres"), prepare
+        ),
+        Command(
+            f"{size} dbs, sequential psql + verify",
+            bench.psql_loop(names, migrations + verify_scripts),
+            bench.env("postgres"),
+            prepare,
+        ),
+        Command(
+            f"{size} dbs, fleet.yml forks {bench.forks}",
+            bench.playbook(ROOT / "playbooks/fleet.yml", inventory, "-f", str(bench.forks)),
+            bench.env("postgres"),
+            prepare,
+        ),
+    ]
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -411,7 +461,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5, help="counted rounds of scenarios a-c")
     parser.add_argument("--fleet-runs", type=int, default=3, help="counted rounds of scenario d")
-    parser.add_argument("--scenarios", default="a,b,c,d")
+    parser.add_argument("--scenarios", default="a,b,c,d,e")
     parser.add_argument("--fleet", default="20,100", help="the two fleet sizes of scenario d")
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--paths", default="controller,host", help="the execution paths to measure")
@@ -421,6 +471,8 @@ def main() -> int:
     PATHS[:] = args.paths.split(",")
     sizes = tuple(int(n) for n in args.fleet.split(","))
 
+    # Stopped with SIGTERM, still stop the server and remove the scratch directory (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="pg_migrate-bench-"))
     server_dir = work / "pg"
     results: dict[str, list[dict]] = {}
@@ -449,6 +501,16 @@ def main() -> int:
             )
             for size in sizes
         ]
+        plan += [
+            (
+                "e",
+                f"(e) fleet rollout of {size} databases (playbooks/fleet.yml), V001 -> latest, verification on",
+                lambda s=size: scenario_e(bench, s),
+                args.fleet_runs,
+                0,
+            )
+            for size in sizes
+        ]
         for key, title, build, runs, warmup in plan:
             if key not in chosen:
                 continue
@@ -458,11 +520,16 @@ def main() -> int:
             rows = [summary(command, commands[0]) for command in commands]
             results[title] = rows
             print_table(title, rows)
-        fleet = [title for title in results if title.startswith("(d)")]
-        if len(fleet) == 2:
-            rows = marginal_rows(results[fleet[0]], results[fleet[1]], sizes)
-            results["(d) per-database marginal"] = rows
-            print(f"\n(d) per-database marginal, (figure at {sizes[1]} - figure at {sizes[0]}) / {sizes[1] - sizes[0]}")
+        for key in ("d", "e"):
+            pair = [title for title in results if title.startswith(f"({key})")]
+            if len(pair) != 2:
+                continue
+            rows = marginal_rows(results[pair[0]], results[pair[1]], sizes)
+            results[f"({key}) per-database marginal"] = rows
+            print(
+                f"\n({key}) per-database marginal, (figure at {sizes[1]} - figure at {sizes[0]}) / "
+                f"{sizes[1] - sizes[0]}"
+            )
             print(f"  {'command':44} {'wall ms':>10} {'client CPU ms':>14} {'server CPU ms':>14}")
             for row in rows:
                 print(

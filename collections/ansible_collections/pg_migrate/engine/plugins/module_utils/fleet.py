@@ -142,3 +142,23 @@ def versions_of(run: dict | None) -> tuple[str | None, str | None]:
     before = plan.get("from_version")
     applied = [item.get("version") for item in (run or {}).get("applied") or [] if isinstance(item, dict)]
     return before, (applied[-1] if applied else before)
+
+
+def halt_reason_of(preflight: dict, variables_of: dict) -> str:
+    """Why no further wave may start, from the preflight's verdict and each database's host variables
+    (VARIABLES_OF: host -> its variables; only migrate runs count)."""
+    if not preflight:
+        return ""
+    if preflight.get("problems"):
+        return "the fleet preflight found %d problem(s)" % len(preflight["problems"])
+    runs = {}
+    for host, variables in variables_of.items():
+        run = variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
+        if run and run.get("action") == "migrate":
+            runs[host] = run
+    return halt_reason(
+        runs,
+        int(preflight.get("allowed", 0)),
+        list(preflight.get("canaries") or []),
+        bool(preflight.get("canary_stops", True)),
+    )

@@ -1,0 +1,129 @@
+# pg_migrate: the fleet's terminal output - a line per wave and per finished database instead of Ansible's
+# task log for every host; with -v the default output, unchanged.
+
+from __future__ import annotations
+
+from ansible.plugins.callback.default import CallbackModule as DefaultCallback
+
+DOCUMENTATION = r"""
+name: fleet
+type: stdout
+short_description: Progress of a fleet rollout - a line per wave and per finished database
+description:
+  - For C(playbooks/fleet.yml) and C(fleet-status.yml) over many databases -
+    C(ANSIBLE_STDOUT_CALLBACK=pg_migrate.engine.fleet).
+  - Prints the preflight's verdict, C(wave 2/4 - 3 databases), one line per finished database with the running
+    totals (C(wave 2/4 - eu-xp_003 applied 001 -> 005 in 310 ms (4/40 done, 0 failed))), the fleet summary
+    table and the recap; a failure that ends a host is printed as Ansible prints it.
+  - With C(-v) or more, the output is Ansible's default output.
+extends_documentation_fragment:
+  - ansible.builtin.default_callback
+  - ansible.builtin.result_format_callback
+requirements:
+  - set as the stdout callback (ANSIBLE_STDOUT_CALLBACK or stdout_callback in ansible.cfg)
+"""
+
+RUN_ACTIONS = ("pg_migrate.engine.pg_migrate_run", "pg_migrate_run")
+WAVE_TASK = "Stop before this wave"
+SUMMARY_TASKS = ("Fleet summary", "Fleet status table")
+
+
+class CallbackModule(DefaultCallback):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "pg_migrate.engine.fleet"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wave = 0
+        self.waves = 0
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+
+    def _quiet(self) -> bool:
+        return self._display.verbosity < 1
+
+    # --- progress -------------------------------------------------------------------------------------------
+    def v2_playbook_on_play_start(self, play):
+        if not self._quiet():
+            return super().v2_playbook_on_play_start(play)
+        self._display.display("== %s" % play.get_name().strip())
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        if task.get_name().startswith(WAVE_TASK):
+            self.wave += 1
+            if self._quiet():
+                self._display.display("wave %d/%d" % (self.wave, self.waves or self.wave))
+        if not self._quiet():
+            super().v2_playbook_on_task_start(task, is_conditional)
+
+    def _finished(self, result, failed: bool) -> bool:
+        """A database's line when RESULT is its migrate run; True when it was one."""
+        outcome = result._result
+        if result._task.action not in RUN_ACTIONS or outcome.get("action") != "migrate":
+            return False
+        self.done += 1
+        self.failed += int(failed or bool(outcome.get("msg")))
+        plan = outcome.get("plan") or {}
+        applied = [item.get("version") for item in outcome.get("applied") or [] if isinstance(item, dict)]
+        if outcome.get("msg"):
+            what = "FAILED: %s" % " ".join(str(outcome["msg"]).split())[:200]
+        elif applied:
+            what = "applied %s -> %s" % (plan.get("from_version"), applied[-1])
+        else:
+            what = "already current at %s" % plan.get("from_version")
+        self._display.display(
+            "wave %d/%d - %s %s in %.0f ms (%d/%d done, %d failed)"
+            % (
+                self.wave,
+                self.waves or self.wave,
+                result._host.get_name(),
+                what,
+                outcome.get("duration_ms") or 0,
+                self.done,
+                self.total or self.done,
+                self.failed,
+            )
+        )
+        return True
+
+    def v2_runner_on_ok(self, result):
+        outcome = result._result
+        if "waves" in outcome and "problems" in outcome:  # the preflight's verdict
+            self.waves, self.total = len(outcome["waves"]), len(outcome.get("hosts") or [])
+        if not self._quiet():
+            return super().v2_runner_on_ok(result)
+        if self._finished(result, False):
+            return None
+        if result._task.get_name() in SUMMARY_TASKS:
+            for line in outcome.get("msg") or []:
+                self._display.display(str(line))
+        return None
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if not self._quiet():
+            return super().v2_runner_on_failed(result, ignore_errors)
+        if self._finished(result, True) or ignore_errors:
+            return None
+        if result._task.get_name() in SUMMARY_TASKS:
+            for line in result._result.get("msg") or []:
+                self._display.display(str(line))
+            return None
+        return super().v2_runner_on_failed(result, ignore_errors)
+
+    def v2_runner_on_skipped(self, result):
+        if not self._quiet():
+            super().v2_runner_on_skipped(result)
+
+    def v2_runner_on_start(self, host, task):
+        if not self._quiet():
+            super().v2_runner_on_start(host, task)
+
+    def v2_playbook_on_include(self, included_file):
+        if not self._quiet():
+            super().v2_playbook_on_include(included_file)
+
+    def v2_playbook_on_no_hosts_remaining(self):
+        if not self._quiet():
+            super().v2_playbook_on_no_hosts_remaining()

@@ -1,0 +1,22 @@
+# pg_migrate: the fleet filter - whether a rollout must halt before its next wave. playbooks/fleet.yml asks it in
+# a meta task at the start of each wave (decided in the controller's main process, no task per database).
+
+from __future__ import annotations
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import halt_reason_of
+
+
+def fleet_halt(hosts: list, hostvars) -> str:
+    """Why no further wave may start ('' to go on): a preflight problem, a failed health gate, a failed canary,
+    or more failed databases than the budget allows. HOSTS are the play's hosts; HOSTVARS Ansible's hostvars."""
+    hosts = list(hosts or [])
+    if not hosts:
+        return ""
+    first = hostvars[hosts[0]]
+    preflight = first.get("__pg_migrate_fleet_preflight") if "__pg_migrate_fleet_preflight" in first else None
+    return halt_reason_of(preflight or {}, {host: hostvars[host] for host in hosts})
+
+
+class FilterModule:
+    def filters(self):
+        return {"fleet_halt": fleet_halt}

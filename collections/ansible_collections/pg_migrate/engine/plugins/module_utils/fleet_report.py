@@ -1,0 +1,254 @@
+# pg_migrate: the fleet report - what happened to every database of a rollout, built from the runs' results
+# (module_utils/fleet.py decides the states), as fleet.json (schema_version 1, docs/fleet-report.md), a JUnit
+# file (one case per database), a self-contained HTML page, the terminal table and the resume file.
+
+from __future__ import annotations
+
+import datetime
+import html
+from xml.sax.saxutils import escape, quoteattr
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
+    APPLIED,
+    CURRENT,
+    FAILED,
+    NOT_ATTEMPTED,
+    SKIPPED,
+    STATES,
+    failure_detail,
+    state_of,
+    versions_of,
+)
+
+SCHEMA_VERSION = 1
+STILL_TO_DO = (FAILED, NOT_ATTEMPTED)
+
+
+def database_entry(host: str, variables: dict, wave: int, preflight: dict) -> dict:
+    """One database's line of the report, from its host variables (the registered run) and the preflight."""
+    run = variables.get("__pg_migrate_run") or {}
+    attempted = run.get("action") == "migrate"
+    state = state_of(run, attempted)
+    before, after = versions_of(run) if attempted else (preflight.get("version"), preflight.get("version"))
+    if state == NOT_ATTEMPTED and preflight.get("skipped_standby"):
+        state = SKIPPED
+    return {
+        "host": host,
+        "server": variables.get("pg_migrate_fleet_server") or "",
+        "database": variables.get("pg_migrate_db") or "",
+        "wave": wave,
+        "state": state,
+        "version_before": before,
+        "version_after": after,
+        "duration_ms": run.get("duration_ms") if attempted else None,
+        "failure": failure_detail(run) if state == FAILED else None,
+        "health": run.get("health") if attempted else None,
+        "skip_reason": (run.get("summary") or [""])[0] if state == SKIPPED and attempted else None,
+    }
+
+
+def build_report(
+    databases: list[dict], waves: list[list[str]], halt: str, problems: list[str], budget: dict, check: bool
+) -> dict:
+    counts = {state: sum(1 for entry in databases if entry["state"] == state) for state in STATES}
+    if problems:
+        verdict = "blocked"
+    elif halt:
+        verdict = "halted"
+    elif counts[FAILED]:
+        verdict = "failed"
+    else:
+        verdict = "complete"
+    by_host = {entry["host"]: entry for entry in databases}
+    wave_lines = []
+    for number, hosts in enumerate(waves, start=1):
+        states = [by_host[host]["state"] for host in hosts if host in by_host]
+        done = sum(1 for state in states if state in (APPLIED, CURRENT, SKIPPED))
+        wave_lines.append(
+            {
+                "wave": number,
+                "canary": number == 1,
+                "databases": len(hosts),
+                "done": done,
+                "failed": states.count(FAILED),
+                "not_attempted": states.count(NOT_ATTEMPTED),
+                "status": "not started"
+                if states and all(state == NOT_ATTEMPTED for state in states)
+                else ("complete" if done == len(states) else "stopped"),
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "fleet",
+        "generated_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "check_mode": check,
+        "verdict": verdict,
+        "halt_reason": halt or None,
+        "preflight_problems": problems,
+        "budget": budget,
+        "counts": counts,
+        "waves": wave_lines,
+        "databases": databases,
+        "still_to_do": [entry["host"] for entry in databases if entry["state"] in STILL_TO_DO],
+    }
+
+
+def summary_lines(report: dict, files: list[str]) -> list[str]:
+    counts = report["counts"]
+    lines = [
+        "fleet: %s - %d databases: %s"
+        % (
+            report["verdict"],
+            len(report["databases"]),
+            ", ".join("%d %s" % (counts[state], state) for state in STATES if counts[state]),
+        ),
+        "  failure budget: %(failed)d failed of %(allowed)d allowed (pg_migrate_fleet_max_failures=%(setting)s)"
+        % report["budget"],
+    ]
+    if report["halt_reason"]:
+        lines.append("  halted: %s; later waves were not started" % report["halt_reason"])
+    for problem in report["preflight_problems"]:
+        lines.append("  preflight: %s" % problem)
+    for wave in report["waves"]:
+        lines.append(
+            "  wave %d/%d%s: %d/%d done, %d failed, %s"
+            % (
+                wave["wave"],
+                len(report["waves"]),
+                " (canary)" if wave["canary"] else "",
+                wave["done"],
+                wave["databases"],
+                wave["failed"],
+                wave["status"],
+            )
+        )
+    lines.append("  %-34s %-5s %-22s %-9s %s" % ("database", "wave", "state", "versions", "detail"))
+    for entry in report["databases"]:
+        detail = ""
+        if entry["failure"]:
+            failure = entry["failure"]
+            detail = "%s SQLSTATE %s" % (failure["script"] or "", failure["sqlstate"] or "-")
+            if not failure["script"]:
+                detail = failure["message"][:100]
+        lines.append(
+            "  %-34s %-5s %-22s %-9s %s"
+            % (
+                entry["host"],
+                entry["wave"],
+                entry["state"],
+                "%s->%s" % (entry["version_before"] or "?", entry["version_after"] or "?"),
+                detail,
+            )
+        )
+    if report["still_to_do"]:
+        lines.append("  resume with: --limit @%s" % files[-1])
+    lines += ["  report: %s" % path for path in files[:-1]]
+    return lines
+
+
+def junit(report: dict) -> str:
+    cases = []
+    for entry in report["databases"]:
+        name = quoteattr(entry["host"])
+        seconds = (entry["duration_ms"] or 0) / 1000.0
+        head = '  <testcase classname="pg_migrate.fleet.wave%s" name=%s time="%.3f">' % (entry["wave"], name, seconds)
+        if entry["state"] == FAILED:
+            failure = entry["failure"]
+            body = '\n    <failure message=%s type="%s">%s</failure>\n  ' % (
+                quoteattr(failure["message"][:500]),
+                escape(failure["sqlstate"] or "failed"),
+                escape(failure["message"]),
+            )
+        elif entry["state"] in (NOT_ATTEMPTED, SKIPPED):
+            body = "\n    <skipped message=%s/>\n  " % quoteattr(entry["state"])
+        else:
+            body = ""
+        cases.append("%s%s</testcase>" % (head, body))
+    counts = report["counts"]
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<testsuite name="pg_migrate fleet" tests="%d" failures="%d" skipped="%d" timestamp="%s">\n%s\n</testsuite>\n'
+        % (
+            len(report["databases"]),
+            counts[FAILED],
+            counts[NOT_ATTEMPTED] + counts[SKIPPED],
+            report["generated_at"],
+            "\n".join(cases),
+        )
+    )
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:.3em .6em}
+th{background:#f3f3f3;text-align:left} .applied{background:#e6f4ea} .already-current{background:#eef3fb}
+.failed{background:#fce8e6} .skipped{background:#fef7e0} .halted-not-attempted{background:#eee;color:#666}
+.verdict{font-weight:bold}
+"""
+
+
+def html_page(report: dict) -> str:
+    """A page with no network resources: inline style, no scripts."""
+    rows = []
+    for entry in report["databases"]:
+        failure = entry["failure"] or {}
+        detail = " ".join(
+            part
+            for part in (
+                failure.get("script") or "",
+                "SQLSTATE %s" % failure["sqlstate"] if failure.get("sqlstate") else "",
+                failure.get("message", "") if not failure.get("script") else "",
+                (entry["health"] or {}).get("message", ""),
+                entry["skip_reason"] or "",
+            )
+            if part
+        )
+        rows.append(
+            '<tr class="%s" data-host="%s" data-state="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+            "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+            % (
+                entry["state"].replace(" ", "-"),
+                html.escape(entry["host"]),
+                html.escape(entry["state"]),
+                html.escape(entry["host"]),
+                html.escape(entry["server"]),
+                entry["wave"],
+                html.escape(entry["state"]),
+                html.escape(str(entry["version_before"] or "")),
+                html.escape(str(entry["version_after"] or "")),
+                "" if entry["duration_ms"] is None else "%.0f ms" % entry["duration_ms"],
+                html.escape(detail),
+            )
+        )
+    waves = "".join(
+        "<tr><td>%d%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr>"
+        % (w["wave"], " (canary)" if w["canary"] else "", w["databases"], w["done"], w["failed"], w["status"])
+        for w in report["waves"]
+    )
+    counts = "".join(
+        "<li>%s: %d</li>" % (html.escape(state), count) for state, count in report["counts"].items() if count
+    )
+    problems = "".join("<li>%s</li>" % html.escape(problem) for problem in report["preflight_problems"])
+    budget = report["budget"]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pg_migrate fleet: %s</title>'
+        "<style>%s</style></head><body>\n<h1>pg_migrate fleet rollout</h1>\n"
+        '<p class="verdict" id="verdict">Verdict: %s</p>\n%s'
+        "<p>Failure budget: %d failed of %d allowed. Generated %s.</p>\n<ul>%s</ul>\n%s"
+        "<h2>Waves</h2><table><tr><th>wave</th><th>databases</th><th>done</th><th>failed</th><th>status</th></tr>"
+        "%s</table>\n<h2>Databases</h2><table><tr><th>database</th><th>server</th><th>wave</th><th>state</th>"
+        "<th>before</th><th>after</th><th>duration</th><th>detail</th></tr>\n%s\n</table></body></html>\n"
+        % (
+            html.escape(report["verdict"]),
+            STYLE,
+            html.escape(report["verdict"]),
+            "<p>Halted: %s</p>\n" % html.escape(report["halt_reason"]) if report["halt_reason"] else "",
+            budget["failed"],
+            budget["allowed"],
+            html.escape(report["generated_at"]),
+            counts,
+            "<h2>Preflight problems</h2><ul>%s</ul>" % problems if problems else "",
+            waves,
+            "\n".join(rows),
+        )
+    )

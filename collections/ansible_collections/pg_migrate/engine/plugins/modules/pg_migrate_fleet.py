@@ -1,0 +1,65 @@
+# pg_migrate: the documentation of the pg_migrate_fleet action (plugins/action/pg_migrate_fleet.py).
+# The action runs on the controller; this file holds only its documentation, for ansible-doc.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_migrate_fleet
+short_description: The fleet-wide steps of a fleet rollout - preflight verdict, report, status
+description:
+  - Run once (C(run_once)) in C(playbooks/fleet.yml) and C(fleet-status.yml), after the pg_migrate role ran on
+    every database of the play; reads each database's registered run from C(hostvars).
+  - O(phase=preflight) - from every database's read-only status - lists the problems that stop the rollout
+    before its first change (unreachable, hot standby, drift, a database not on the fleet's version), cuts the
+    waves (C(pg_migrate_fleet_waves), as Ansible's serial) and fixes the failure budget
+    (C(pg_migrate_fleet_max_failures)).
+  - O(phase=report) writes C(fleet.json), C(fleet.junit.xml), C(fleet.html) and C(fleet.resume) into
+    C(pg_migrate_reports_dir) and returns the summary lines and the verdict, whatever happened.
+  - O(phase=status) writes C(fleet-status.json) and returns a table - databases per version, behind, drift.
+options:
+  phase:
+    description: Which step.
+    type: str
+    choices: [preflight, report, status]
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+"""
+
+EXAMPLES = r"""
+- name: Decide whether the rollout may start
+  pg_migrate.engine.pg_migrate_fleet:
+    phase: preflight
+  run_once: true
+  register: __pg_migrate_fleet_preflight
+"""
+
+RETURN = r"""
+problems:
+  description: (preflight) One line per database that stops the rollout.
+  returned: phase=preflight
+  type: list
+  elements: str
+waves:
+  description: (preflight) The hosts of each wave, in order.
+  returned: phase=preflight
+  type: list
+  elements: list
+verdict:
+  description: (report) complete, halted, blocked or failed.
+  returned: phase=report
+  type: str
+summary:
+  description: (report, status) The lines an operator reads.
+  returned: phase=report or phase=status
+  type: list
+  elements: str
+"""
