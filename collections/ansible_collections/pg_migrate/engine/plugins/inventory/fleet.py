@@ -14,7 +14,8 @@ DOCUMENTATION = r"""
 name: fleet
 short_description: One inventory host per database of a fleet file (servers -> databases)
 description:
-  - Reads a fleet file (a YAML file whose name ends in C(fleet.yml) or C(fleet.yaml), with C(plugin=pg_migrate.engine.fleet)) and adds one host per database, named C(<server>-<database>), to the group
+  - Reads a fleet file (a YAML file whose name ends in C(fleet.yml) or C(fleet.yaml), with
+    C(plugin=pg_migrate.engine.fleet)) and adds one host per database, named C(<server>-<database>), to the group
     C(pg_migrate_targets), with C(pg_migrate_db), C(pg_migrate_fleet_server) and the server's connection
     settings as host variables.
   - Hosts are added in rollout order - the canary databases first, then one database of each server in turn - so
