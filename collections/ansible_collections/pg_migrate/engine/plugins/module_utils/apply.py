@@ -141,11 +141,9 @@ def failed_attempts(history: list[dict]) -> list[dict]:
     ]
 
 
-def run_plan(runner: Runner, result: dict) -> None:
-    """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
-    params = runner.params
-    history = runner.read_history()
-    result["plan"] = plan_migrate(
+def migrate_plan(params: dict, history: list[dict]) -> dict:
+    """The migrate plan of the run's options (change set, target, baseline, out-of-order, repair) on HISTORY."""
+    return plan_migrate(
         params["changeset"],
         history,
         params["target_version"],
@@ -153,6 +151,13 @@ def run_plan(runner: Runner, result: dict) -> None:
         params["allow_out_of_order"],
         params["repair"],
     )
+
+
+def run_plan(runner: Runner, result: dict) -> None:
+    """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
+    params = runner.params
+    history = runner.read_history()
+    result["plan"] = migrate_plan(params, history)
     result["plan"]["failed_attempts"] = failed_attempts(history)
     result["plan"]["invalid_indexes"] = runner.invalid_indexes()
 
@@ -187,14 +192,7 @@ def checked_plan(runner: Runner, result: dict, history: list[dict]) -> dict:
     """The migrate plan, refused when the version check found problems; repeatables wait for the latest version."""
     params = runner.params
     changeset = params["changeset"]
-    plan = plan_migrate(
-        changeset,
-        history,
-        params["target_version"],
-        params["baseline_version"],
-        params["allow_out_of_order"],
-        params["repair"],
-    )
+    plan = migrate_plan(params, history)
     latest = changeset["migrations"][-1]["version"] if changeset["migrations"] else None
     if plan["repeatables"] and latest and version_key(plan["to_version"]) < version_key(latest):
         # Seeds are written against the change set's latest schema: a run that stops below it

@@ -16,11 +16,16 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
     postgres_common_argument_spec,
 )
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import run_migrate, run_plan, run_seed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import (
+    migrate_plan,
+    run_migrate,
+    run_plan,
+    run_seed,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
 from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
 from ansible_collections.pg_migrate.engine.plugins.module_utils.health import health_gate
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_migrate, plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
 from ansible_collections.pg_migrate.engine.plugins.module_utils.preflight import (
     connection_failure_message,
@@ -150,14 +155,7 @@ def would_change(runner: Runner) -> bool:
     runner.rollback()
     if params["action"] == "rollback":
         return bool(plan_rollback(params["changeset"], history, params["target_version"])["revert"])
-    plan = plan_migrate(
-        params["changeset"],
-        history,
-        params["target_version"],
-        params["baseline_version"],
-        params["allow_out_of_order"],
-        params["repair"],
-    )
+    plan = migrate_plan(params, history)
     return bool(plan["pending"] or plan["baseline"] or plan["repair"] or plan["repeatables"])
 
 
