@@ -9,6 +9,9 @@ PREFLIGHT_SQL = """\
 SELECT current_setting('server_version_num')::int AS server_version_num,
        current_setting('server_version') AS server_version,
        pg_is_in_recovery() AS in_recovery,
+       -- Which server this is, whatever address reached it: a fleet refuses two hosts on one database.
+       (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+       current_database() AS database,
        current_user AS login_role,
        current_schema() AS current_schema,
        coalesce(has_schema_privilege(current_schema(), 'CREATE'), false) AS can_create_in_schema,
