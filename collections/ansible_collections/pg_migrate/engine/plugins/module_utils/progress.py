@@ -26,11 +26,13 @@ ASYNC_KEYS = (
 ABSENT_GRACE = 30.0
 # A job whose process is gone may still be writing its result: it counts as lost only after this long.
 GONE_CONFIRM = 5.0
+TIMED_OUT_ADVICE = (
+    "Run playbooks/status.yml to see where the database stands, raise pg_migrate_run_timeout if the step needs "
+    "longer, and run again."
+)
 TIMED_OUT_MESSAGE = (
     "the job ran longer than pg_migrate_run_timeout and Ansible ended it: its open transaction rolled "
-    "back (a marked no-transaction script keeps the statements it committed). Run playbooks/status.yml "
-    "to see where the database stands, raise pg_migrate_run_timeout if the step needs longer, and run "
-    "again."
+    "back (a marked no-transaction script keeps the statements it committed). " + TIMED_OUT_ADVICE
 )
 
 
@@ -141,6 +143,16 @@ def where_it_was(note: dict | None) -> str:
     if note.get("state") == "waiting":
         return "while waiting for the lock of another run"
     return "before its first script"
+
+
+def stopped_run_message(limit: float, note: dict | None) -> str:
+    """The controller path's run that outlived pg_migrate_run_timeout (LIMIT seconds), stopped where NOTE (its
+    latest progress note) says."""
+    return (
+        "the run ran longer than pg_migrate_run_timeout (%d s) and was stopped %s: its statement was cancelled "
+        "on the server and its open transaction rolled back (a marked no-transaction script keeps the "
+        "statements it committed). %s" % (limit, where_it_was(note), TIMED_OUT_ADVICE)
+    )
 
 
 def lost_job_message(host: str, database: str, note: dict | None, why: str) -> str:

@@ -86,6 +86,14 @@ class Runner:
         self.scripts = {}
         self.current_script = None  # what was running when a run broke off, for the message
         self.lock_waited_s = 0.0
+        # Set from another thread (the controller path's pg_migrate_run_timeout): the run stops at its next
+        # statement of a script, lock attempt or retry, with this as its message.
+        self.stop_reason: str | None = None
+
+    def check_stop(self) -> None:
+        """Raise RunFailed when the run was told to stop (stop_reason); between statements, never inside one."""
+        if self.stop_reason:
+            raise RunFailed(self.stop_reason)
 
     # --- SQL helpers ---------------------------------------------------------------------------
     def rows(self, sql: str, params=None) -> list[dict]:
@@ -137,6 +145,7 @@ class Runner:
                     self.log(
                         "pg_migrate: %s hit lock_timeout (attempt %d); retrying in %.1fs" % (label, attempts, delay)
                     )
+                    self.check_stop()
                     time.sleep(delay)
                     continue
                 failure.attempts = attempts
@@ -196,6 +205,7 @@ class Runner:
                 waiting_noted = True
             if time.monotonic() >= deadline:
                 raise RunFailed(self.lock_refusal())
+            self.check_stop()
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
 
@@ -395,6 +405,7 @@ class Runner:
         rows = []
         self.current_script = entry["script"]
         for number, line, statement in self.statements(entry):
+            self.check_stop()
             try:
                 rows = self.rows(statement)
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
