@@ -66,8 +66,10 @@ def test_preflight_lists_every_problem_per_database():
     assert problems == [
         "absent: no status (the read-only check did not run)",
         "down: Cannot connect to PostgreSQL",
-        "drifted: drift in V001__a.sql: run status.yml on it, then repair or restore the files",
-        "replica: a hot standby: run against the primary",
+        "drifted: drift in V001__a.sql: run a status on it (pg_migrate_action=status), then repair or restore the "
+        "files",
+        "replica: a hot standby (pg_migrate_on_standby: fail): run against the primary, or set "
+        "pg_migrate_on_standby: skip to leave it out",
         "odd: pending 002, not the fleet's change (002, 003): bring it to the fleet's version first",
     ]
     assert fleet.preflight_problems({"replica": {"skipped_standby": True}}, on_standby="skip") == []

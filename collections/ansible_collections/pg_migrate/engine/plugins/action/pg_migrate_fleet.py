@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import tempfile
+import uuid
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -20,34 +20,36 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
+    DEFAULT_WAVES,
+    FLEET_WIDE,
+    NOT_ATTEMPTED,
+    SKIPPED,
     budget,
+    differing_settings,
     halt_reason_of,
-    parse_count,
+    is_standby,
     preflight_problems,
+    serial_of,
     versions_of,
+    wave_sizes,
     waves,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import (
     build_report,
     database_entry,
-    html_page,
-    junit,
+    now,
+    pending_entry,
     summary_lines,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files import (
+    paths,
+    unfinished_rollout,
+    write_atomically,
+    write_report,
+)
 
 display = Display()
-DEFAULT_WAVES = [1, "5%", "25%", "100%"]
-
-
-def write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=directory, prefix=".fleet-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(scratch, 0o644)
-    os.replace(scratch, path)
 
 
 class ActionModule(ActionBase):
@@ -71,6 +73,10 @@ class ActionModule(ActionBase):
             return default
         return self._templar.template(task_vars[name])
 
+    def _host_var(self, task_vars: dict, host: str, name: str, default=None):
+        variables = task_vars["hostvars"][host]
+        return self._templar.template(variables[name]) if name in variables else default
+
     def _run_of(self, task_vars: dict, host: str) -> dict | None:
         variables = task_vars["hostvars"][host]
         return variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
@@ -82,17 +88,27 @@ class ActionModule(ActionBase):
 
     # --- phases ----------------------------------------------------------------------------------------------
     def _preflight(self, task_vars: dict) -> dict:
+        """Whether the rollout may start; its waves (the waves play's serial is computed from them, so what
+        Ansible runs is what was asked for); the budget; and, outside check mode, the in-progress report."""
         hosts = list(task_vars.get("ansible_play_hosts_all") or [])
-        sizes = self._var(task_vars, "pg_migrate_fleet_waves", DEFAULT_WAVES)
+        check = bool(self._play_context.check_mode)
         setting = self._var(task_vars, "pg_migrate_fleet_max_failures", 0)
         try:
-            for size in sizes:
-                parse_count(size, "pg_migrate_fleet_waves")
+            sizes = wave_sizes(self._var(task_vars, "pg_migrate_fleet_waves", list(DEFAULT_WAVES)))
             allowed = budget(setting, len(hosts))
         except (TypeError, ValueError) as exc:
-            raise AnsibleActionFail(str(exc)) from None
+            raise AnsibleActionFail("fleet preflight: %s. Nothing was changed." % exc) from None
         statuses = {host: self._run_of(task_vars, host) for host in hosts}
-        problems = preflight_problems(statuses, str(self._var(task_vars, "pg_migrate_on_standby", "skip")))
+        fleet_wide = {
+            host: {
+                name: self._host_var(task_vars, host, name)
+                for name in FLEET_WIDE
+                if name in task_vars["hostvars"][host]
+            }
+            for host in hosts
+        }
+        on_standby = {host: str(self._host_var(task_vars, host, "pg_migrate_on_standby", "skip")) for host in hosts}
+        problems = differing_settings(fleet_wide) + preflight_problems(statuses, on_standby.get)
         cut = waves(hosts, sizes)
         for problem in problems:
             display.display("fleet preflight: %s" % problem)
@@ -103,55 +119,94 @@ class ActionModule(ActionBase):
                 "fleet preflight: %d databases ready; %d wave(s): %s"
                 % (len(hosts), len(cut), ", ".join(str(len(wave)) for wave in cut))
             )
-        return {
+        preflight = {
             "problems": problems,
             "hosts": hosts,
             "waves": cut,
+            "serial": serial_of(cut),
             "canaries": cut[0] if cut else [],
             "allowed": allowed,
             "max_failures": str(setting),
             "canary_stops": boolean(self._var(task_vars, "pg_migrate_fleet_canary_stops", True), strict=False),
+            "check_mode": check,
+            "run_id": "%s-%s" % (datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ"), uuid.uuid4().hex[:8]),
+            "started_at": now(),
             "versions": {
                 host: {
                     "version": ((status or {}).get("plan") or {}).get("from_version"),
-                    "skipped_standby": bool((status or {}).get("skipped_standby")),
+                    "pending": list(((status or {}).get("plan") or {}).get("pending_versions") or []),
+                    "skipped_standby": is_standby(status) and on_standby[host] == "skip",
                 }
                 for host, status in statuses.items()
             },
         }
+        if not check and not problems:
+            # From here on the reports directory describes this rollout: an in-progress report whose resume
+            # list is every database not yet finished (each run takes itself off as it finishes).
+            directory = self._reports_dir(task_vars)
+            self._write(task_vars, preflight, finished=False)
+            preflight["reports_dir"] = directory
+        return preflight
+
+    def _entries(self, task_vars: dict, preflight: dict, finished: bool) -> list[dict]:
+        wave_of = {host: number for number, wave in enumerate(preflight["waves"], start=1) for host in wave}
+        hostvars = task_vars["hostvars"]
+        check = bool(preflight.get("check_mode"))
+        entries = []
+        for host in preflight["hosts"]:
+            read = preflight["versions"].get(host, {})
+            if not finished:
+                entries.append(pending_entry(host, hostvars[host], wave_of.get(host, 0), read))
+            elif preflight["problems"]:
+                # Blocked: nothing ran (a run registered in the preflight play is a status, not an attempt).
+                entry = pending_entry(host, hostvars[host], wave_of.get(host, 0), read)
+                entry["state"] = SKIPPED if read.get("skipped_standby") else NOT_ATTEMPTED
+                entries.append(entry)
+            else:
+                entries.append(database_entry(host, hostvars[host], wave_of.get(host, 0), read, check))
+        return entries
+
+    def _write(self, task_vars: dict, preflight: dict, finished: bool) -> dict:
+        databases = self._entries(task_vars, preflight, finished)
+        hostvars = task_vars["hostvars"]
+        halt = ""
+        if finished:
+            halt = halt_reason_of(preflight, {entry["host"]: hostvars[entry["host"]] for entry in databases})
+        failed = sum(1 for entry in databases if entry["state"] == "failed")
+        report = build_report(
+            databases,
+            preflight["waves"],
+            "" if preflight["problems"] else halt,
+            preflight["problems"],
+            {"allowed": preflight["allowed"], "failed": failed, "setting": preflight["max_failures"]},
+            bool(preflight.get("check_mode")),
+            {"run_id": preflight.get("run_id"), "started_at": preflight.get("started_at")},
+            finished,
+        )
+        directory = self._reports_dir(task_vars)
+        try:
+            files = write_report(directory, report)
+        except OSError as exc:
+            raise AnsibleActionFail(
+                "cannot write the fleet report to %s: %s (pg_migrate_reports_dir names where it goes)"
+                % (directory, exc.strerror or exc)
+            ) from None
+        report["files"] = files
+        return report
 
     def _report(self, task_vars: dict) -> dict:
         preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
         if not preflight.get("hosts"):
             raise AnsibleActionFail("pg_migrate_fleet: no preflight result: run the preflight play first")
-        wave_of = {host: number for number, wave in enumerate(preflight["waves"], start=1) for host in wave}
-        hostvars = task_vars["hostvars"]
-        databases = [
-            database_entry(host, hostvars[host], wave_of.get(host, 0), preflight["versions"].get(host, {}))
-            for host in preflight["hosts"]
-        ]
-        halt = halt_reason_of(preflight, {entry["host"]: hostvars[entry["host"]] for entry in databases})
-        failed = sum(1 for entry in databases if entry["state"] == "failed")
-        report = build_report(
-            databases,
-            preflight["waves"],
-            halt,
-            preflight["problems"],
-            {"allowed": preflight["allowed"], "failed": failed, "setting": preflight["max_failures"]},
-            bool(self._play_context.check_mode),
-        )
-        directory = self._reports_dir(task_vars)
-        files = [os.path.join(directory, name) for name in ("fleet.json", "fleet.junit.xml", "fleet.html")]
-        resume = os.path.join(directory, "fleet.resume")
-        write_atomically(files[0], json.dumps(report, indent=2, sort_keys=True) + "\n")
-        write_atomically(files[1], junit(report))
-        write_atomically(files[2], html_page(report))
-        write_atomically(resume, "".join("%s\n" % host for host in report["still_to_do"]))
+        report = self._write(task_vars, preflight, finished=True)
+        files = report.pop("files")
+        reports, resume = (files[:3], files[3]) if len(files) > 3 else (files, None)
         return {
             "verdict": report["verdict"],
-            "summary": summary_lines(report, [*files, resume]),
+            "summary": summary_lines(report, reports, resume),
             "counts": report["counts"],
-            "files": [*files, resume],
+            "files": files,
+            "check_mode": report["check_mode"],
         }
 
     def _status(self, task_vars: dict) -> dict:
@@ -191,7 +246,15 @@ class ActionModule(ActionBase):
             "unreadable": failing,
             "databases": rows,
         }
-        path = os.path.join(self._reports_dir(task_vars), "fleet-status.json")
+        directory = self._reports_dir(task_vars)
+        unfinished = unfinished_rollout(directory)
+        if unfinished:
+            report["unfinished_rollout"] = {
+                "run_id": unfinished.get("run_id"),
+                "started_at": unfinished.get("started_at"),
+                "still_to_do": unfinished.get("still_to_do") or [],
+            }
+        path = os.path.join(directory, "fleet-status.json")
         write_atomically(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
         lines = ["fleet status: %d databases, latest version %s" % (len(rows), latest or "?")]
         lines += ["  at %-8s %d database(s)" % (version, count) for version, count in report["versions"].items()]
@@ -199,5 +262,16 @@ class ActionModule(ActionBase):
         lines.append("  drift: %s" % (", ".join(drifting) if drifting else "none"))
         if failing:
             lines.append("  unreadable: %s" % ", ".join(failing))
+        if unfinished:
+            lines.append(
+                "  last rollout %s (started %s): in progress or interrupted - %d database(s) not finished; "
+                "resume with --limit @%s"
+                % (
+                    unfinished.get("run_id"),
+                    unfinished.get("started_at"),
+                    len(unfinished.get("still_to_do") or []),
+                    paths(directory, False)[3],
+                )
+            )
         lines.append("  report: %s" % path)
         return {"summary": lines, "behind": behind, "drift": drifting, "versions": report["versions"]}

@@ -32,6 +32,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.progress import 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report import lost_job_state
 from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import ReportNotWritten, conclude
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
     CONNECTION_OPTIONS,
     engine_params,
@@ -45,7 +46,6 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings im
     settings_from_variables,
     validated_role_variables,
 )
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.server_slots import server_slot
 
 display = Display()
 ENGINE_ACTION = {"status": "plan"}
@@ -75,6 +75,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from None
         result.update(outcome)
         result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
+        if settings.get("action") == "migrate" and not check and not outcome.get("deferred"):
+            # In a fleet rollout: this database is finished; the in-progress fleet report says so at once.
+            record_fleet_progress(task_vars, host, dict(result, action="migrate"))
         return result
 
     # --- inputs --------------------------------------------------------------------------------------------
@@ -121,9 +124,7 @@ class ActionModule(ActionBase):
             return self._stage_backfill(params, bundle, settings, changeset, check, task_vars, warnings)
         if self.execution(settings) == "controller":
             params["script_roots"] = script_roots(settings)
-            server = settings.get("fleet_server") or ""
-            with server_slot(server, int(settings.get("fleet_per_server") or 0), on_wait=self._slot_wait(host, server)):
-                run = self._in_process(params, settings, check, host)
+            run = self._in_process(params, settings, check, host)
         else:
             remote = RemoteRun(self, task_vars)
             run = remote.run(params, bundle, settings, check)
@@ -147,15 +148,6 @@ class ActionModule(ActionBase):
         concluded["changed"] = concluded["changed"] or (bool(run.get("copied")) and action not in READ_ONLY)
         concluded["warnings"] = warnings + run.get("warnings", [])
         return concluded
-
-    @staticmethod
-    def _slot_wait(host: str, server: str):
-        def say(waited: float) -> None:
-            display.display(
-                "%s: waiting %.0fs for a slot on server %s (pg_migrate_fleet_per_server)" % (host, waited, server)
-            )
-
-        return say
 
     def _stage_backfill(self, params, bundle, settings, changeset, check, task_vars, warnings) -> dict:
         """The preflight and the copy of a backfill's scripts; in check mode into a scratch directory that the

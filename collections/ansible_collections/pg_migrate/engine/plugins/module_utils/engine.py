@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
@@ -35,6 +36,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.preflight import
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL, PREFLIGHT_SQL
 from ansible_collections.pg_migrate.engine.plugins.module_utils.rollback import run_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.server_slot import take_slot
 from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import run_verify
 
@@ -86,6 +88,12 @@ def argument_spec() -> dict:
         # After a successful migrate: the operator's health query (one number), at most health_max to pass.
         health_query=dict(type="str"),
         health_max=dict(type="float", default=0.0),
+        health_timeout=dict(type="str", default="5s"),
+        # A fleet's per-server limit: at most per_server changing runs on this server at once (advisory-lock
+        # slots in slot_db); 0 sets no limit. fleet_server names the server in messages.
+        fleet_server=dict(type="str", default=""),
+        per_server=dict(type="int", default=0),
+        slot_db=dict(type="str", default="postgres"),
         # Return before changing anything when the action would change something (result deferred=true):
         # the role then runs the change as a background job.
         defer_changes=dict(type="bool", default=False),
@@ -187,9 +195,49 @@ ACTIONS = {
 }
 
 
+def slot_connection(runner: Runner, result: dict):
+    """Take one of the server's per-server slots (pg_migrate_fleet_per_server) on a second session in the slot
+    database, waiting while all are taken; that session, which holds the slot until it is closed."""
+    params = runner.params
+    slot_params = dict(params, login_db=params["slot_db"])
+    try:
+        conn = open_connection(slot_params, connection_settings(slot_params, runner.warn), autocommit=True)
+    except RunFailed as failure:
+        raise RunFailed(
+            "the per-server limit (pg_migrate_fleet_per_server=%d) takes its slots in the database %s of the "
+            "server, which this run could not reach: %s. Grant the login role CONNECT on it, or name another "
+            "database every run of this server reaches in pg_migrate_fleet_slot_db; nothing was changed."
+            % (params["per_server"], params["slot_db"], failure)
+        ) from None
+    server = params["fleet_server"] or params["login_db"]
+
+    def waiting(holders: list[int]) -> None:
+        runner.write_note(
+            {
+                "state": "waiting",
+                "lock": "server slot",
+                "server": server,
+                "limit": params["per_server"],
+                "holders": holders,
+            }
+        )
+
+    started = time.monotonic()
+    try:
+        result["server_slot"] = take_slot(conn, params["per_server"], waiting, runner.check_stop)
+    except BaseException:
+        conn.close()
+        raise
+    waited = time.monotonic() - started
+    if waited >= 1:
+        result["slot_waited_s"] = round(waited, 1)
+    return conn
+
+
 def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     """The action of runner.params on runner.conn, its failure as result["msg"]."""
     params = runner.params
+    slot = None
     try:
         if params["preflight"] and not preflight(runner, result):
             return
@@ -197,15 +245,24 @@ def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         if deferrable and would_change(runner):
             result["deferred"] = True
             return
+        if params["per_server"] > 0 and not check and params["action"] in ("migrate", "rollback"):
+            slot = slot_connection(runner, result)
         ACTIONS[params["action"]](runner, result, check, diff)
     except RunFailed as failure:
         result["msg"] = str(failure)
     except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
         result["msg"] = unexpected_failure_message(params["action"], params["login_db"], exc, runner.current_script)
-    if "msg" not in result and params["verify_schema"] and params["action"] == "migrate":
-        result["verification"] = verification(runner)
-    if "msg" not in result and params.get("health_query") and params["action"] == "migrate" and not check:
-        result["health"] = health_gate(runner, params["health_query"], params["health_max"])
+    try:
+        if "msg" not in result and params["verify_schema"] and params["action"] == "migrate":
+            result["verification"] = verification(runner)
+        if "msg" not in result and params.get("health_query") and params["action"] == "migrate" and not check:
+            result["health"] = health_gate(
+                runner, params["health_query"], params["health_max"], params.get("health_timeout") or "5s"
+            )
+    finally:
+        if slot is not None:
+            with contextlib.suppress(Exception):
+                slot.close()
 
 
 def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:

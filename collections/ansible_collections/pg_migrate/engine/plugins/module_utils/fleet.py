@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 # A database's state in the fleet report.
 APPLIED = "applied"
@@ -14,7 +15,21 @@ FAILED = "failed"
 SKIPPED = "skipped"
 NOT_ATTEMPTED = "halted-not-attempted"
 NOT_IN_RUN = "not in this run"
-STATES = (APPLIED, CURRENT, FAILED, SKIPPED, NOT_ATTEMPTED, NOT_IN_RUN)
+WOULD_APPLY = "would apply"  # check mode: pending migrations that a real run would apply
+PENDING = "pending"  # an in-progress report: not finished yet (or never, if the run was interrupted)
+STATES = (APPLIED, CURRENT, FAILED, SKIPPED, NOT_ATTEMPTED, NOT_IN_RUN, WOULD_APPLY, PENDING)
+DEFAULT_WAVES = (1, "5%", "25%", "100%")
+# Settings that describe the rollout as a whole: one value for every database of the fleet.
+FLEET_WIDE = (
+    "pg_migrate_fleet_waves",
+    "pg_migrate_fleet_max_failures",
+    "pg_migrate_fleet_canary_stops",
+    "pg_migrate_fleet_pause",
+)
+WAVE_FORMS = (
+    'a list of wave sizes, each a count (3) or a percentage of the fleet ("10%%", "12.5%%"), e.g. [1, "5%%", '
+    '"25%%", "100%%"]; or one size (2, "25%%"); or sizes separated by commas ("1,25%%,100%%")'
+)
 
 
 def spread(servers: dict[str, list[str]], canaries: list[str]) -> list[str]:
@@ -30,24 +45,59 @@ def spread(servers: dict[str, list[str]], canaries: list[str]) -> list[str]:
     return order
 
 
+SIZE = re.compile(r"(?:\d+(?:\.\d+)?%|\d+)")
+
+
 def _count(value, total: int) -> int:
-    """A wave size or budget: an integer, or "N%" of TOTAL (as Ansible's serial: at least 1 for a wave)."""
+    """A wave size or budget: an integer, or "N%" of TOTAL rounded down (exactly: 29% of 100 is 29)."""
     text = str(value).strip()
     if text.endswith("%"):
-        return int(float(text[:-1]) / 100.0 * total)
+        return int(Fraction(text[:-1]) * total / 100)
     return int(text)
 
 
 def parse_count(value, name: str) -> None:
     """Refuse a wave size or budget that is neither a non-negative integer nor a percentage, naming NAME."""
-    text = str(value).strip()
-    if not re.fullmatch(r"\d+(\.\d+)?%|\d+", text):
+    if isinstance(value, bool) or not SIZE.fullmatch(str(value).strip()):
         raise ValueError('%s: %r is neither a count nor a percentage (e.g. 3 or "10%%")' % (name, value))
+
+
+def wave_sizes(value) -> list:
+    """pg_migrate_fleet_waves in every form it may be given - a list, one size, or sizes separated by commas
+    (as `-e pg_migrate_fleet_waves=1,25%` gives them) - as a list of sizes; ValueError naming the setting and
+    the accepted forms for anything else (a wave of 0, a share above 100%, an empty list)."""
+    if isinstance(value, str):
+        text = value.strip().strip("[]")
+        items = [item.strip().strip("'\"") for item in text.split(",")] if text else []
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
+    if not items:
+        raise ValueError("pg_migrate_fleet_waves: %r is empty: give %s" % (value, WAVE_FORMS))
+    sizes = []
+    for item in items:
+        text = str(item).strip()
+        if isinstance(item, (bool, float)) or not SIZE.fullmatch(text):
+            raise ValueError("pg_migrate_fleet_waves: %r is not a wave size: give %s" % (item, WAVE_FORMS))
+        if text.endswith("%"):
+            share = Fraction(text[:-1])
+            if share <= 0 or share > 100:
+                raise ValueError(
+                    "pg_migrate_fleet_waves: %r: a share of the fleet is above 0%% and at most 100%%" % (item,)
+                )
+            sizes.append(text)
+        else:
+            if int(text) < 1:
+                raise ValueError("pg_migrate_fleet_waves: %r: a wave has at least 1 database" % (item,))
+            sizes.append(int(text))
+    return sizes
 
 
 def waves(hosts: list[str], sizes: list) -> list[list[str]]:
     """HOSTS cut into waves as Ansible's serial does it: each size a count or a percentage of all hosts (at
     least 1), the last size repeated until every host has a wave."""
+    sizes = wave_sizes(sizes) if sizes else []
     if not sizes:
         return [list(hosts)] if hosts else []
     total, cut, position, index = len(hosts), [], 0, 0
@@ -59,26 +109,61 @@ def waves(hosts: list[str], sizes: list) -> list[list[str]]:
     return cut
 
 
+def serial_of(cut: list[list[str]]) -> list[int]:
+    """The play's `serial` that makes Ansible's batches exactly CUT (computed here, so every accepted form of
+    the setting runs as asked and the report's waves are the batches that ran)."""
+    return [len(wave) for wave in cut] or [1]
+
+
 def budget(value, fleet_size: int) -> int:
     """How many failed databases the rollout tolerates: a count, or a percentage of the fleet (rounded down)."""
     parse_count(value, "pg_migrate_fleet_max_failures")
     return _count(value, fleet_size)
 
 
-def state_of(run: dict | None, attempted: bool) -> str:
+def run_of(variables) -> dict | None:
+    """A database's pg_migrate_run result from its host variables, whichever path ran it: on the host path the
+    first task only hands over to a background job (deferred) and the job's result is the finish task's
+    (__pg_migrate_finish). A job whose result never came back is a failure, not a success."""
+    run = variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
+    if not run or not run.get("deferred"):
+        return run
+    finish = variables.get("__pg_migrate_finish") if "__pg_migrate_finish" in variables else None
+    if finish and finish.get("action"):
+        return finish
+    return {
+        "action": "migrate",
+        "plan": run.get("plan") or {},
+        "msg": (finish or {}).get("msg")
+        or "the background job's result was never read (the run was interrupted): see its database's status",
+    }
+
+
+def attempted(run: dict | None, action: str = "migrate") -> bool:
+    """Whether RUN is a run of ACTION (a migrate in the waves), or an Ansible-level failure of the task that
+    would have been one (no action in the result: the run may have committed before it failed)."""
+    if not run:
+        return False
+    return run.get("action") == action or (bool(run.get("failed")) and not run.get("action"))
+
+
+def state_of(run: dict | None, attempted: bool, check: bool = False) -> str:
     """A database's state from its registered pg_migrate_run result (None: no migrate ran for it)."""
     if not attempted or not run:
         return NOT_ATTEMPTED
     if run.get("skipped_standby"):
         return SKIPPED
-    if run.get("msg"):
+    if run.get("msg") or run.get("failed"):
         return FAILED
+    if check and ((run.get("plan") or {}).get("pending_versions")):
+        return WOULD_APPLY
     return APPLIED if run.get("applied") else CURRENT
 
 
 def halt_reason(results: dict[str, dict], max_failures: int, canaries: list[str], canary_stops: bool) -> str:
     """Why no further wave may start ('' when the rollout goes on). RESULTS holds the migrate runs so far."""
     failed = sorted(host for host, run in results.items() if state_of(run, True) == FAILED)
+    # A gate that failed counts as a failed database too (its run has the gate's msg): named first.
     gates = sorted(host for host, run in results.items() if (run or {}).get("health_failed"))
     if gates:
         return "the health gate failed on %s" % ", ".join(gates)
@@ -99,39 +184,89 @@ def failure_detail(run: dict) -> dict:
     return {
         "script": failure.get("script"),
         "sqlstate": failure.get("sqlstate"),
-        "message": run.get("msg", ""),
+        "message": str(run.get("msg") or "the run failed"),
     }
 
 
-def preflight_problems(statuses: dict[str, dict | None], on_standby: str) -> list[str]:
+def _drift_names(plan: dict) -> list[str]:
+    return [item.get("script", str(item)) if isinstance(item, dict) else str(item) for item in plan.get("drift") or []]
+
+
+def is_standby(status: dict | None) -> bool:
+    status = status or {}
+    return bool(status.get("skipped_standby") or (status.get("server") or {}).get("in_recovery"))
+
+
+def preflight_problems(statuses: dict[str, dict | None], on_standby) -> list[str]:
     """Every reason the fleet may not start, one line per database: no status (unreachable, refused), a hot
-    standby (unless skipped by setting), drift, and a database whose pending migrations are not the tail of the
-    fleet's longest pending list (the same change must apply everywhere; an already current database is fine)."""
-    problems, pending = [], {}
+    standby (unless skipped by setting), anything the version check of a migrate would refuse (drift, a
+    version the change set does not know, out of order, a target below the database), two hosts that reach
+    one database, and a database whose pending migrations are not the tail of the fleet's longest pending list
+    (the same change must apply everywhere; an already current database is fine). ON_STANDBY: the setting, or
+    a function host -> that host's setting."""
+    setting = on_standby if callable(on_standby) else (lambda _host: on_standby)
+    problems, pending, reached = [], {}, {}
     for host, status in sorted(statuses.items()):
+        server = (status or {}).get("server") or {}
+        if status and server.get("system_identifier") and server.get("database"):
+            reached.setdefault((server["system_identifier"], server["database"]), []).append(host)
+        plan = (status or {}).get("plan") or {}
         if not status:
             problems.append("%s: no status (the read-only check did not run)" % host)
-        elif status.get("skipped_standby"):
-            if on_standby != "skip":
-                problems.append("%s: a hot standby: run against the primary" % host)
-        elif status.get("msg"):
-            problems.append("%s: %s" % (host, " ".join(str(status["msg"]).split())))
-        elif (status.get("plan") or {}).get("drift"):
-            drift = [
-                item.get("script", str(item)) if isinstance(item, dict) else str(item)
-                for item in status["plan"]["drift"]
-            ]
+        elif is_standby(status):
+            if setting(host) != "skip":
+                problems.append(
+                    "%s: a hot standby (pg_migrate_on_standby: %s): run against the primary, or set "
+                    "pg_migrate_on_standby: skip to leave it out" % (host, setting(host))
+                )
+        elif status.get("msg") or status.get("failed"):
+            problems.append("%s: %s" % (host, " ".join(str(status.get("msg") or "the status run failed").split())))
+        elif plan.get("drift"):
             problems.append(
-                "%s: drift in %s: run status.yml on it, then repair or restore the files" % (host, ", ".join(drift))
+                "%s: drift in %s: run a status on it (pg_migrate_action=status), then repair or restore the files"
+                % (host, ", ".join(_drift_names(plan)))
+            )
+        elif plan.get("problems"):
+            problems.append(
+                "%s: the version check would refuse a migrate: %s"
+                % (host, "; ".join(" ".join(str(item).split()) for item in plan["problems"]))
             )
         else:
-            pending[host] = list((status.get("plan") or {}).get("pending_versions") or [])
+            pending[host] = list(plan.get("pending_versions") or [])
+    for (system, database), hosts in sorted(reached.items()):
+        if len(hosts) > 1:
+            problems.append(
+                "%s reach the same database %s (server system identifier %s): each database must be one host - "
+                "give each server its own pg_migrate_login_host/pg_migrate_login_port (a server without them "
+                "uses the fleet-wide ones), or list the database once" % (" and ".join(hosts), database, system)
+            )
     longest = max(pending.values(), key=len, default=[])
     for host, versions in sorted(pending.items()):
         if versions and versions != longest[len(longest) - len(versions) :]:
             problems.append(
                 "%s: pending %s, not the fleet's change (%s): bring it to the fleet's version first"
                 % (host, ", ".join(versions), ", ".join(longest))
+            )
+    return problems
+
+
+def differing_settings(values_of: dict[str, dict]) -> list[str]:
+    """A problem per fleet-wide setting whose value differs between databases (VALUES_OF: host -> {setting:
+    value}): the waves, budget and pause describe the rollout as a whole, and Ansible cuts the waves once."""
+    problems = []
+    for name in FLEET_WIDE:
+        seen: dict[str, list[str]] = {}
+        for host, values in values_of.items():
+            if name in values:
+                seen.setdefault(repr(values[name]), []).append(host)
+        if len(seen) > 1:
+            shown = "; ".join(
+                "%s on %s" % (value, ", ".join(hosts[:3]) + (" ..." if len(hosts) > 3 else ""))
+                for value, hosts in seen.items()
+            )
+            problems.append(
+                "%s differs between databases (%s): it describes the whole rollout - set it once, in extra vars, "
+                "group_vars/all or the fleet file's top-level vars, not in a server's vars" % (name, shown)
             )
     return problems
 
@@ -146,15 +281,16 @@ def versions_of(run: dict | None) -> tuple[str | None, str | None]:
 
 def halt_reason_of(preflight: dict, variables_of: dict) -> str:
     """Why no further wave may start, from the preflight's verdict and each database's host variables
-    (VARIABLES_OF: host -> its variables; only migrate runs count)."""
-    if not preflight:
-        return ""
+    (VARIABLES_OF: host -> its variables; only migrate runs count). Without a preflight result nothing may
+    start (fail closed)."""
+    if not preflight or "problems" not in preflight:
+        return "the fleet preflight has no result (it did not run, or failed): nothing may be changed"
     if preflight.get("problems"):
         return "the fleet preflight found %d problem(s)" % len(preflight["problems"])
     runs = {}
     for host, variables in variables_of.items():
-        run = variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
-        if run and run.get("action") == "migrate":
+        run = run_of(variables)
+        if attempted(run):
             runs[host] = run
     return halt_reason(
         runs,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import re
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
@@ -13,26 +14,47 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
     CURRENT,
     FAILED,
     NOT_ATTEMPTED,
+    PENDING,
     SKIPPED,
     STATES,
+    WOULD_APPLY,
+    attempted,
     failure_detail,
+    run_of,
     state_of,
     versions_of,
 )
 
 SCHEMA_VERSION = 1
-STILL_TO_DO = (FAILED, NOT_ATTEMPTED)
+STILL_TO_DO = (FAILED, NOT_ATTEMPTED, PENDING, WOULD_APPLY)
+IN_PROGRESS = "in progress"
+# Characters XML 1.0 cannot carry at all (a server message may hold them): replaced, so the file stays valid.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def database_entry(host: str, variables: dict, wave: int, preflight: dict) -> dict:
-    """One database's line of the report, from its host variables (the registered run) and the preflight."""
-    run = variables.get("__pg_migrate_run") or {}
-    attempted = run.get("action") == "migrate"
-    state = state_of(run, attempted)
-    before, after = versions_of(run) if attempted else (preflight.get("version"), preflight.get("version"))
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def xml_text(text: str) -> str:
+    return NOT_XML.sub("\ufffd", str(text))
+
+
+def database_entry(host: str, variables: dict, wave: int, preflight: dict, check: bool = False) -> dict:
+    """One database's line of the report, from its host variables (the registered run, whichever path ran it)
+    and the preflight (PREFLIGHT: this database's version and standby flag as the preflight read them)."""
+    run = run_of(variables) or {}
+    tried = attempted(run)
+    state = state_of(run, tried, check)
+    before, after = versions_of(run) if tried else (preflight.get("version"), preflight.get("version"))
+    if state == FAILED and not before:
+        before = after = preflight.get("version")
     if state == NOT_ATTEMPTED and preflight.get("skipped_standby"):
         state = SKIPPED
-    return {
+    plan = run.get("plan") or {}
+    if state == WOULD_APPLY:
+        after = plan.get("to_version") or after
+    entry = {
         "host": host,
         "server": variables.get("pg_migrate_fleet_server") or "",
         "database": variables.get("pg_migrate_db") or "",
@@ -40,30 +62,61 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict) -> di
         "state": state,
         "version_before": before,
         "version_after": after,
-        "duration_ms": run.get("duration_ms") if attempted else None,
+        "duration_ms": run.get("duration_ms") if tried else None,
         "failure": failure_detail(run) if state == FAILED else None,
-        "health": run.get("health") if attempted else None,
-        "skip_reason": (run.get("summary") or [""])[0] if state == SKIPPED and attempted else None,
+        "health": run.get("health") if tried else None,
+        "skip_reason": (run.get("summary") or [""])[0] if state == SKIPPED and tried else None,
     }
+    if state == SKIPPED and not entry["skip_reason"]:
+        entry["skip_reason"] = "a hot standby (pg_migrate_on_standby: skip)"
+    if tried or state == WOULD_APPLY:
+        entry["pending_versions"] = list(plan.get("pending_versions") or []) if check else []
+    return entry
 
 
-def build_report(
-    databases: list[dict], waves: list[list[str]], halt: str, problems: list[str], budget: dict, check: bool
-) -> dict:
-    counts = {state: sum(1 for entry in databases if entry["state"] == state) for state in STATES}
+def pending_entry(host: str, variables: dict, wave: int, preflight: dict) -> dict:
+    """A database of an in-progress report: not finished (yet), at the version the preflight read."""
+    entry = database_entry(host, {**variables, "__pg_migrate_run": None}, wave, preflight)
+    if entry["state"] == NOT_ATTEMPTED:
+        entry["state"] = PENDING
+    entry["pending_versions"] = list(preflight.get("pending") or [])
+    return entry
+
+
+def verdict_of(counts: dict, halt: str, problems: list[str], check: bool, finished: bool = True) -> str:
+    """complete, halted, failed or blocked; "in progress" while the rollout runs (and after an interruption);
+    in check mode "would complete", "would halt", "would fail" (or "blocked")."""
     if problems:
-        verdict = "blocked"
-    elif halt:
+        return "blocked"
+    if not finished:
+        return IN_PROGRESS
+    if halt:
         verdict = "halted"
     elif counts[FAILED]:
         verdict = "failed"
     else:
         verdict = "complete"
+    return ("would " + {"halted": "halt", "failed": "fail", "complete": "complete"}[verdict]) if check else verdict
+
+
+def build_report(
+    databases: list[dict],
+    waves: list[list[str]],
+    halt: str,
+    problems: list[str],
+    budget: dict,
+    check: bool,
+    run: dict | None = None,
+    finished: bool = True,
+) -> dict:
+    """The fleet report. RUN: the rollout's run_id and started_at (and finished_at once it finished)."""
+    counts = {state: sum(1 for entry in databases if entry["state"] == state) for state in STATES}
+    verdict = verdict_of(counts, halt, problems, check, finished)
     by_host = {entry["host"]: entry for entry in databases}
     wave_lines = []
     for number, hosts in enumerate(waves, start=1):
         states = [by_host[host]["state"] for host in hosts if host in by_host]
-        done = sum(1 for state in states if state in (APPLIED, CURRENT, SKIPPED))
+        done = sum(1 for state in states if state in (APPLIED, CURRENT, SKIPPED, WOULD_APPLY))
         wave_lines.append(
             {
                 "wave": number,
@@ -73,14 +126,18 @@ def build_report(
                 "failed": states.count(FAILED),
                 "not_attempted": states.count(NOT_ATTEMPTED),
                 "status": "not started"
-                if states and all(state == NOT_ATTEMPTED for state in states)
+                if states and all(state in (NOT_ATTEMPTED, PENDING) for state in states)
                 else ("complete" if done == len(states) else "stopped"),
             }
         )
+    run = run or {}
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "fleet",
-        "generated_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": now(),
+        "run_id": run.get("run_id"),
+        "started_at": run.get("started_at"),
+        "finished_at": now() if finished else None,
         "check_mode": check,
         "verdict": verdict,
         "halt_reason": halt or None,
@@ -93,11 +150,14 @@ def build_report(
     }
 
 
-def summary_lines(report: dict, files: list[str]) -> list[str]:
+def summary_lines(report: dict, files: list[str], resume: str | None = None) -> list[str]:
+    """The terminal table: verdict, budget, waves, a line per database, the files (FILES; RESUME: the resume
+    list, None in check mode)."""
     counts = report["counts"]
     lines = [
-        "fleet: %s - %d databases: %s"
+        "fleet%s: %s - %d databases: %s"
         % (
+            " (check mode: nothing was changed)" if report["check_mode"] else "",
             report["verdict"],
             len(report["databases"]),
             ", ".join("%d %s" % (counts[state], state) for state in STATES if counts[state]),
@@ -106,7 +166,14 @@ def summary_lines(report: dict, files: list[str]) -> list[str]:
         % report["budget"],
     ]
     if report["halt_reason"]:
-        lines.append("  halted: %s; later waves were not started" % report["halt_reason"])
+        unstarted = [wave for wave in report["waves"] if wave["status"] == "not started"]
+        lines.append(
+            "  halted: %s; %s"
+            % (
+                report["halt_reason"],
+                "%d later wave(s) were not started" % len(unstarted) if unstarted else "it was the last wave",
+            )
+        )
     for problem in report["preflight_problems"]:
         lines.append("  preflight: %s" % problem)
     for wave in report["waves"]:
@@ -130,6 +197,8 @@ def summary_lines(report: dict, files: list[str]) -> list[str]:
             detail = "%s SQLSTATE %s" % (failure["script"] or "", failure["sqlstate"] or "-")
             if not failure["script"]:
                 detail = failure["message"][:100]
+        elif entry.get("pending_versions") and entry["state"] == WOULD_APPLY:
+            detail = "pending %s" % " ".join(entry["pending_versions"])
         lines.append(
             "  %-34s %-5s %-22s %-9s %s"
             % (
@@ -140,26 +209,26 @@ def summary_lines(report: dict, files: list[str]) -> list[str]:
                 detail,
             )
         )
-    if report["still_to_do"]:
-        lines.append("  resume with: --limit @%s" % files[-1])
-    lines += ["  report: %s" % path for path in files[:-1]]
+    if report["still_to_do"] and resume:
+        lines.append("  resume with: --limit @%s" % resume)
+    lines += ["  report: %s" % path for path in files]
     return lines
 
 
 def junit(report: dict) -> str:
     cases = []
     for entry in report["databases"]:
-        name = quoteattr(entry["host"])
+        name = quoteattr(xml_text(entry["host"]))
         seconds = (entry["duration_ms"] or 0) / 1000.0
         head = '  <testcase classname="pg_migrate.fleet.wave%s" name=%s time="%.3f">' % (entry["wave"], name, seconds)
         if entry["state"] == FAILED:
             failure = entry["failure"]
-            body = '\n    <failure message=%s type="%s">%s</failure>\n  ' % (
-                quoteattr(failure["message"][:500]),
-                escape(failure["sqlstate"] or "failed"),
-                escape(failure["message"]),
+            body = "\n    <failure message=%s type=%s>%s</failure>\n  " % (
+                quoteattr(xml_text(failure["message"][:500])),
+                quoteattr(xml_text(failure["sqlstate"] or "failed")),
+                escape(xml_text(failure["message"])),
             )
-        elif entry["state"] in (NOT_ATTEMPTED, SKIPPED):
+        elif entry["state"] in (NOT_ATTEMPTED, SKIPPED, PENDING):
             body = "\n    <skipped message=%s/>\n  " % quoteattr(entry["state"])
         else:
             body = ""
@@ -171,7 +240,7 @@ def junit(report: dict) -> str:
         % (
             len(report["databases"]),
             counts[FAILED],
-            counts[NOT_ATTEMPTED] + counts[SKIPPED],
+            counts[NOT_ATTEMPTED] + counts[SKIPPED] + counts[PENDING],
             report["generated_at"],
             "\n".join(cases),
         )
@@ -183,6 +252,7 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f3f3f3;text-align:left} .applied{background:#e6f4ea} .already-current{background:#eef3fb}
 .failed{background:#fce8e6} .skipped{background:#fef7e0} .halted-not-attempted{background:#eee;color:#666}
+.would-apply{background:#eef3fb} .pending{background:#eee}
 .verdict{font-weight:bold}
 """
 
@@ -241,7 +311,9 @@ def html_page(report: dict) -> str:
         % (
             html.escape(report["verdict"]),
             STYLE,
-            html.escape(report["verdict"]),
+            html.escape(report["verdict"])
+            + (" (check mode: nothing was changed)" if report["check_mode"] else "")
+            + (" - the rollout has not finished (or was interrupted)" if report["verdict"] == IN_PROGRESS else ""),
             "<p>Halted: %s</p>\n" % html.escape(report["halt_reason"]) if report["halt_reason"] else "",
             budget["failed"],
             budget["allowed"],

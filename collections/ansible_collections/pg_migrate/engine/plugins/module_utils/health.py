@@ -4,19 +4,31 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import describe_db_error
+from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import describe_db_error, sqlstate_of
 from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+
+DEFAULT_TIMEOUT = "5s"
+TIMED_OUT = {
+    "55P03": "waited longer than %s (pg_migrate_fleet_health_timeout) for a lock",
+    "57014": "ran longer than %s (pg_migrate_fleet_health_timeout)",
+}
+
+
+def failed_gate(maximum: float, why: str) -> dict:
+    return {"value": None, "max": maximum, "passed": False, "message": "health gate failed: %s" % why}
 
 
 def judge(value, maximum: float) -> dict:
     """The gate's verdict on VALUE (what the query returned)."""
-    gate = {"value": None, "max": maximum, "passed": False}
+    if value is None:
+        return failed_gate(maximum, "the health query returned NULL, not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        gate["message"] = "health gate failed: the health query returned %r, not a number" % (value,)
-        return gate
-    gate.update(value=number, passed=number <= maximum)
+        return failed_gate(maximum, "the health query returned %r, not a number" % (value,))
+    if number != number:  # NaN passes no comparison: never a pass
+        return failed_gate(maximum, "the health query returned NaN, not a number")
+    gate = {"value": number, "max": maximum, "passed": number <= maximum}
     gate["message"] = ("health gate passed: %g <= %g" if gate["passed"] else "health gate failed: %g > %g") % (
         number,
         maximum,
@@ -24,19 +36,45 @@ def judge(value, maximum: float) -> dict:
     return gate
 
 
-def health_gate(runner: Runner, query: str, maximum: float) -> dict:
-    """Run QUERY in a read-only transaction that is rolled back; the gate's verdict."""
+def single_value(rows: list[tuple], columns: int) -> tuple[bool, object]:
+    """(True, the value) when ROWS hold exactly one value, else (False, why not)."""
+    if not rows:
+        return False, "the health query returned no row; it must return one value"
+    if len(rows) > 1 or columns > 1:
+        return (
+            False,
+            "the health query returned more than one value (%d row(s) of %d column(s)); it must return one"
+            % (
+                len(rows),
+                columns,
+            ),
+        )
+    return True, rows[0][0]
+
+
+def health_gate(runner: Runner, query: str, maximum: float, timeout: str = DEFAULT_TIMEOUT) -> dict:
+    """Run QUERY in a read-only transaction that is rolled back, with TIMEOUT as its lock and statement timeout
+    (a gate must never wait silently behind a lock while the run holds its migration lock and server slot);
+    the gate's verdict."""
     runner.set_autocommit(False)
     try:
         runner.rows("SET TRANSACTION READ ONLY")
-        value = runner.value(query)
+        runner.rows(
+            "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+            (timeout, timeout),
+        )
+        with runner.conn.cursor() as cursor:
+            cursor.execute(query)
+            if cursor.description is None:
+                return failed_gate(maximum, "the health query returned no rows (is it a SELECT?)")
+            columns = len(cursor.description)
+            rows = [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in cursor.fetchmany(2)]
     except Exception as exc:
-        return {
-            "value": None,
-            "max": maximum,
-            "passed": False,
-            "message": "health gate failed: the health query failed: %s" % describe_db_error(exc),
-        }
+        reason = TIMED_OUT.get(str(sqlstate_of(exc) or ""))
+        if reason:
+            return failed_gate(maximum, "the health query %s: %s" % (reason % timeout, describe_db_error(exc)))
+        return failed_gate(maximum, "the health query failed: %s" % describe_db_error(exc))
     finally:
         runner.rollback()
-    return judge(value, maximum)
+    single, value = single_value(rows, columns)
+    return judge(value, maximum) if single else failed_gate(maximum, str(value))

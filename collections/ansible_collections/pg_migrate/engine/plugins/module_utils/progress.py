@@ -58,6 +58,18 @@ def progress_line(host: str, database: str, progress: dict, now: float) -> str:
 
 
 def waiting_line(host: str, database: str, note: dict, now: float) -> str:
+    if note.get("lock") == "server slot":
+        return (
+            "%s %s: waiting for a slot on server %s (pg_migrate_fleet_per_server=%s, held by pids %s), %.0f s so far"
+            % (
+                host,
+                database,
+                note.get("server") or "?",
+                note.get("limit") or "?",
+                ", ".join(str(pid) for pid in note.get("holders") or []) or "?",
+                _elapsed(note, now),
+            )
+        )
     return "%s %s: waiting for another pg_migrate run to release the %s lock (held by pid %s), %.0f s so far" % (
         host,
         database,

@@ -176,6 +176,27 @@ options:
     description: The largest value of O(health_query) that passes the health gate.
     type: float
     default: 0.0
+  health_timeout:
+    description: The lock timeout and statement timeout of O(health_query); a query that waits or runs longer
+      fails the gate.
+    type: str
+    default: 5s
+  fleet_server:
+    description: The fleet's name of the server the database lives on (for messages of O(per_server)).
+    type: str
+    default: ""
+  per_server:
+    description:
+      - With O(action=migrate) or O(action=rollback) outside check mode, at most this many runs change
+        databases of this server at the same time - each holds a slot, an advisory lock (key namespace
+        1885826413, slot number) taken in O(slot_db) on a second connection, until the run ends. 0 sets no
+        limit.
+    type: int
+    default: 0
+  slot_db:
+    description: The database of the server in which the O(per_server) slots are taken.
+    type: str
+    default: postgres
   defer_changes:
     description:
       - With O(action=migrate) or O(action=rollback) outside check mode, return RV(deferred)=true instead of

@@ -37,6 +37,15 @@ def write(directory: str, name: str, report: dict, junit: str) -> list[str]:
         ) from None
 
 
+def with_unwritten(concluded: dict, unwritten: list[str], host: str) -> dict:
+    """CONCLUDED failed with the reason when a report could not be written (its own failure comes first)."""
+    if unwritten:
+        concluded["report_error"] = unwritten[0]
+        reason = "%s: the run finished but %s" % (host, unwritten[0])
+        concluded["msg"] = "%s; %s" % (concluded["msg"], reason) if concluded.get("msg") else reason
+    return concluded
+
+
 def conclude(result: dict, settings: dict, host: str, check: bool, squawk_results: list[dict] | None) -> dict:
     """What the action returns for RESULT (the engine's): summary lines, report files, changed, and msg when
     the run or its verification failed."""
@@ -60,9 +69,20 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
         if key in result:
             concluded[key] = result[key]
 
+    unwritten: list[str] = []
+
+    def write_or_note(name: str, report: dict, junit: str) -> list[str]:
+        # The run has happened (a migrate may have committed): a report that cannot be written fails the run
+        # with the reason, but the result still says what the run did (a fleet counts it, with its versions).
+        try:
+            return write(directory, name, report, junit)
+        except ReportNotWritten as exc:
+            unwritten.append(str(exc))
+            return []
+
     if kind != "verify":
         report = run_report(kind, host, result, check, squawk_results or [])
-        concluded["files"] += write(directory, kind, report, run_junit(report))
+        concluded["files"] += write_or_note(kind, report, run_junit(report))
         # The backfill action says itself what its batches did.
         concluded["summary"] += result.get("summary") or run_lines(
             result, host, check, None if kind == "status" else squawk_results or []
@@ -70,7 +90,7 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
         concluded["summary"] += ["  report: %s" % path for path in concluded["files"]]
     if result.get("msg"):
         concluded["msg"] = "%s: %s" % (host, result["msg"])
-        return concluded
+        return with_unwritten(concluded, unwritten, host)
     health = result.get("health")
     if health:
         concluded["health"] = health
@@ -81,10 +101,10 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
 
     found = result.get("verification")
     if found is None:
-        return concluded
+        return with_unwritten(concluded, unwritten, host)
     if found.get("error"):
         concluded["msg"] = "%s: verification could not run: %s" % (host, found["error"])
-        return concluded
+        return with_unwritten(concluded, unwritten, host)
     compare = bool(settings.get("expected_schema"))
     checks = verification_checks(found, compare, settings["history_table"])
     report = verify_report(
@@ -94,11 +114,11 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
         checks,
         skipped_parts(compare, bool(settings.get("probes"))),
     )
-    files = write(directory, "verify", report, verify_junit(report))
+    files = write_or_note("verify", report, verify_junit(report))
     concluded["files"] += files
     concluded["verification"] = report["summary"]
     concluded["summary"] += verify_lines(report, files)
     failure = verify_failure(report)
     if failure:
         concluded["msg"] = failure
-    return concluded
+    return with_unwritten(concluded, unwritten, host)

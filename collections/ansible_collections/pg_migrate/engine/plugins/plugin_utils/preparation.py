@@ -197,6 +197,10 @@ def engine_params(
         verify_schema=verify_schema,
         health_query=(settings.get("fleet_health_query") or None) if action == "migrate" else None,
         health_max=settings.get("fleet_health_max"),
+        health_timeout=settings.get("fleet_health_timeout") or None,
+        fleet_server=settings.get("fleet_server") or None,
+        per_server=int(settings.get("fleet_per_server") or 0) if action in ("migrate", "rollback") else 0,
+        slot_db=settings.get("fleet_slot_db") or None,
     )
     params = {key: value for key, value in params.items() if value is not None}
     validated = ArgumentSpecValidator(argument_spec()).validate(params)

@@ -93,6 +93,8 @@ NAMES = (
     "fleet_per_server",
     "fleet_health_query",
     "fleet_health_max",
+    "fleet_health_timeout",
+    "fleet_slot_db",
 )
 # The connection options of the engine and the role variable each comes from.
 CONNECTION_VARIABLES = {
