@@ -27,8 +27,8 @@ FLEET_WIDE = (
     "pg_migrate_fleet_pause",
 )
 WAVE_FORMS = (
-    'a list of wave sizes, each a count (3) or a percentage of the fleet ("10%%", "12.5%%"), e.g. [1, "5%%", '
-    '"25%%", "100%%"]; or one size (2, "25%%"); or sizes separated by commas ("1,25%%,100%%")'
+    'a list of wave sizes, each a count (3) or a percentage of the fleet ("10%", "12.5%"), e.g. [1, "5%", '
+    '"25%", "100%"]; or one size (2, "25%"); or sizes separated by commas ("1,25%,100%")'
 )
 
 
