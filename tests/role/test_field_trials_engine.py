@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.pgdb import Database
 from tests.role.conftest import advisory_locks, both_paths, history
@@ -60,3 +65,94 @@ def test_a_run_longer_than_the_run_timeout_is_ended_and_rolled_back(
     assert "pg_migrate_run_timeout" in (report["error"] or ""), report
     assert report["applied"] == []
     print(f"{execution}: the playbook failed after {seconds:.1f} s")
+
+
+# --- least privilege: CREATE on the schemas the run writes, nothing on the database -------------------------
+TINY = {
+    "V001__items.sql": "CREATE TABLE lp_items (id bigint PRIMARY KEY, name text NOT NULL);\n",
+    "V002__items_name.sql": "CREATE INDEX lp_items_name_idx ON lp_items (name);\n",
+}
+# The project's verification files and extension are the XP change set's: a change set of its own has none.
+OWN_CHANGESET = ("-e", '{"pg_migrate_required_extensions": []}', "-e", "pg_migrate_expected_schema=")
+OWN_CHANGESET += ("-e", "pg_migrate_probes=")
+
+
+@dataclass(frozen=True)
+class Login:
+    name: str
+    password: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The local inventory's connection comes from the environment."""
+        return {"PGUSER": self.name, "PGPASSWORD": self.password}
+
+
+@pytest.fixture
+def migrator(db: Database) -> Iterator[Login]:
+    """A login role of its own (roles belong to the whole server, which parallel workers share): no privilege
+    but CONNECT (PUBLIC's); dropped with whatever it owns or was granted in the test database."""
+    login = Login(f"migrator_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex)
+    db.query(f"CREATE ROLE {login.name} LOGIN PASSWORD '{login.password}'")
+    try:
+        yield login
+    finally:
+        db.query(f"DROP OWNED BY {login.name}")  # its objects and grants in the test database (the only one)
+        db.query(f"DROP ROLE {login.name}")
+
+
+def _tiny_changeset(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for name, text in TINY.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@both_paths
+def test_a_login_role_with_create_on_its_schemas_only_migrates(
+    db: Database, play, migrator: Login, tmp_path: Path, execution: str
+):
+    """The common grant: the application's schema with USAGE and CREATE, nothing on the database."""
+    db.query("CREATE SCHEMA app")
+    db.query(f"GRANT USAGE, CREATE ON SCHEMA app TO {migrator.name}")
+    db.query(f"ALTER ROLE {migrator.name} IN DATABASE {db.name} SET search_path = app")
+    assert not db.scalar("SELECT has_database_privilege(%s, current_database(), 'CREATE')", (migrator.name,))
+    flags = ("-e", f"pg_migrate_migrations_dir={_tiny_changeset(tmp_path)}", "-e", "pg_migrate_history_schema=app")
+    result = play("migrate.yml", *flags, *OWN_CHANGESET, env=migrator.env)
+    assert "permission denied" not in result.output, result.raw
+    result.assert_ok()
+    assert db.query("SELECT version, success, applied_by FROM app.pg_migrate_history ORDER BY installed_rank") == [
+        ("001", True, migrator.name),
+        ("002", True, migrator.name),
+    ]
+    assert db.scalar("SELECT to_regclass('app.lp_items_name_idx') IS NOT NULL")
+    again = play("migrate.yml", *flags, *OWN_CHANGESET, env=migrator.env).assert_ok()
+    assert "nothing pending: already at 002" in again.output
+    play("status.yml", *flags, *OWN_CHANGESET, env=migrator.env).assert_ok()
+
+
+@pytest.mark.parametrize("history_schema_exists", [False, True], ids=["no-history-schema", "no-create-on-it"])
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check-mode"])
+def test_a_missing_privilege_is_named_with_its_grant_before_any_change(
+    db: Database, play, migrator: Login, tmp_path: Path, history_schema_exists: bool, check: bool
+):
+    db.query("CREATE SCHEMA app")
+    db.query(f"GRANT USAGE, CREATE ON SCHEMA app TO {migrator.name}")
+    db.query(f"ALTER ROLE {migrator.name} IN DATABASE {db.name} SET search_path = app")
+    if history_schema_exists:
+        db.query("CREATE SCHEMA audit")
+        db.query(f"GRANT USAGE ON SCHEMA audit TO {migrator.name}")  # reads it, may not create in it
+    flags = ("-e", f"pg_migrate_migrations_dir={_tiny_changeset(tmp_path)}", "-e", "pg_migrate_history_schema=audit")
+    result = play("migrate.yml", *flags, *OWN_CHANGESET, *(["--check"] if check else []), env=migrator.env)
+    result.assert_failed()
+    assert "Preflight failed" in result.output and "Nothing was changed" in result.output, result.raw
+    assert "permission denied" not in result.output, result.raw  # said before it was tried
+    if history_schema_exists:
+        assert f"GRANT CREATE ON SCHEMA audit TO {migrator.name};" in result.output, result.raw
+    else:
+        assert "schema audit does not exist" in result.output, result.raw
+        assert f"GRANT CREATE ON DATABASE {db.name} TO {migrator.name};" in result.output, result.raw
+    assert db.scalar("SELECT to_regclass('app.lp_items') IS NULL")
+    assert db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'audit'") == int(history_schema_exists)
+    assert db.scalar("SELECT to_regclass('audit.pg_migrate_history') IS NULL")

@@ -141,7 +141,14 @@ def preflight(runner: Runner, result: dict) -> bool:
     # In autocommit: a statement-pooling PgBouncer refuses transactions, and the pooling check that comes
     # with the lock must get to say so.
     runner.set_autocommit(True)
-    server = runner.rows(PREFLIGHT_SQL, {"extensions": ",".join(params["required_extensions"])})[0]
+    server = runner.rows(
+        PREFLIGHT_SQL,
+        {
+            "extensions": ",".join(params["required_extensions"]),
+            "history_schema": params["history_schema"],
+            "history_table": params["history_table"],
+        },
+    )[0]
     runner.set_autocommit(False)
     result["server"] = server
     if server["in_recovery"] and params["on_standby"] == "skip" and params["action"] != "plan":

@@ -84,8 +84,64 @@ def server_problems(server: dict, action: str, min_server_version: int) -> list[
         )
     if not server["can_create_in_schema"]:
         problems.append(
-            "role %s may not create objects in schema %s (GRANT CREATE ON SCHEMA ... TO it)."
-            % (server["login_role"], server["current_schema"])
+            "role %s may not create objects in schema %s, where the change set's unqualified names go (the "
+            "first schema of its search_path): GRANT CREATE ON SCHEMA %s TO %s;"
+            % (server["login_role"], server["current_schema"], server["current_schema_sql"], server["login_role_sql"])
+        )
+    return problems + history_problems(server, action)
+
+
+# What each action does with the history table (migrate creates it when it is absent).
+HISTORY_NEEDS = {
+    "migrate": ("SELECT", "INSERT"),
+    "seed": ("SELECT", "INSERT"),
+    "rollback": ("SELECT", "DELETE"),
+}
+
+
+def history_problems(server: dict, action: str) -> list[str]:
+    """The privileges on the history table and its schema that ACTION needs and the login role lacks, each with
+    the GRANT that gives it. CREATE on the database is needed only to create a history schema that is absent."""
+    role, history = server["login_role_sql"], server["history_sql"]
+    schema, schema_sql = server["history_schema"], server["history_schema_sql"]
+    if not server["history_schema_exists"]:
+        if action != "migrate" or server["can_create_in_database"]:
+            return []
+        return [
+            "the history schema %s does not exist and role %s may not create it (that needs CREATE on database "
+            "%s): GRANT CREATE ON DATABASE %s TO %s; or create the schema for it: CREATE SCHEMA %s AUTHORIZATION "
+            "%s;" % (schema, server["login_role"], server["database"], server["database_sql"], role, schema_sql, role)
+        ]
+    missing = [] if server["can_use_history_schema"] else ["USAGE"]
+    said = schema == server["current_schema"] and not server["can_create_in_schema"]  # by server_problems
+    if action == "migrate" and not server["history_exists"] and not server["can_create_in_history_schema"] and not said:
+        missing.append("CREATE")
+    problems = []
+    if missing:
+        problems.append(
+            "role %s may not %s the history table %s in schema %s: GRANT %s ON SCHEMA %s TO %s;"
+            % (
+                server["login_role"],
+                "create" if "CREATE" in missing else "reach",
+                history,
+                schema,
+                ", ".join(missing),
+                schema_sql,
+                role,
+            )
+        )
+    lacking = [p for p in HISTORY_NEEDS.get(action, ("SELECT",)) if p not in server["history_privileges"]]
+    if server["history_exists"] and lacking:
+        problems.append(
+            "role %s may not %s the history table %s: GRANT %s ON %s TO %s;"
+            % (
+                server["login_role"],
+                "read" if lacking == ["SELECT"] else "write",
+                history,
+                ", ".join(lacking),
+                history,
+                role,
+            )
         )
     return problems
 

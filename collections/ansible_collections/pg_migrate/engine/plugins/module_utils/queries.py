@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-# Everything the preflight needs to know about the server, in one query. Named argument: extensions
-# (comma-separated names).
+# Everything the preflight needs to know about the server, in one query. Named arguments: extensions
+# (comma-separated names), history_schema and history_table (the names as given, not quoted).
 PREFLIGHT_SQL = """\
 SELECT current_setting('server_version_num')::int AS server_version_num,
        current_setting('server_version') AS server_version,
@@ -23,7 +23,25 @@ SELECT current_setting('server_version_num')::int AS server_version_num,
                 AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
                 AND NOT (has_database_privilege(current_database(), 'CREATE')
                          AND coalesce((SELECT bool_or(v.trusted) FROM pg_available_extension_versions v
-                                        WHERE v.name = required), false))) AS uncreatable_extensions
+                                        WHERE v.name = required), false))) AS uncreatable_extensions,
+       -- The history table and its schema, and what this role may do with them: the preflight names the GRANT
+       -- that is missing before anything is created (CREATE on the database only matters without the schema).
+       quote_ident(current_user) AS login_role_sql,
+       quote_ident(current_database()) AS database_sql,
+       quote_ident(current_schema()) AS current_schema_sql,
+       %(history_schema)s AS history_schema,
+       quote_ident(%(history_schema)s) AS history_schema_sql,
+       quote_ident(%(history_schema)s) || '.' || quote_ident(%(history_table)s) AS history_sql,
+       has_database_privilege(current_database(), 'CREATE') AS can_create_in_database,
+       h.oid IS NOT NULL AS history_schema_exists,
+       coalesce(has_schema_privilege(h.oid, 'USAGE'), false) AS can_use_history_schema,
+       coalesce(has_schema_privilege(h.oid, 'CREATE'), false) AS can_create_in_history_schema,
+       t.oid IS NOT NULL AS history_exists,
+       ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p
+              WHERE has_table_privilege(t.oid, p)) AS history_privileges
+  FROM (SELECT 1) AS one
+  LEFT JOIN pg_namespace h ON h.nspname = %(history_schema)s
+  LEFT JOIN pg_class t ON t.relnamespace = h.oid AND t.relname = %(history_table)s
 """
 
 # The schema as the catalogs describe it, as one JSON document (takes ACCESS SHARE on catalog tables only).

@@ -272,9 +272,15 @@ class Runner:
         return bool(exists)
 
     def history_ddl(self) -> list[str]:
-        table = self.params["history_table"]
+        """The statements that create the history table (in the current transaction; they do not commit).
+
+        The schema is created only when it is absent: even with IF NOT EXISTS, CREATE SCHEMA needs CREATE on the
+        database, which a login role with CREATE on the schema alone does not have."""
+        table, schema = self.params["history_table"], self.params["history_schema"]
+        present = self.value("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s) AS present", (schema,))
+        create_schema = [] if present else ["CREATE SCHEMA IF NOT EXISTS %s" % quote_ident(schema)]
         return [
-            "CREATE SCHEMA IF NOT EXISTS %s" % quote_ident(self.params["history_schema"]),
+            *create_schema,
             "CREATE TABLE IF NOT EXISTS %s ("
             " installed_rank bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
             " version text,"
