@@ -128,7 +128,7 @@ def test_the_seed_follows_the_migrations_and_runs_again_only_when_changed(db: Da
 
 def test_the_seed_is_refused_while_migrations_are_pending(db: Database, runner_for, tmp_path):
     changeset = write_changeset(tmp_path, V001, {"R__reference.sql": "SELECT 1;\n"})
-    with pytest.raises(RunFailed, match=r"run playbooks/migrate.yml first .*; nothing was changed"):
+    with pytest.raises(RunFailed, match=r"run a migrate \(pg_migrate_action=migrate\) first .*; nothing was changed"):
         run(runner_for(changeset), apply.run_seed, check=False, diff=False)
     assert tables(db) == []
 

@@ -56,8 +56,8 @@ def test_a_target_on_the_wrong_side_of_the_current_version_points_at_the_other_p
     before = _state(db)
     run = play("migrate.yml", "-e", "pg_migrate_target_version=001").assert_failed()
     assert "pg_migrate_target_version 001 is below the version the database is at (002)" in run.output, run.output
-    assert "run playbooks/rollback.yml -e pg_migrate_target_version=001 instead" in run.output
+    assert "run a rollback (pg_migrate_action=rollback) with -e pg_migrate_target_version=001 instead" in run.output
     above = play("rollback.yml", "-e", "pg_migrate_target_version=005").assert_failed()
     assert "pg_migrate_target_version 005 is above the version the database is at (002)" in above.output, above.output
-    assert "run playbooks/migrate.yml -e pg_migrate_target_version=005 instead" in above.output
+    assert "run a migrate (pg_migrate_action=migrate) with -e pg_migrate_target_version=005 instead" in above.output
     assert _state(db) == before

@@ -272,7 +272,7 @@ def test_a_session_killed_mid_migration_fails_readably_and_leaves_the_database_a
     assert "Traceback" not in run.raw, run.raw
     # The server ended the session: no SQLSTATE of a script, a lost connection, and what to do next.
     assert "the migrate run on %s broke off: OperationalError" % db.name in run.output, run.raw
-    assert "run playbooks/status.yml to see where the database stands" in run.output
+    assert "run a status (pg_migrate_action=status) to see where the database stands" in run.output
     assert [row[0] for row in history(db)] == ["001", "002"]
     assert db.schema_dump() == before
     report = json.loads((tmp_path / "localhost" / "migrate.json").read_text())

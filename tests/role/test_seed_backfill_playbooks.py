@@ -66,7 +66,7 @@ def test_seed_applies_the_default_policy_where_the_environment_enables_it(db: Da
 
 def test_seed_before_the_migrations_is_refused_with_advice(db: Database, play):
     run = play("seed.yml", *SEEDS_ON).assert_failed()
-    assert "run playbooks/migrate.yml first" in run.output
+    assert "run a migrate (pg_migrate_action=migrate) first" in run.output
     assert "000" in run.output
     assert db.scalar("SELECT to_regclass('xp_policies') IS NULL")
 
@@ -99,10 +99,10 @@ def test_backfill_without_the_seed_fails_with_advice_and_links_nothing(db: Datab
 def test_backfill_before_the_migrations_is_refused(db: Database, migrated, play, tmp_path: Path):
     migrated("002")
     run = play("backfill.yml").assert_failed()
-    assert "run playbooks/migrate.yml first" in run.output
+    assert "run a migrate (pg_migrate_action=migrate) first" in run.output
     assert "003 004 005" in run.output
     report, junit = read_reports(tmp_path / "reports", db.server.password)["backfill"]  # reported when refused too
-    assert report["backfill"] is None and "run playbooks/migrate.yml first" in report["error"]
+    assert report["backfill"] is None and "run a migrate (pg_migrate_action=migrate) first" in report["error"]
     assert int(junit.get("failures")) == 1
 
 

@@ -66,8 +66,8 @@ def test_migrate_target_below_the_current_version_is_refused_and_points_at_rollb
     result = guard.plan_migrate(CHANGESET, [applied(v) for v in ("001", "002", "003")], target_version="001")
     assert result["problems"] == [
         "pg_migrate_target_version 001 is below the version the database is at (003): migrate only goes forward. "
-        "To go back to 001, run playbooks/rollback.yml -e pg_migrate_target_version=001 instead (try it with "
-        "--check first)."
+        "To go back to 001, run a rollback (pg_migrate_action=rollback) with -e pg_migrate_target_version=001 "
+        "instead (try it with --check first)."
     ]
     assert result["pending"] == []
 
@@ -172,7 +172,8 @@ def test_rollback_to_a_version_above_the_current_one_is_refused_and_points_at_mi
     result = guard.plan_rollback(CHANGESET, [applied(v) for v in ("001", "002")], "004")
     assert result["problems"] == [
         "pg_migrate_target_version 004 is above the version the database is at (002): a rollback only goes back. "
-        "To go forward to 004, run playbooks/migrate.yml -e pg_migrate_target_version=004 instead."
+        "To go forward to 004, run a migrate (pg_migrate_action=migrate) with -e pg_migrate_target_version=004 "
+        "instead."
     ]
     assert result["revert"] == [] and result["to_version"] == "002"
 
@@ -188,7 +189,7 @@ def test_rollback_to_a_version_that_matches_no_migration_is_refused(target):
     assert result["problems"] == [
         f"pg_migrate_target_version {target} matches no migration of the change set (versions 001 to 004): a "
         "rollback goes back to a version that exists. Choose one of them, or 000 to revert everything; "
-        "playbooks/status.yml lists the applied ones."
+        "a status (pg_migrate_action=status) lists the applied ones."
     ]
 
 

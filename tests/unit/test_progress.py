@@ -35,7 +35,11 @@ def test_watch_ignores_a_progress_note_left_by_an_earlier_killed_run():
 
 def test_watch_advice_when_it_loses_the_job_says_it_may_still_run_and_what_to_check():
     advice = watch.still_running_advice("/root/.ansible_async/j1", "its results file is gone")
-    assert "may still be running" in advice and "pg_stat_activity" in advice and "playbooks/status.yml" in advice
+    assert (
+        "may still be running" in advice
+        and "pg_stat_activity" in advice
+        and "run a status (pg_migrate_action=status)" in advice
+    )
 
 
 def test_a_job_is_gone_when_its_process_is_or_the_host_restarted():

@@ -170,7 +170,7 @@ def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = 
     if plan["pending"]:
         raise RunFailed(
             "the %s needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
-            "run playbooks/migrate.yml first%s; nothing was changed."
+            "run a migrate (pg_migrate_action=migrate) first%s; nothing was changed."
             % (
                 step,
                 params["login_db"],

@@ -156,7 +156,9 @@ def lost_session_message(database: str, script: str, exc: BaseException, left_in
             " It left the INVALID index %s behind (an interrupted CREATE INDEX CONCURRENTLY): re-running a script "
             "that drops it first repairs it, or remove it with DROP INDEX CONCURRENTLY %s;" % (index, index)
         )
-    return message + " Run playbooks/status.yml to see where the database stands, then run the playbook again."
+    return message + (
+        " Run a status (pg_migrate_action=status) to see where the database stands, then run the playbook again."
+    )
 
 
 def unexpected_failure_message(action: str, database: str, exc: BaseException, script: str | None = None) -> str:
@@ -165,13 +167,13 @@ def unexpected_failure_message(action: str, database: str, exc: BaseException, s
     if script:
         detail += ". It was running %s" % script
     advice = {
-        "backfill": "Committed batches stay; run playbooks/backfill.yml again to continue.",
-        "rollback": "Each revert is one transaction (except marked scripts): run playbooks/status.yml to see where "
-        "the database stands, then run the rollback again.",
-        "verify": "Verification changes nothing; run playbooks/verify.yml again once the server answers.",
+        "backfill": "Committed batches stay; run the backfill (pg_migrate_action=backfill) again to continue.",
+        "rollback": "Each revert is one transaction (except marked scripts): run a status "
+        "(pg_migrate_action=status) to see where the database stands, then run the rollback again.",
+        "verify": "Verification changes nothing; run it (pg_migrate_action=verify) again once the server answers.",
     }.get(
         action,
-        "Each migration is one transaction with its history row (except marked scripts): run playbooks/status.yml "
-        "to see where the database stands, then run the playbook again.",
+        "Each migration is one transaction with its history row (except marked scripts): run a status "
+        "(pg_migrate_action=status) to see where the database stands, then run the playbook again.",
     )
     return "the %s run on %s broke off: %s: %s. %s" % (action, database, error_kind(exc), detail, advice)

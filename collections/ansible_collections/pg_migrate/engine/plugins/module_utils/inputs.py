@@ -99,8 +99,8 @@ def run_problems(args: dict) -> list[str]:
         )
     if action == "rollback" and not str(args.get("target_version") or ""):
         problems.append(
-            "A rollback needs the version to go back to: ansible-playbook ... playbooks/rollback.yml "
-            "-e pg_migrate_target_version=<version> (000 reverts everything)."
+            "A rollback needs the version to go back to: set pg_migrate_target_version=<version>, e.g. with "
+            "-e pg_migrate_target_version=003 (000 reverts everything)."
         )
     if action == "backfill" and not args.get("backfill_script"):
         problems.append(

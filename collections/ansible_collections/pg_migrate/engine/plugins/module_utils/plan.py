@@ -192,8 +192,8 @@ def _target_below_current(target_version: str, current: str) -> str:
     """A migrate target below the database's version: migrate only goes forward, so point at the rollback."""
     return (
         "pg_migrate_target_version %s is below the version the database is at (%s): migrate only goes forward. "
-        "To go back to %s, run playbooks/rollback.yml -e pg_migrate_target_version=%s instead (try it with "
-        "--check first)." % (target_version, current, target_version, target_version)
+        "To go back to %s, run a rollback (pg_migrate_action=rollback) with -e pg_migrate_target_version=%s "
+        "instead (try it with --check first)." % (target_version, current, target_version, target_version)
     )
 
 
@@ -208,14 +208,14 @@ def _rollback_target_problem(
         versions = "%s to %s" % (by_key[known[0]]["version"], by_key[known[-1]]["version"]) if known else "none"
         return (
             "pg_migrate_target_version %s matches no migration of the change set (versions %s): a rollback goes "
-            "back to a version that exists. Choose one of them, or 000 to revert everything; playbooks/status.yml "
-            "lists the applied ones." % (target_version, versions)
+            "back to a version that exists. Choose one of them, or 000 to revert everything; a status "
+            "(pg_migrate_action=status) lists the applied ones." % (target_version, versions)
         )
     if not applied or target_key > max(applied):
         return (
             "pg_migrate_target_version %s is above the version the database is at (%s): a rollback only goes back. "
-            "To go forward to %s, run playbooks/migrate.yml -e pg_migrate_target_version=%s instead."
-            % (target_version, from_version, target_version, target_version)
+            "To go forward to %s, run a migrate (pg_migrate_action=migrate) with -e pg_migrate_target_version=%s "
+            "instead." % (target_version, from_version, target_version, target_version)
         )
     return None
 

@@ -24,9 +24,9 @@ TLS_HINT = (
     "pg_migrate_ssl_mode=prefer or disable only where the network is trusted."
 )
 PASSWORD_HINT = (
-    "The server wants a password{given}: pg_migrate_login_password comes from the inventory's group_vars, "
-    "usually vault_pg_migrate_login_password in vault.yml (Ansible Vault, run with --ask-vault-pass) or the "
-    "environment variable PG_MIGRATE_PASSWORD (PGPASSWORD for inventories/local)."
+    "The server wants a password{given}: pg_migrate_login_password comes from the inventory: keep it in "
+    "Ansible Vault (run with --ask-vault-pass or a vault password file) or look it up from the environment "
+    "(lookup('ansible.builtin.env', ...)), and check that it is set for this host."
 )
 DEFAULT_HINT = "Check that the server runs and that the connection settings (pg_migrate_login_*) are right."
 

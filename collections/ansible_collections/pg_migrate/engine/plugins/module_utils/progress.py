@@ -27,8 +27,8 @@ ABSENT_GRACE = 30.0
 # A job whose process is gone may still be writing its result: it counts as lost only after this long.
 GONE_CONFIRM = 5.0
 TIMED_OUT_ADVICE = (
-    "Run playbooks/status.yml to see where the database stands, raise pg_migrate_run_timeout if the step needs "
-    "longer, and run again."
+    "Run a status (pg_migrate_action=status) to see where the database stands, raise pg_migrate_run_timeout if "
+    "the step needs longer, and run again."
 )
 TIMED_OUT_MESSAGE = (
     "the job ran longer than pg_migrate_run_timeout and Ansible ended it: its open transaction rolled "
@@ -95,7 +95,7 @@ def still_running_advice(results_file: str, why: str) -> str:
     return (
         "lost track of the pg_migrate job (%s: %s). It may still be running on the managed host: look for "
         "application_name = 'pg_migrate' in pg_stat_activity, wait for it to end (it holds the migration lock), then "
-        "run playbooks/status.yml to see where the database stands." % (why, results_file)
+        "run a status (pg_migrate_action=status) to see where the database stands." % (why, results_file)
     )
 
 

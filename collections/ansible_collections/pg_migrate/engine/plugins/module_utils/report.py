@@ -125,8 +125,9 @@ def lost_job_state(status: dict, action: str = "migrate") -> str:
     if status.get("skipped"):
         return ""
     if status.get("msg") or not status.get("plan"):
-        return "Where the database stands could not be read (%s): run playbooks/status.yml once the server answers." % (
-            status.get("msg") or "no answer"
+        return (
+            "Where the database stands could not be read (%s): run a status (pg_migrate_action=status) once the "
+            "server answers." % (status.get("msg") or "no answer")
         )
     plan = status["plan"]
     text = "The database is now at version %s" % plan.get("from_version", "?")
@@ -141,7 +142,7 @@ def lost_job_state(status: dict, action: str = "migrate") -> str:
         text += " A failed attempt of %s is recorded: a script outside a transaction stopped part-way." % item["script"]
     for index in plan.get("invalid_indexes", []):
         text += " The INVALID index %s was left behind: DROP INDEX CONCURRENTLY %s;" % (index, index)
-    return text + " Run playbooks/status.yml to check, then run the playbook again."
+    return text + " Run a status (pg_migrate_action=status) to check, then run the playbook again."
 
 
 # XML 1.0 cannot carry most control characters, and a server message may quote one from user data
