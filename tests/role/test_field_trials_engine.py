@@ -1,5 +1,5 @@
 """Field trials of the engine: pg_migrate_run_timeout on both paths, a login role with no more than CREATE on
-the schemas it writes, and lock messages that name only this database's sessions."""
+the schemas it writes, and a lock message that names only a session of the run's own database."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from tests.conftest import _drop_database, _new_database
 from tests.pgdb import Database
 from tests.role.conftest import advisory_locks, both_paths, history
 
@@ -156,3 +158,28 @@ def test_a_missing_privilege_is_named_with_its_grant_before_any_change(
     assert db.scalar("SELECT to_regclass('app.lp_items') IS NULL")
     assert db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'audit'") == int(history_schema_exists)
     assert db.scalar("SELECT to_regclass('audit.pg_migrate_history') IS NULL")
+
+
+# --- the lock's holder is a session of this database ------------------------------------------------------
+@both_paths
+def test_a_refused_run_names_the_lock_holder_of_its_own_database_only(db: Database, play, execution: str):
+    key = "pg_migrate:public.pg_migrate_history"  # the same key in every database with the default history
+    other = _new_database(db.server)
+    elsewhere = [psycopg.connect(db.server.conninfo(other.name), autocommit=True) for _ in range(3)]
+    here = psycopg.connect(db.server.conninfo(db.name), autocommit=True, application_name="holder-here")
+    try:
+        for conn in elsewhere:
+            conn.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", (key,))
+        here.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+        result = play("migrate.yml", "-e", "pg_migrate_advisory_lock_wait=1").assert_failed()
+        assert f"another pg_migrate run holds the migration lock of {db.name} (pid {here.info.backend_pid} " in (
+            result.output
+        ), result.raw
+        for conn in elsewhere:
+            assert f"pid {conn.info.backend_pid}" not in result.output, result.raw
+    finally:
+        here.close()
+        for conn in elsewhere:
+            conn.close()
+        _drop_database(other)
+    assert history(db) == []

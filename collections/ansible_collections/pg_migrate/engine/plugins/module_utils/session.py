@@ -25,12 +25,18 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
 from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import refuse_transaction_pooling
 
 CLIENT_CHECK_INTERVAL = "5s"
+# The sessions that hold the run's advisory lock (a bigint key: objsubid 1) in this database: an advisory lock
+# belongs to one database, and a session of another database holding the same key blocks nobody here.
+HELD_HERE = (
+    "l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)"
+)
 LOCK_HOLDER = (
     "SELECT a.pid, a.usename, a.application_name, a.client_addr::text AS client, "
     "       a.backend_start::text AS since, a.state "
     "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-    " WHERE l.locktype = 'advisory' AND l.granted "
-    "   AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)"
+    " WHERE " + HELD_HERE + " ORDER BY a.backend_start"
 )
 
 
@@ -241,11 +247,7 @@ class Runner:
 
     def lock_holder_pid(self) -> int | None:
         """The backend that holds the lock this run waits for (None when it was released meanwhile)."""
-        pid = self.value(
-            "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
-            "   AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0) LIMIT 1",
-            (self.lock_key_text,),
-        )
+        pid = self.value("SELECT l.pid FROM pg_locks l WHERE " + HELD_HERE + " LIMIT 1", (self.lock_key_text,))
         self.conn.commit()
         return pid
 
