@@ -1,0 +1,433 @@
+"""Fleet rollouts in the field (issue 18): both execution paths obey the fleet's rules and the report says what
+the databases say; waves from host variables, every form of the waves setting, check mode beside a real report,
+a preflight that blocks on anything a migrate would refuse (two hosts on one database, a hot standby, a version
+the change set does not know), a bounded health gate, an interrupted rollout, and the per-server limit across
+two controllers."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import localpg
+from tests.pgdb import Database
+from tests.role.conftest import RoleTemplates
+from tests.role.fleet_support import (
+    BROKEN_FOR_V002,
+    ActivitySampler,
+    Fleet,
+    FleetMaker,
+    assert_report_matches_the_databases,
+    history_of,
+    play_within,
+    rollout_order,
+    start,
+    states,
+    tiny_changeset,
+    versions,
+    wait_for,
+)
+
+ALL_AT_ONCE = ("-e", '{"pg_migrate_fleet_waves": ["100%"]}')
+
+
+@pytest.fixture
+def fleet_maker(db: Database, pg_server, role_templates: RoleTemplates, tmp_path: Path) -> Iterator[FleetMaker]:
+    """fleet_maker(servers, at="001", settings=None, execution=None, ...) -> Fleet (see FleetMaker); any number
+    of fleets per test, every database dropped after it."""
+    maker = FleetMaker(pg_server, role_templates, db, tmp_path / "fleets")
+    try:
+        yield maker
+    finally:
+        maker.drop_all()
+
+
+def entry_of(report: dict, host: str) -> dict:
+    return next(entry for entry in report["databases"] if entry["host"] == host)
+
+
+def own_slots(fleet_maker: FleetMaker, limit: int) -> dict:
+    """The per-server limit, its slots taken in the test's own database: other tests' fleets on the session's
+    server (pytest-xdist runs them at the same time) take theirs elsewhere."""
+    return {"pg_migrate_fleet_per_server": limit, "pg_migrate_fleet_slot_db": fleet_maker.anchor.name}
+
+
+# --- both execution paths obey the rules, and the report says what the databases say -----------------------------
+@pytest.mark.parametrize("execution", ["host", "controller"])
+def test_a_broken_canary_halts_the_rollout_on_either_execution_path(fleet_maker, execution: str):
+    fleet = fleet_maker({"eu": 2, "us": 2}, execution=execution)
+    order = rollout_order(fleet)
+    fleet.query(order[0], BROKEN_FOR_V002)
+    before = versions(fleet)
+    # A budget that tolerates every failure: the canary alone must stop the rollout.
+    waves = '{"pg_migrate_fleet_waves": [1, "100%"], "pg_migrate_fleet_max_failures": "100%"}'
+    run = fleet.play("fleet.yml", "-e", waves).assert_failed()
+    report = fleet.report()
+    found = states(report)
+    assert report["verdict"] == "halted" and "canary" in report["halt_reason"], (report["verdict"], run.output[-3000:])
+    assert found[order[0]] == "failed"
+    failure = entry_of(report, order[0])["failure"]
+    assert failure["script"] == "V002__policy_as_data.sql" and failure["sqlstate"], failure
+    assert {found[host] for host in order[1:]} == {"halted-not-attempted"}
+    assert set(versions(fleet).values()) == {"001"}
+    assert_report_matches_the_databases(fleet, report, before)
+
+
+@pytest.mark.parametrize("execution", ["host", "controller"])
+def test_the_report_says_what_each_database_says_and_the_health_gate_runs_on_either_path(fleet_maker, execution: str):
+    # Rollout order: eu_01 (the canary), us_01, done_01, eu_02 (wave 2), us_02, eu_03 (wave 3).
+    fleet = fleet_maker(
+        {"eu": 3, "us": 2, "done": {"count": 1, "at": "005"}},
+        execution=execution,
+        settings={"pg_migrate_fleet_health_max": 0},
+    )
+    order = rollout_order(fleet)
+    canary, broken, current, gated = order[:4]
+    assert current.startswith("done-")
+    fleet.query(broken, BROKEN_FOR_V002)
+    signal = f"SELECT CASE WHEN current_database() = '{fleet.hosts[gated]}' THEN 1 ELSE 0 END"
+    before = versions(fleet)
+    run = fleet.play(
+        "fleet.yml",
+        "-e",
+        '{"pg_migrate_fleet_waves": [1, 3, "100%"], "pg_migrate_fleet_max_failures": "100%"}',
+        "-e",
+        json.dumps({"pg_migrate_fleet_health_query": signal}),
+    ).assert_failed()
+    report = fleet.report()
+    found = states(report)
+    assert report["verdict"] == "halted", run.output[-3000:]
+    assert "health gate" in report["halt_reason"] and gated in report["halt_reason"], report["halt_reason"]
+    assert [found[host] for host in order] == [
+        "applied",
+        "failed",
+        "already current",
+        "failed",
+        "halted-not-attempted",
+        "halted-not-attempted",
+    ]
+    assert entry_of(report, canary)["health"]["passed"] is True
+    assert entry_of(report, gated)["health"]["passed"] is False
+    assert entry_of(report, gated)["health"]["value"] == 1
+    failure = entry_of(report, broken)["failure"]
+    assert failure["script"] == "V002__policy_as_data.sql" and failure["sqlstate"], failure
+    assert [fleet.version(host) for host in order] == ["005", "001", "005", "005", "001", "001"]
+    assert_report_matches_the_databases(fleet, report, before)
+
+
+def test_no_more_than_k_databases_of_one_server_change_at_once_on_the_host_path(fleet_maker, tmp_path: Path):
+    changeset = tiny_changeset(
+        tmp_path / "slow",
+        {"V001__table.sql": "CREATE TABLE slot_probe (id int);\n", "V002__slow.sql": "SELECT pg_sleep(1.5);\n"},
+    )
+    fleet = fleet_maker({"a": 4}, at=None, settings=own_slots(fleet_maker, 2), execution="host")
+    server_of = {database: "a" for database in fleet.hosts.values()}
+    with ActivitySampler(fleet.server, server_of, "SELECT pg_sleep(1.5)") as sampler:
+        fleet.play("fleet.yml", "-f", "4", *ALL_AT_ONCE, *changeset).assert_ok()
+    assert set(versions(fleet).values()) == {"002"}
+    assert sampler.peak == {"a": 2}, sampler.peak  # never more than 2, and the limit was reached
+
+
+def test_two_rollouts_at_once_share_the_per_server_limit(fleet_maker, tmp_path: Path):
+    """Two controllers (two fleet files, two ansible-playbook processes) on one server: the limit is the
+    server's, not each process's."""
+    changeset = tiny_changeset(
+        tmp_path / "slow",
+        {"V001__table.sql": "CREATE TABLE slot_probe (id int);\n", "V002__slow.sql": "SELECT pg_sleep(1.2);\n"},
+    )
+    fleets = [fleet_maker({"shared": 4}, at=None, settings=own_slots(fleet_maker, 2)) for _ in range(2)]
+    group_of = {database: "shared" for fleet in fleets for database in fleet.hosts.values()}
+    with ActivitySampler(fleets[0].server, group_of, "SELECT pg_sleep(1.2)") as sampler:
+        started = [start(fleet, "fleet.yml", "-f", "4", *ALL_AT_ONCE, *changeset) for fleet in fleets]
+        try:
+            runs = [run.finish(300) for run in started]
+        finally:
+            for run in started:
+                run.kill()
+    for run in runs:
+        run.assert_ok()
+    assert {fleet.version(host) for fleet in fleets for host in fleet.hosts} == {"002"}
+    assert sampler.peak == {"shared": 2}, sampler.peak
+
+
+# --- the waves --------------------------------------------------------------------------------------------------
+def test_waves_given_in_the_fleet_file_are_the_waves_that_run(fleet_maker):
+    fleet = fleet_maker({"eu": 6}, settings={"pg_migrate_fleet_waves": [1], "pg_migrate_fleet_max_failures": 0})
+    order = rollout_order(fleet)
+    fleet.query(order[3], BROKEN_FOR_V002)
+    fleet.play("fleet.yml").assert_failed()
+    report = fleet.report()
+    found = states(report)
+    assert [wave["databases"] for wave in report["waves"]] == [1] * 6
+    assert report["verdict"] == "halted"
+    assert [found[host] for host in order[:4]] == ["applied", "applied", "applied", "failed"]
+    assert {found[host] for host in order[4:]} == {"halted-not-attempted"}
+    assert [fleet.version(host) for host in order] == ["005", "005", "005", "001", "001", "001"]
+
+
+def test_different_waves_on_different_servers_are_refused_before_any_change(fleet_maker):
+    fleet = fleet_maker(
+        {"a": 2, "b": {"count": 2, "vars": {"pg_migrate_fleet_waves": [2, "100%"]}}},
+        settings={"pg_migrate_fleet_waves": [1, "100%"]},
+    )
+    run = fleet.play("fleet.yml").assert_failed()
+    assert "pg_migrate_fleet_waves" in run.output, run.output[-3000:]
+    assert set(versions(fleet).values()) == {"001"}
+
+
+WAVE_FORMS = {
+    "count-as-text": (("-e", "pg_migrate_fleet_waves=2"), [2, 2, 2, 2]),
+    "share-as-text": (("-e", "pg_migrate_fleet_waves=25%"), [2, 2, 2, 2]),
+    "comma-separated": (("-e", "pg_migrate_fleet_waves=1,25%,100%"), [1, 2, 5]),
+    "list-with-a-fractional-share": (("-e", '{"pg_migrate_fleet_waves": [1, "12.5%", "100%"]}'), [1, 1, 6]),
+}
+
+
+@pytest.mark.parametrize(("given", "sizes"), WAVE_FORMS.values(), ids=WAVE_FORMS.keys())
+def test_every_form_of_the_waves_setting_runs_the_waves_it_asks_for(fleet_maker, given, sizes: list[int]):
+    fleet = fleet_maker({"eu": 8})
+    run = fleet.play("fleet.yml", *given, progress=True).assert_ok()
+    report = fleet.report()
+    assert [wave["databases"] for wave in report["waves"]] == sizes
+    assert set(states(report).values()) == {"applied"}
+    # The batch each database actually ran in (the fleet callback counts Ansible's batches) is its wave.
+    ran_in = {host: int(wave) for wave, host in re.findall(r"wave (\d+)/\d+ - (\S+) applied", run.output)}
+    assert ran_in == {entry["host"]: entry["wave"] for entry in report["databases"]}, run.output[-3000:]
+
+
+@pytest.mark.parametrize("given", ["abc", 0, "0%", "150%", -1, []], ids=repr)
+def test_a_waves_setting_that_cannot_cut_the_fleet_is_refused_before_any_change(fleet_maker, given):
+    fleet = fleet_maker({"eu": 3})
+    run = fleet.play("fleet.yml", "-e", json.dumps({"pg_migrate_fleet_waves": given})).assert_failed()
+    assert "pg_migrate_fleet_waves" in run.output, run.output[-3000:]
+    assert set(versions(fleet).values()) == {"001"}
+
+
+# --- check mode beside a real report -----------------------------------------------------------------------------
+def test_check_mode_after_a_halted_rollout_writes_its_own_report_and_leaves_the_real_one_alone(fleet_maker):
+    fleet = fleet_maker({"eu": 4})
+    order = rollout_order(fleet)
+    fleet.query(order[1], BROKEN_FOR_V002)
+    waves = ("-e", '{"pg_migrate_fleet_waves": [1, 1, "100%"]}')
+    fleet.play("fleet.yml", *waves).assert_failed()
+    assert fleet.report()["verdict"] == "halted"
+    real = {name: (fleet.reports / name).read_bytes() for name in ("fleet.json", "fleet.resume")}
+    assert real["fleet.resume"].split()
+    fleet.query(order[1], "DELETE FROM xp_rules WHERE rule_key = 'legacy'")  # the cause fixed; then the plan
+    before = {host: history_of(fleet, host) for host in order}
+
+    run = fleet.play("fleet.yml", "--check", *waves)
+    assert {name: (fleet.reports / name).read_bytes() for name in real} == real, run.output[-3000:]
+    checked = json.loads((fleet.reports / "fleet.check.json").read_text())
+    assert checked["check_mode"] is True and checked["verdict"].startswith("would"), checked["verdict"]
+    found = states(checked)
+    assert found[order[0]] == "already current"
+    for host in order[1:]:
+        assert found[host] == "would apply", (host, found[host])
+        assert entry_of(checked, host)["pending_versions"] == ["002", "003", "004", "005"]
+    ET.parse(fleet.reports / "fleet.check.junit.xml")
+    assert "would apply" in (fleet.reports / "fleet.check.html").read_text()
+    assert {host: history_of(fleet, host) for host in order} == before  # --check changed no database
+
+
+# --- the preflight blocks on whatever a migrate would refuse ------------------------------------------------------
+def test_a_database_with_a_version_the_change_set_does_not_know_blocks_the_rollout(fleet_maker):
+    fleet = fleet_maker({"eu": 6})
+    order = rollout_order(fleet)
+    odd = order[2]  # in wave 3
+    fleet.query(
+        odd,
+        "INSERT INTO pg_migrate_history (version, description, script, checksum, kind, success) "
+        "VALUES ('006', 'from elsewhere', 'V006__from_elsewhere.sql', repeat('0', 64), 'migration', true)",
+    )
+    before = {host: history_of(fleet, host) for host in order}
+    run = fleet.play("fleet.yml", "-e", '{"pg_migrate_fleet_waves": [1, 1, "100%"]}').assert_failed()
+    report = fleet.report()
+    assert report["verdict"] == "blocked", (report["verdict"], run.output[-3000:])
+    assert any(odd in problem for problem in report["preflight_problems"]), report["preflight_problems"]
+    assert odd in run.output
+    assert {host: history_of(fleet, host) for host in order} == before  # nothing changed
+    assert {fleet.version(host) for host in order if host != odd} == {"001"}
+
+
+def test_a_failure_in_the_last_wave_does_not_claim_later_waves_were_not_started(fleet_maker):
+    fleet = fleet_maker({"eu": 3})
+    order = rollout_order(fleet)
+    fleet.query(order[2], BROKEN_FOR_V002)
+    before = versions(fleet)
+    run = fleet.play("fleet.yml", "-e", '{"pg_migrate_fleet_waves": [1, "100%"]}').assert_failed()
+    report = fleet.report()
+    assert [states(report)[host] for host in order] == ["applied", "applied", "failed"]
+    assert "later waves were not started" not in run.output, run.output[-3000:]
+    assert "not started" not in [wave["status"] for wave in report["waves"]]
+    assert_report_matches_the_databases(fleet, report, before)
+
+
+def test_two_hosts_that_reach_one_database_block_the_rollout(fleet_maker, pg_server):
+    name = f"f{uuid.uuid4().hex[:6]}_one"
+    # Server a names the connection; b has none of its own and falls back to the fleet-wide one: the same.
+    own = {"pg_migrate_login_host": pg_server.host, "pg_migrate_login_port": pg_server.port}
+    fleet = fleet_maker({"a": {"databases": [name], "vars": own}, "b": {"databases": [name]}})
+    before = history_of(fleet, f"a-{name}")
+    run = fleet.play("fleet.yml").assert_failed()
+    report = fleet.report()
+    assert report["verdict"] == "blocked", (report["verdict"], run.output[-3000:])
+    both = [
+        problem
+        for problem in report["preflight_problems"]
+        if f"a-{name}" in problem and f"b-{name}" in problem and "same database" in problem
+    ]
+    assert both, report["preflight_problems"]
+    assert history_of(fleet, f"a-{name}") == before and fleet.version(f"a-{name}") == "001"  # nothing changed
+
+
+# --- standbys ------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def replicated() -> Iterator[tuple[localpg.Connection, localpg.Connection]]:
+    """A primary of this module's own and a real streaming hot standby of it; both stopped and removed."""
+    primary_base = Path(tempfile.mkdtemp(prefix="pg_migrate-fleet-primary-"))
+    standby_base = Path(tempfile.mkdtemp(prefix="pg_migrate-fleet-standby-"))
+    try:
+        primary = localpg.start(primary_base)
+        yield primary, localpg.start_standby(primary, standby_base)
+    finally:
+        for base in (standby_base, primary_base):
+            localpg.destroy(base)
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def standby_fleet(fleet_maker: FleetMaker, replicated, tmp_path: Path) -> tuple[Fleet, tuple[str, ...]]:
+    """One database on the primary, listed twice: server `primary` and server `replica` (the standby's port)."""
+    primary, standby = replicated
+    name = f"s{uuid.uuid4().hex[:8]}"
+    fleet = fleet_maker(
+        {
+            "primary": {"databases": [name]},
+            "replica": {"databases": [name], "vars": {"pg_migrate_login_port": standby.port}},
+        },
+        at=None,
+        server=primary,
+        anchor=Database(primary, "postgres"),
+    )
+
+    def replayed() -> bool:
+        try:
+            with psycopg.connect(standby.conninfo(name), autocommit=True, connect_timeout=2) as conn:
+                return bool(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])
+        except psycopg.OperationalError:
+            return False  # the database is not replayed yet
+
+    wait_for(replayed, 60, f"the standby to replay {name}")
+    changeset = tiny_changeset(
+        tmp_path / "standby-changeset",
+        {
+            "V001__table.sql": "CREATE TABLE standby_probe (id int);\n",
+            "V002__column.sql": "ALTER TABLE standby_probe ADD COLUMN note text;\n",
+        },
+    )
+    return fleet, changeset
+
+
+def test_a_hot_standby_in_the_fleet_blocks_the_rollout_when_standbys_must_fail(fleet_maker, replicated, tmp_path):
+    fleet, changeset = standby_fleet(fleet_maker, replicated, tmp_path)
+    primary_host, replica_host = list(fleet.hosts)
+    run = fleet.play("fleet.yml", *changeset, "-e", "pg_migrate_on_standby=fail").assert_failed()
+    report = fleet.report()
+    assert report["verdict"] == "blocked", (report["verdict"], run.output[-3000:])
+    problems = report["preflight_problems"]
+    assert problems and all(replica_host in problem for problem in problems), problems
+    assert not any("same database" in problem for problem in problems), problems  # a standby is no duplicate
+    assert fleet.query(primary_host, "SELECT to_regclass('pg_migrate_history') IS NULL")[0][0]  # nothing changed
+
+
+def test_a_hot_standby_in_the_fleet_is_skipped_when_standbys_may_be_skipped(fleet_maker, replicated, tmp_path):
+    fleet, changeset = standby_fleet(fleet_maker, replicated, tmp_path)
+    primary_host, replica_host = list(fleet.hosts)
+    run = fleet.play("fleet.yml", *changeset, "-e", "pg_migrate_on_standby=skip").assert_ok()
+    report = fleet.report()
+    assert report["verdict"] == "complete", run.output[-3000:]
+    assert states(report) == {primary_host: "applied", replica_host: "skipped"}
+    assert fleet.version(primary_host) == "002"
+    assert replica_host not in (fleet.reports / "fleet.resume").read_text().split()
+    assert report["still_to_do"] == []
+
+
+# --- the health gate is bounded ------------------------------------------------------------------------------------
+def test_a_health_query_that_waits_on_a_lock_or_runs_long_fails_the_gate_at_its_timeout(fleet_maker):
+    fleet = fleet_maker({"eu": 2}, settings={"pg_migrate_fleet_health_max": 0})
+    locked, slow = rollout_order(fleet)
+    for host in (locked, slow):
+        fleet.query(host, "CREATE SCHEMA health_probe")
+        fleet.query(host, "CREATE TABLE health_probe.signal (errors int)")
+    # On one database the signal table is locked by an open transaction for the whole rollout (the lock
+    # timeout); on the other the query itself runs for a minute (the statement timeout).
+    query = (
+        "SELECT count(*) FROM health_probe.signal, "
+        f"pg_sleep(CASE WHEN current_database() = '{fleet.hosts[slow]}' THEN 60 ELSE 0 END)"
+    )
+    holder = psycopg.connect(fleet.server.conninfo(fleet.hosts[locked]))
+    try:
+        holder.execute("LOCK TABLE health_probe.signal IN ACCESS EXCLUSIVE MODE")
+        run, seconds = play_within(
+            fleet,
+            90,
+            "fleet.yml",
+            *ALL_AT_ONCE,
+            "-e",
+            json.dumps({"pg_migrate_fleet_health_query": query}),
+            "-e",
+            "pg_migrate_fleet_health_timeout=1s",
+        )
+    finally:
+        holder.close()
+    assert run.returncode != 0, run.output[-3000:]
+    report = fleet.report()
+    for host in (locked, slow):
+        entry = entry_of(report, host)
+        assert entry["state"] == "failed" and entry["health"]["passed"] is False, entry
+        assert "pg_migrate_fleet_health_timeout" in entry["health"]["message"], entry["health"]
+    assert seconds < 30, seconds  # well under the minute of the slow query
+
+
+# --- an interrupted rollout ----------------------------------------------------------------------------------------
+def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_maker, tmp_path: Path):
+    fleet = fleet_maker({"eu": 5}, at=None)
+    migrations = tmp_path / "interrupted"
+    changeset = tiny_changeset(migrations, {"V001__table.sql": "CREATE TABLE interrupted_probe (id int);\n"})
+    fleet.play("fleet.yml", *ALL_AT_ONCE, *changeset).assert_ok()
+    assert fleet.report()["verdict"] == "complete"
+    (migrations / "V002__slow.sql").write_text("SELECT pg_sleep(2);\n")
+    order = rollout_order(fleet)
+
+    run = start(fleet, "fleet.yml", "-f", "1", *ALL_AT_ONCE, *changeset)
+    try:
+        # Two databases done: the resume file must have dropped at least the first one.
+        wait_for(lambda: fleet.version(order[1]) == "002", 120, "the second database at V002", run)
+    finally:
+        run.kill()
+    done = {host for host in order if fleet.version(host) == "002"}
+    assert {order[0], order[1]} <= done and len(done) < len(order)
+
+    report = fleet.report()
+    assert report["verdict"] == "in progress", report["verdict"]
+    assert report.get("run_id") and report.get("started_at"), report
+    resume = set((fleet.reports / "fleet.resume").read_text().split())
+    assert set(order) - done <= resume, resume
+    assert len(resume & done) <= 1, resume  # at most the database that was in flight at the kill
+    status = fleet.play("fleet-status.yml", *changeset).assert_ok()
+    assert "in progress or interrupted" in status.output, status.output[-3000:]
+
+    resumed = fleet.play(
+        "fleet.yml", *ALL_AT_ONCE, *changeset, "--limit", f"@{fleet.reports / 'fleet.resume'}"
+    ).assert_ok()
+    assert set(versions(fleet).values()) == {"002"}, resumed.output[-3000:]
+    assert fleet.report()["verdict"] == "complete"
