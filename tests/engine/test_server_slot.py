@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.server_slot import SLOT_NAMESPACE, take_slot
+from ansible_collections.pg_migrate.engine.plugins.module_utils.server_slot import SLOT_NAMESPACE, slot_key, take_slot
 from tests.engine.conftest import connect
 from tests.pgdb import Database
 
@@ -47,7 +47,9 @@ def test_each_session_takes_a_free_slot_and_a_session_that_ends_frees_it(db: Dat
             "AND pid = pg_backend_pid()",
             (str(SLOT_NAMESPACE),),
         ).fetchall()
-        assert [next(iter(row.values())) if isinstance(row, dict) else row[0] for row in held] == [0]
+        found = [next(iter(row.values())) if isinstance(row, dict) else row[0] for row in held]
+        assert found == [slot_key("", 0) & 0xFFFFFFFF]
+
     finally:
         for conn in (first, second, third):
             conn.close()
@@ -74,3 +76,23 @@ def test_a_waiting_session_gets_the_slot_as_soon_as_it_is_freed(db: Database):
     finally:
         holder.close()
         waiter.close()
+
+
+def test_servers_of_one_fleet_keep_their_own_slots_and_fleets_share_a_server_by_its_name(db: Database):
+    """Two fleet servers on one PostgreSQL keep a limit each; a second fleet that names the server the same
+    shares its slots."""
+    a1, b1, a2 = connect(db, True), connect(db, True), connect(db, True)
+    try:
+        assert take_slot(a1, 1, lambda holders: None, server="a") == 0
+        assert take_slot(b1, 1, lambda holders: None, server="b") == 0  # b's slot: free although a's is taken
+        told: list[list[int]] = []
+
+        def give_up() -> None:
+            raise Stop
+
+        with pytest.raises(Stop):  # the same name: a's only slot is taken
+            take_slot(a2, 1, told.append, give_up, server="a")
+        assert told == [[a1.info.backend_pid]]
+    finally:
+        for conn in (a1, b1, a2):
+            conn.close()

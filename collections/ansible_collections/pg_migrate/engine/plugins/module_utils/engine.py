@@ -231,7 +231,7 @@ def slot_connection(runner: Runner, result: dict):
 
     started = time.monotonic()
     try:
-        result["server_slot"] = take_slot(conn, params["per_server"], waiting, runner.check_stop)
+        result["server_slot"] = take_slot(conn, params["per_server"], waiting, runner.check_stop, server=server)
     except BaseException:
         conn.close()
         raise

@@ -208,7 +208,8 @@ def preflight_problems(statuses: dict[str, dict | None], on_standby) -> list[str
     problems, pending, reached = [], {}, {}
     for host, status in sorted(statuses.items()):
         server = (status or {}).get("server") or {}
-        if status and server.get("system_identifier") and server.get("database"):
+        # A streaming standby shares its primary's system identifier: it is its own case (below), not a copy.
+        if status and server.get("system_identifier") and server.get("database") and not is_standby(status):
             reached.setdefault((server["system_identifier"], server["database"]), []).append(host)
         plan = (status or {}).get("plan") or {}
         if not status:
