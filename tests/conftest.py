@@ -87,6 +87,8 @@ def latest_db(pg_server: localpg.Connection, latest_template: Database) -> Itera
 FIRST = {
     "tests/role/test_walkthrough.py": 0,
     "tests/role/test_field_trials.py": 1,
+    "tests/role/test_fleet_trials.py": 1,
+    "tests/role/test_field_trials_engine.py": 2,
     "tests/role/test_seed_backfill_playbooks.py": 1,
     "tests/role/test_safety.py": 1,
     "tests/role/test_poolers.py": 2,
