@@ -75,6 +75,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from None
         result.update(outcome)
         result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
+        job = self._task.args.get("job") or {}
+        if self._task.args.get("phase") == "finish" and isinstance(job.get("duration_ms"), (int, float)):
+            result["duration_ms"] = job["duration_ms"]  # the background job's run, not this task's
         if settings.get("action") == "migrate" and not check and not outcome.get("deferred"):
             # In a fleet rollout: this database is finished; the in-progress fleet report says so at once.
             record_fleet_progress(task_vars, host, dict(result, action="migrate"))

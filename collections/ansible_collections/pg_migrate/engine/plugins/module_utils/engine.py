@@ -276,6 +276,7 @@ def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
     """Connect RUNNER with CONN_PARAMS, run its action, close: the run's result (a failure in result["msg"])."""
     params = runner.params
     result = new_result(params)
+    started = time.monotonic()
     try:
         # In autocommit, so the driver's own session settings (datestyle) are no open transaction: a
         # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
@@ -297,4 +298,6 @@ def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
             runner.conn.close()
     if runner.lock_waited_s >= 1:
         result["lock_waited_s"] = runner.lock_waited_s
+    # The run's own time (on the host path the job's: the task that reports it only reads its result).
+    result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
     return result

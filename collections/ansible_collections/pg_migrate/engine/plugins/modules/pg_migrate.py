@@ -249,6 +249,10 @@ verification:
       O(expected), the live catalog; or error when it could not run.
   returned: with O(verify_schema=true) after a successful migrate, and for O(action=verify)
   type: dict
+duration_ms:
+  description: How long the run took, connection to close, in milliseconds.
+  returned: always
+  type: float
 health:
   description: The health gate's verdict (value, max, passed, message).
   returned: with O(health_query) after a successful migrate
