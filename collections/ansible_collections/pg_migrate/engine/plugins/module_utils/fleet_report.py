@@ -78,7 +78,9 @@ def pending_entry(host: str, variables: dict, wave: int, preflight: dict) -> dic
     """A database of an in-progress report: not finished (yet), at the version the preflight read."""
     entry = database_entry(host, {**variables, "__pg_migrate_run": None}, wave, preflight)
     if entry["state"] == NOT_ATTEMPTED:
-        entry["state"] = PENDING
+        # Not finished: where it stands is not known until its run says (an interrupted run may have
+        # committed some of its migrations, each atomically).
+        entry.update(state=PENDING, version_after=None)
     entry["pending_versions"] = list(preflight.get("pending") or [])
     return entry
 
