@@ -22,7 +22,7 @@ import yaml
 from tests.ansible_run import ROOT, PlaybookRun, command, playbook_env
 from tests.pgdb import Database
 from tests.role.conftest import RoleTemplates
-from tests.role.test_fleet import FLEET_VARS, Fleet, states
+from tests.role.test_fleet import FLEET_VARS, TINY_CHANGESET_VARS, Fleet, states
 
 __all__ = [
     "BROKEN_FOR_V002",
@@ -44,18 +44,6 @@ __all__ = [
 
 # Makes V002__policy_as_data.sql fail on a database at V001 (see test_fleet.py).
 BROKEN_FOR_V002 = "INSERT INTO xp_rules (rule_key, xp_amount) VALUES ('legacy', 10)"
-
-# Settings that let a fleet run a change set of the test's own (no XP schema to verify, no extension needed).
-TINY_CHANGESET_VARS = (
-    "-e",
-    "pg_migrate_verify_schema=false",
-    "-e",
-    '{"pg_migrate_required_extensions": []}',
-    "-e",
-    "pg_migrate_expected_schema=",
-    "-e",
-    "pg_migrate_probes=",
-)
 
 
 def tiny_changeset(directory: Path, scripts: dict[str, str]) -> tuple[str, ...]:

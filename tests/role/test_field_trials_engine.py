@@ -16,17 +16,7 @@ import pytest
 from tests.conftest import _drop_database, _new_database
 from tests.pgdb import Database
 from tests.role.conftest import advisory_locks, both_paths, history
-
-
-def _wait_for(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
+from tests.role.test_field_trials import _wait_for
 
 # --- pg_migrate_run_timeout ---------------------------------------------------------------------------------
 SLEEP = 30  # seconds V006 sleeps; the run is given 3

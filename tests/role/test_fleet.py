@@ -101,6 +101,19 @@ FLEET_VARS = {
 }
 
 
+# Settings that let a fleet run a change set of the test's own (no XP schema to verify, no extension needed).
+TINY_CHANGESET_VARS = (
+    "-e",
+    "pg_migrate_verify_schema=false",
+    "-e",
+    '{"pg_migrate_required_extensions": []}',
+    "-e",
+    "pg_migrate_expected_schema=",
+    "-e",
+    "pg_migrate_probes=",
+)
+
+
 def states(report: dict) -> dict[str, str]:
     return {entry["host"]: entry["state"] for entry in report["databases"]}
 
@@ -235,14 +248,7 @@ def test_no_more_than_k_databases_of_one_server_are_migrated_at_once(make_fleet,
             '{"pg_migrate_fleet_waves": ["100%"]}',
             "-e",
             f"pg_migrate_migrations_dir={migrations}",
-            "-e",
-            "pg_migrate_verify_schema=false",
-            "-e",
-            '{"pg_migrate_required_extensions": []}',
-            "-e",
-            "pg_migrate_expected_schema=",
-            "-e",
-            "pg_migrate_probes=",
+            *TINY_CHANGESET_VARS,
         ).assert_ok()
     finally:
         stop.set()
