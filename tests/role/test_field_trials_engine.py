@@ -173,3 +173,27 @@ def test_a_refused_run_names_the_lock_holder_of_its_own_database_only(db: Databa
             conn.close()
         _drop_database(other)
     assert history(db) == []
+
+
+@pytest.mark.parametrize("playbook", ["migrate.yml", "backfill.yml"])
+def test_the_password_is_not_shown_with_the_task_arguments_on_the_host_path(
+    db: Database, play, migrated, playbook: str
+):
+    """The host path hands the password to the tasks that need it on the managed host (the job's watch, the
+    backfill's batches): a callback that shows task arguments (display_args_to_stdout here; AWX records them
+    in its job events) must not get it, nor may module defaults carry it into the other tasks."""
+    password = db.server.password
+    assert password
+    if playbook == "backfill.yml":
+        migrated("005", seeds=True).load_claims(200)  # the backfill's batches run on the managed host
+    run = play(
+        playbook,
+        "-e",
+        "pg_migrate_execution=host",
+        "-e",
+        "pg_migrate_seeds_enabled=true",
+        env={"ANSIBLE_DISPLAY_ARGS_TO_STDOUT": "true"},
+    ).assert_ok()
+    ran = "Follow the job until it ends" if playbook == "migrate.yml" else "Run the backfill in batches"
+    assert ran in run.raw  # the task that takes the password ran
+    assert password not in run.raw

@@ -182,6 +182,9 @@ class ActionModule(ActionBase):
         job = dict(self._task.args.get("job") or {})
         if job.get("job_lost"):
             connection = {key: self._task.args[key] for key in CONNECTION_OPTIONS if key in self._task.args}
+            if "login_password" not in connection and "pg_migrate_login_password" in task_vars:
+                # Not a task argument (a callback that shows task arguments would show it): read here.
+                connection["login_password"] = self._templar.template(task_vars["pg_migrate_login_password"])
             params = engine_params(
                 settings, connection, settings["changeset"], host, "plan", preflight=False, verify_schema=False
             )
