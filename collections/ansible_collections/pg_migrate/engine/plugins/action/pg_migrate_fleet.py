@@ -73,12 +73,22 @@ class ActionModule(ActionBase):
             return default
         return self._templar.template(task_vars[name])
 
-    def _host_var(self, task_vars: dict, host: str, name: str, default=None):
-        variables = task_vars["hostvars"][host]
+    def _variables_of(self, task_vars: dict, hosts: list[str]) -> dict:
+        """Each host's variables, looked up once: every hostvars[host] lookup computes all of that host's
+        variables again (a fleet's largest cost in this action)."""
+        if getattr(self, "_hosts_variables", None) is None:
+            self._hosts_variables = {}
+        hostvars = task_vars["hostvars"]
+        for host in hosts:
+            if host not in self._hosts_variables:
+                self._hosts_variables[host] = hostvars[host]
+        return {host: self._hosts_variables[host] for host in hosts}
+
+    def _host_var(self, variables, name: str, default=None):
         return self._templar.template(variables[name]) if name in variables else default
 
     def _run_of(self, task_vars: dict, host: str) -> dict | None:
-        variables = task_vars["hostvars"][host]
+        variables = self._variables_of(task_vars, [host])[host]
         return variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
 
     def _reports_dir(self, task_vars: dict) -> str:
@@ -98,16 +108,16 @@ class ActionModule(ActionBase):
             allowed = budget(setting, len(hosts))
         except (TypeError, ValueError) as exc:
             raise AnsibleActionFail("fleet preflight: %s. Nothing was changed." % exc) from None
+        variables_of = self._variables_of(task_vars, hosts)
         statuses = {host: self._run_of(task_vars, host) for host in hosts}
         fleet_wide = {
-            host: {
-                name: self._host_var(task_vars, host, name)
-                for name in FLEET_WIDE
-                if name in task_vars["hostvars"][host]
-            }
-            for host in hosts
+            host: {name: self._host_var(variables, name) for name in FLEET_WIDE if name in variables}
+            for host, variables in variables_of.items()
         }
-        on_standby = {host: str(self._host_var(task_vars, host, "pg_migrate_on_standby", "skip")) for host in hosts}
+        on_standby = {
+            host: str(self._host_var(variables, "pg_migrate_on_standby", "skip"))
+            for host, variables in variables_of.items()
+        }
         problems = differing_settings(fleet_wide) + preflight_problems(statuses, on_standby.get)
         cut = waves(hosts, sizes)
         for problem in problems:
@@ -150,7 +160,7 @@ class ActionModule(ActionBase):
 
     def _entries(self, task_vars: dict, preflight: dict, finished: bool) -> list[dict]:
         wave_of = {host: number for number, wave in enumerate(preflight["waves"], start=1) for host in wave}
-        hostvars = task_vars["hostvars"]
+        hostvars = self._variables_of(task_vars, preflight["hosts"])
         check = bool(preflight.get("check_mode"))
         entries = []
         for host in preflight["hosts"]:
@@ -168,7 +178,7 @@ class ActionModule(ActionBase):
 
     def _write(self, task_vars: dict, preflight: dict, finished: bool) -> dict:
         databases = self._entries(task_vars, preflight, finished)
-        hostvars = task_vars["hostvars"]
+        hostvars = self._variables_of(task_vars, preflight["hosts"])
         halt = ""
         if finished:
             halt = halt_reason_of(preflight, {entry["host"]: hostvars[entry["host"]] for entry in databases})
@@ -221,7 +231,7 @@ class ActionModule(ActionBase):
                 latest = target
             row = {
                 "host": host,
-                "database": task_vars["hostvars"][host].get("pg_migrate_db"),
+                "database": self._variables_of(task_vars, [host])[host].get("pg_migrate_db"),
                 "version": before,
                 "pending": list(plan.get("pending_versions") or []),
                 "drift": [

@@ -252,7 +252,9 @@ def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         if deferrable and would_change(runner):
             result["deferred"] = True
             return
-        if params["per_server"] > 0 and not check and params["action"] in ("migrate", "rollback"):
+        slotted = params["per_server"] > 0 and not check and params["action"] in ("migrate", "rollback")
+        # A run with nothing to do changes nothing: it needs no slot (nor the slot's connection).
+        if slotted and would_change(runner):
             slot = slot_connection(runner, result)
         ACTIONS[params["action"]](runner, result, check, diff)
     except RunFailed as failure:

@@ -76,7 +76,9 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict, check
 
 def pending_entry(host: str, variables: dict, wave: int, preflight: dict) -> dict:
     """A database of an in-progress report: not finished (yet), at the version the preflight read."""
-    entry = database_entry(host, {**variables, "__pg_migrate_run": None}, wave, preflight)
+    # Only the names it needs: copying a host's variables would render every one of them.
+    names = {name: variables.get(name) for name in ("pg_migrate_fleet_server", "pg_migrate_db")}
+    entry = database_entry(host, names, wave, preflight)
     if entry["state"] == NOT_ATTEMPTED:
         # Not finished: where it stands is not known until its run says (an interrupted run may have
         # committed some of its migrations, each atomically).
