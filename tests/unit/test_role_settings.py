@@ -8,6 +8,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils import fleet
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils import role_settings, run_memo
 from tests.unit.plugins import COLLECTIONS
 
@@ -20,23 +21,49 @@ def private_memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_memo.C, "DEFAULT_LOCAL_TMP", str(tmp_path / "ansible-local"))
 
 
-def test_the_action_reads_the_same_settings_the_role_passes_to_its_job_tasks():
-    """vars/main.yml builds __pg_migrate_settings for the host path's finish; the action reads the same names."""
-    passed = yaml.safe_load((ROLE / "vars/main.yml").read_text())["__pg_migrate_settings"]
-    assert list(passed) == list(role_settings.NAMES)
-    for name, template in passed.items():
-        assert f"pg_migrate_{name}" in template
-        assert ("| bool" in template) == (name in role_settings.BOOLEANS), name
-        assert ("| string" in template) == (name in role_settings.TEXTS), name
-
-
-def test_every_setting_and_connection_variable_is_in_the_argument_spec():
+def test_every_setting_is_declared_once_in_the_argument_spec_with_its_default_beside_it():
+    """meta/argument_specs.yml declares every setting (type, default, choices, description); the run's
+    settings are read from it, and defaults/main.yml only repeats each default (Ansible needs the file)."""
     options = role_settings.role_options()
     assert Path(role_settings.ARGUMENT_SPECS) == ROLE / "meta/argument_specs.yml"
-    variables = [role_settings.PREFIX + name for name in role_settings.NAMES]
-    variables += list(role_settings.CONNECTION_VARIABLES.values())
-    missing = [name for name in variables if name not in options]
-    assert missing == []
+    names = role_settings.setting_names()
+    connection = set(role_settings.CONNECTION_VARIABLES.values())
+    assert {role_settings.PREFIX + name for name in names} | connection | {"pg_migrate_fail_host"} == set(options)
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert set(defaults) == set(options)
+    # A default that is a template is declared as it reads ("<playbook directory>/migrations").
+    readable = {"{{ playbook_dir }}": "<playbook directory>", "{{ pg_migrate_db }}": "<pg_migrate_db>"}
+    for name, option in options.items():
+        if not option.get("required"):
+            default = defaults[name]
+            for template, words in readable.items():
+                default = default.replace(template, words) if isinstance(default, str) else default
+            assert default == option.get("default"), name
+    # The fleet's default waves are the declaration's, not a copy of their own.
+    assert list(fleet.DEFAULT_WAVES) == options["pg_migrate_fleet_waves"]["default"]
+    settings = role_settings.settings_from_variables({name: options[name].get("default") for name in options}.get)
+    assert list(settings) == names and settings["fleet_canary_stops"] is True and settings["verify"] is True
+
+
+def test_a_new_setting_is_one_declaration_plus_its_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A setting added to the argument spec is validated, defaulted and handed to the run with no other list
+    to extend."""
+    spec = yaml.safe_load((ROLE / "meta/argument_specs.yml").read_text())
+    spec["argument_specs"]["main"]["options"]["pg_migrate_example_limit"] = {
+        "description": "An example.",
+        "type": "int",
+        "default": 7,
+    }
+    path = tmp_path / "argument_specs.yml"
+    path.write_text(yaml.safe_dump(spec))
+    monkeypatch.setattr(role_settings, "ARGUMENT_SPECS", str(path))
+    monkeypatch.setattr(role_settings.role_options, "__defaults__", (str(path),))
+    given = {"pg_migrate_db": "xp"}
+    validated = role_settings.validated_role_variables(given.get, given.__contains__)
+    assert role_settings.settings_from_variables(validated.get)["example_limit"] == 7
+    given["pg_migrate_example_limit"] = "nine"
+    with pytest.raises(AnsibleActionFail, match="pg_migrate_example_limit"):
+        role_settings.validated_role_variables(given.get, given.__contains__)
 
 
 def test_settings_are_normalised_as_the_role_does():

@@ -137,6 +137,8 @@ class ActionModule(ActionBase):
                     "changed": bool(run.get("copied")),
                     "deferred": True,
                     "changeset": changeset,
+                    # Validated once, here: the finish task gets them back as they are (no second road).
+                    "settings": handover(settings),
                     "job_token": uuid.uuid4().hex[:12],
                     "summary": [],
                     "warnings": warnings,
@@ -162,6 +164,7 @@ class ActionModule(ActionBase):
         staged = {
             "changed": bool(run.get("copied")) and not check,
             "changeset": changeset,
+            "settings": handover(settings),
             "warnings": warnings,
             "scripts_dir": params["scripts_dir"],
             "staging": params["scripts_dir"] if check else "",
@@ -312,6 +315,12 @@ class RunStopper:
             detail = ""
         outcome["msg"] = self.message + (" As it stopped, the run said: %s" % detail if detail else "")
         return outcome
+
+
+def handover(settings: dict) -> dict:
+    """The validated settings for the host path's finish task, without what preparation derived from them
+    (the parsed verification documents travel on their own)."""
+    return {key: value for key, value in settings.items() if not key.endswith("_document")}
 
 
 def seeds_disabled(host: str, database: str) -> str:

@@ -1,9 +1,9 @@
-# pg_migrate: the role's variables as pg_migrate_run reads them, in one place. The action reads them from the
-# task's variables itself instead of taking a templated dict as its argument: a forked Ansible worker compiles
-# every template it renders anew, and a dict of ~45 "{{ pg_migrate_... }}" entries (plus nine connection
-# options in module_defaults) was most of a database's CPU in a fleet. Read this way, only the variables whose
-# values are templates are compiled. roles/pg_migrate/vars/main.yml builds the same dict for the tasks that
-# still pass it (the host path's job); tests/unit/test_role_settings.py keeps the two lists equal.
+# pg_migrate: the role's variables as pg_migrate_run reads them. Which variables there are, their types and
+# defaults come from one declaration, the role's meta/argument_specs.yml: a new setting is one entry there
+# (plus its default in defaults/main.yml, which a test keeps equal) and the code that uses it. The action
+# reads the variables from the task's variables itself instead of taking a templated dict as its argument: a
+# forked Ansible worker compiles every template it renders anew, so only the variables whose values are
+# templates are compiled. The host path's finish task gets the validated settings back from the first task.
 
 from __future__ import annotations
 
@@ -28,74 +28,8 @@ ARGUMENT_SPECS = os.path.join(
     "argument_specs.yml",
 )
 
-# Normalised as the role's vars/main.yml does with `| bool` and `| string`.
-BOOLEANS = frozenset(
-    (
-        "seeds_enabled",
-        "seed_force",
-        "allow_out_of_order",
-        "repair",
-        "verify",
-        "verify_schema",
-        "group_transactions",
-        "rehearse",
-        "lint",
-        "require_approval",
-        "approved",
-    )
-)
-TEXTS = frozenset(("target_version", "baseline_version", "squawk_pg_version"))
-NAMES = (
-    "action",
-    "execution",
-    "migrations_dir",
-    "seeds_enabled",
-    "seeds_dir",
-    "seed_force",
-    "backfill_script",
-    "backfill_batch_size",
-    "backfill_pause",
-    "backfill_progress_every",
-    "remote_dir",
-    "remote_owner",
-    "remote_group",
-    "remote_mode",
-    "history_schema",
-    "history_table",
-    "target_version",
-    "baseline_version",
-    "allow_out_of_order",
-    "repair",
-    "verify",
-    "verify_schema",
-    "expected_schema",
-    "probes",
-    "probe_lock_timeout",
-    "reports_dir",
-    "lock_timeout",
-    "statement_timeout",
-    "lock_retries",
-    "lock_retry_delay",
-    "advisory_lock_wait",
-    "group_transactions",
-    "run_timeout",
-    "progress_every",
-    "min_server_version",
-    "on_standby",
-    "required_extensions",
-    "rehearse",
-    "lint",
-    "squawk",
-    "squawk_pg_version",
-    "require_approval",
-    "approved",
-    "fleet_server",
-    "fleet_per_server",
-    "fleet_health_query",
-    "fleet_health_max",
-    "fleet_health_timeout",
-    "fleet_slot_db",
-)
+# The role's variables that are no setting of a run: the role's own tasks read them.
+ROLE_TASKS_ONLY = frozenset(("fail_host",))
 # The connection options of the engine and the role variable each comes from.
 CONNECTION_VARIABLES = {
     "login_db": "pg_migrate_db",
@@ -132,17 +66,34 @@ def validated_role_variables(value_of: Callable[[str], Any], defined: Callable[[
     return result.validated_parameters
 
 
-def normalised(name: str, value: Any) -> Any:
-    if name in BOOLEANS:
-        return boolean(value, strict=False)
-    if name in TEXTS:
+def setting_names(options: dict | None = None) -> list[str]:
+    """The settings of a run (names without the prefix), in the argument spec's order: every option but the
+    connection's and the role tasks' own."""
+    options = role_options() if options is None else options
+    connection = set(CONNECTION_VARIABLES.values())
+    return [
+        name[len(PREFIX) :]
+        for name in options
+        if name.startswith(PREFIX) and name not in connection and name[len(PREFIX) :] not in ROLE_TASKS_ONLY
+    ]
+
+
+def normalised(kind: str | None, value: Any) -> Any:
+    """VALUE as its declared type reads it: a bool from yes/no/true/1, a str from a number (a version given
+    as 3), an absent str as ""."""
+    if kind == "bool":
+        return boolean(value, strict=False) if value is not None else False
+    if kind == "str":
         return "" if value is None else str(value)
     return value
 
 
 def settings_from_variables(value_of: Callable[[str], Any]) -> dict:
     """The settings dict (names without the prefix) from VALUE_OF(variable name), which renders one variable."""
-    return {name: normalised(name, value_of(PREFIX + name)) for name in NAMES}
+    options = role_options()
+    return {
+        name: normalised(options[PREFIX + name].get("type"), value_of(PREFIX + name)) for name in setting_names(options)
+    }
 
 
 def connection_from_variables(value_of: Callable[[str], Any]) -> dict:
