@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 import localpg
+from tests.ansible_run import ROOT
 from tests.pgdb import Database
 from tests.role.conftest import RoleTemplates
 from tests.role.fleet_support import (
@@ -431,3 +432,22 @@ def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_ma
     ).assert_ok()
     assert set(versions(fleet).values()) == {"002"}, resumed.output[-3000:]
     assert fleet.report()["verdict"] == "complete"
+
+
+# --- the fleet's terminal output keys on what tasks do, not on their names -------------------------------------
+def test_a_copied_fleet_playbook_with_its_own_task_names_keeps_its_progress_lines(fleet_maker, tmp_path: Path):
+    changeset = tiny_changeset(tmp_path / "tiny", {"V001__table.sql": "CREATE TABLE renamed_probe (id int);\n"})
+    fleet = fleet_maker({"eu": 3}, at=None)
+    text = (ROOT / "playbooks" / "fleet.yml").read_text()
+    renamed = text.replace("Stop before this wave when the rollout must halt", "Gate").replace(
+        "Fleet summary", "Show the table"
+    )
+    assert renamed != text
+    copy = tmp_path / "our-fleet.yml"
+    copy.write_text(renamed)
+    run = fleet.play(str(copy), "-e", '{"pg_migrate_fleet_waves": [1, "100%"]}', *changeset, progress=True)
+    run.assert_ok()
+    assert "TASK [" not in run.output
+    assert re.search(r"wave 1/2 - eu-\S+ applied 000 -> 001 in \d+ ms \(1/3 done, 0 failed\)", run.output), run.raw
+    assert "wave 2/2" in run.output
+    assert run.output.count("fleet: complete - 3 databases: 3 applied") == 1  # the table once, not twice

@@ -23,9 +23,17 @@ requirements:
   - set as the stdout callback (ANSIBLE_STDOUT_CALLBACK or stdout_callback in ansible.cfg)
 """
 
+# Keyed on what tasks do, never on their names (a copied or renamed playbook keeps its progress lines).
 RUN_ACTIONS = ("pg_migrate.engine.pg_migrate_run", "pg_migrate_run")
-WAVE_TASK = "Stop before this wave"
-SUMMARY_TASKS = ("Fleet summary", "Fleet status table")
+FLEET_ACTIONS = ("pg_migrate.engine.pg_migrate_fleet", "pg_migrate_fleet")
+META_ACTIONS = ("ansible.builtin.meta", "meta")
+DEBUG_ACTIONS = ("ansible.builtin.debug", "debug")
+HALT_FILTER = "fleet_halt"
+
+
+def starts_a_wave(task) -> bool:
+    """The waves play's first task: the meta end_play that asks the fleet_halt filter whether to go on."""
+    return task.action in META_ACTIONS and any(HALT_FILTER in str(condition) for condition in task.when or [])
 
 
 class CallbackModule(DefaultCallback):
@@ -40,6 +48,7 @@ class CallbackModule(DefaultCallback):
         self.total = 0
         self.done = 0
         self.failed = 0
+        self.summary: list | None = None  # the fleet summary, printed once (the debug task shows it again)
 
     def _quiet(self) -> bool:
         return self._display.verbosity < 1
@@ -51,7 +60,7 @@ class CallbackModule(DefaultCallback):
         self._display.display("== %s" % play.get_name().strip())
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        if task.get_name().startswith(WAVE_TASK):
+        if starts_a_wave(task):
             self.wave += 1
             if self._quiet():
                 self._display.display("wave %d/%d" % (self.wave, self.waves or self.wave))
@@ -88,27 +97,30 @@ class CallbackModule(DefaultCallback):
         )
         return True
 
+    def _summary(self, result) -> bool:
+        """The fleet summary (the report's or the status's table) when RESULT carries it: printed once; the
+        task that shows it again (its debug) prints nothing more. True when RESULT was one of the two."""
+        outcome = result._result
+        if result._task.action in FLEET_ACTIONS and isinstance(outcome.get("summary"), list):
+            self.summary = outcome["summary"]
+            for line in self.summary:
+                self._display.display(str(line))
+            return True
+        return result._task.action in DEBUG_ACTIONS and self.summary is not None and outcome.get("msg") == self.summary
+
     def v2_runner_on_ok(self, result):
         outcome = result._result
         if "waves" in outcome and "problems" in outcome:  # the preflight's verdict
             self.waves, self.total = len(outcome["waves"]), len(outcome.get("hosts") or [])
         if not self._quiet():
             return super().v2_runner_on_ok(result)
-        if self._finished(result, False):
-            return None
-        if result._task.get_name() in SUMMARY_TASKS:
-            for line in outcome.get("msg") or []:
-                self._display.display(str(line))
+        self._finished(result, False) or self._summary(result)
         return None
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if not self._quiet():
             return super().v2_runner_on_failed(result, ignore_errors)
-        if self._finished(result, True) or ignore_errors:
-            return None
-        if result._task.get_name() in SUMMARY_TASKS:
-            for line in result._result.get("msg") or []:
-                self._display.display(str(line))
+        if self._finished(result, True) or ignore_errors or self._summary(result):
             return None
         return super().v2_runner_on_failed(result, ignore_errors)
 
