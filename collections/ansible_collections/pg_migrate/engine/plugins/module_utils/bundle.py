@@ -11,6 +11,7 @@ import pwd
 import tarfile
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import sha256_hex
+from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
 
 BUNDLE_MODE = 0o640
 
@@ -97,11 +98,7 @@ def extract_bundle(
                     with open(path, "rb") as handle:
                         same = handle.read() == data
                 if not same:
-                    partial = path + ".partial"
-                    with open(partial, "wb") as handle:
-                        handle.write(data)
-                    os.chmod(partial, mode)
-                    os.replace(partial, path)
+                    write_atomically(path, data, mode)
                     written += 1
             if (uid, gid) != (-1, -1):
                 os.chown(path, uid, gid)

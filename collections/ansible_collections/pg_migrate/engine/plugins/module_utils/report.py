@@ -7,6 +7,7 @@ import os
 import re
 from xml.etree import ElementTree as ET
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
 from ansible_collections.pg_migrate.engine.plugins.module_utils.lint import findings_lines
 
 
@@ -320,10 +321,6 @@ def write_report_files(directory: str, name: str, json_text: str, junit_text: st
     paths = []
     for suffix, text in ((".json", json_text), (".junit.xml", junit_text)):
         path = os.path.join(directory, name + suffix)
-        partial = path + ".partial"
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
+        write_atomically(path, text)
         paths.append(path)
     return paths

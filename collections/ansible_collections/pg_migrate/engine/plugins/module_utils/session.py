@@ -22,6 +22,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
     session_ended,
     sqlstate_of,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
 from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import refuse_transaction_pooling
 
 CLIENT_CHECK_INTERVAL = "5s"
@@ -349,9 +350,7 @@ class Runner:
             return
         state = dict(state, action=self.params["action"], pid=os.getpid(), boot_id=boot_id(), since=time.time())
         try:
-            with open(path + ".tmp", "w") as handle:
-                json.dump(state, handle)
-            os.replace(path + ".tmp", path)
+            write_atomically(path, json.dumps(state))
             self.progress_written = True
         except OSError:
             pass  # progress is a courtesy: never fail a migration over it

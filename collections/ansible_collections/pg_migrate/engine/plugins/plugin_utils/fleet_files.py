@@ -10,9 +10,9 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically as write_file
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import STATES
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import (
     IN_PROGRESS,
@@ -27,13 +27,8 @@ LOCK = ".fleet.lock"
 
 
 def write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=directory, prefix=".fleet-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(scratch, 0o644)
-    os.replace(scratch, path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_file(path, text)
 
 
 @contextlib.contextmanager

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from typing import TypeVar
 
 from ansible import constants as C
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
 
 T = TypeVar("T")
 
@@ -51,10 +52,8 @@ def remembered(kind: str, key: object, compute: Callable[[], T], memo_dir: str |
     value = compute()
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        handle, scratch = tempfile.mkstemp(dir=directory, prefix=".%s-" % kind)
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(scratch, path)  # whole or absent: a parallel worker never reads half a file
+        # Whole or absent: a parallel worker never reads half a file.
+        write_atomically(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 0o600)
     except OSError:
         pass  # a memo that cannot be written only costs the next worker the same work again
     return value
