@@ -10,7 +10,6 @@ runs' results, whatever happened (also after a halt). phase=status summarises a 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import uuid
 
@@ -43,6 +42,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report imp
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files import (
+    json_text,
     paths,
     unfinished_rollout,
     write_atomically,
@@ -153,9 +153,8 @@ class ActionModule(ActionBase):
         if not check and not problems:
             # From here on the reports directory describes this rollout: an in-progress report whose resume
             # list is every database not yet finished (each run takes itself off as it finishes).
-            directory = self._reports_dir(task_vars)
             self._write(task_vars, preflight, finished=False)
-            preflight["reports_dir"] = directory
+            preflight["reports_dir"] = self._reports_dir(task_vars)
         return preflight
 
     def _entries(self, task_vars: dict, preflight: dict, finished: bool) -> list[dict]:
@@ -265,7 +264,7 @@ class ActionModule(ActionBase):
                 "still_to_do": unfinished.get("still_to_do") or [],
             }
         path = os.path.join(directory, "fleet-status.json")
-        write_atomically(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_atomically(path, json_text(report))
         lines = ["fleet status: %d databases, latest version %s" % (len(rows), latest or "?")]
         lines += ["  at %-8s %d database(s)" % (version, count) for version, count in report["versions"].items()]
         lines.append("  behind: %s" % (", ".join(behind) if behind else "none"))

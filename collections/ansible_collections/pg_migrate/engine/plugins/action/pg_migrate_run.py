@@ -31,7 +31,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
 from ansible_collections.pg_migrate.engine.plugins.module_utils.progress import note_line, stopped_run_message
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report import lost_job_state
 from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import ReportNotWritten, conclude
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
     CONNECTION_OPTIONS,
@@ -66,13 +66,12 @@ class ActionModule(ActionBase):
         settings = self._settings(task_vars)
         check = bool(self._play_context.check_mode)
         started = time.monotonic()
-        try:
-            if self._task.args.get("phase", "start") == "finish":
-                outcome = self._finish(settings, host, task_vars)
-            else:
-                outcome = self._start(settings, host, check, task_vars)
-        except ReportNotWritten as exc:
-            raise AnsibleActionFail(str(exc)) from None
+        # A report that cannot be written fails the run in its result (conclusion.py), never as an exception:
+        # the result still says what the run did.
+        if self._task.args.get("phase", "start") == "finish":
+            outcome = self._finish(settings, host, task_vars)
+        else:
+            outcome = self._start(settings, host, check, task_vars)
         result.update(outcome)
         result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
         job = self._task.args.get("job") or {}

@@ -25,7 +25,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import (
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
 from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
-from ansible_collections.pg_migrate.engine.plugins.module_utils.health import health_gate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.health import DEFAULT_TIMEOUT, health_gate
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
 from ansible_collections.pg_migrate.engine.plugins.module_utils.preflight import (
@@ -266,7 +266,7 @@ def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
             result["verification"] = verification(runner)
         if "msg" not in result and params.get("health_query") and params["action"] == "migrate" and not check:
             result["health"] = health_gate(
-                runner, params["health_query"], params["health_max"], params.get("health_timeout") or "5s"
+                runner, params["health_query"], params["health_max"], params.get("health_timeout") or DEFAULT_TIMEOUT
             )
     finally:
         if slot is not None:

@@ -103,6 +103,16 @@ def verdict_of(counts: dict, halt: str, problems: list[str], check: bool, finish
     return ("would " + {"halted": "halt", "failed": "fail", "complete": "complete"}[verdict]) if check else verdict
 
 
+def counts_of(databases: list[dict]) -> dict:
+    """How many databases are in each state."""
+    return {state: sum(1 for entry in databases if entry["state"] == state) for state in STATES}
+
+
+def still_to_do_of(databases: list[dict]) -> list[str]:
+    """The hosts of the resume list: failed, not attempted, not finished (in rollout order)."""
+    return [entry["host"] for entry in databases if entry["state"] in STILL_TO_DO]
+
+
 def build_report(
     databases: list[dict],
     waves: list[list[str]],
@@ -114,7 +124,7 @@ def build_report(
     finished: bool = True,
 ) -> dict:
     """The fleet report. RUN: the rollout's run_id and started_at (and finished_at once it finished)."""
-    counts = {state: sum(1 for entry in databases if entry["state"] == state) for state in STATES}
+    counts = counts_of(databases)
     verdict = verdict_of(counts, halt, problems, check, finished)
     by_host = {entry["host"]: entry for entry in databases}
     wave_lines = []
@@ -150,7 +160,7 @@ def build_report(
         "counts": counts,
         "waves": wave_lines,
         "databases": databases,
-        "still_to_do": [entry["host"] for entry in databases if entry["state"] in STILL_TO_DO],
+        "still_to_do": still_to_do_of(databases),
     }
 
 

@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Iterator
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically as write_file
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import STATES
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import (
     IN_PROGRESS,
-    STILL_TO_DO,
+    counts_of,
     html_page,
     junit,
+    still_to_do_of,
 )
 
 REAL = ("fleet.json", "fleet.junit.xml", "fleet.html", "fleet.resume")
@@ -27,8 +27,14 @@ LOCK = ".fleet.lock"
 
 
 def write_atomically(path: str, text: str) -> None:
+    """module_utils.files.write_atomically, creating the reports directory first."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_file(path, text)
+
+
+def json_text(report: dict) -> str:
+    """A report as the fleet's JSON files lay it out."""
+    return json.dumps(report, indent=2, sort_keys=True) + "\n"
 
 
 @contextlib.contextmanager
@@ -55,7 +61,7 @@ def write_report(directory: str, report: dict) -> list[str]:
     """Every file of REPORT (check mode: fleet.check.*, no resume list); the paths written."""
     files = paths(directory, bool(report.get("check_mode")))
     with locked(directory):
-        write_atomically(files[0], json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_atomically(files[0], json_text(report))
         write_atomically(files[1], junit(report))
         write_atomically(files[2], html_page(report))
         if len(files) > 3:
@@ -65,9 +71,8 @@ def write_report(directory: str, report: dict) -> list[str]:
 
 def recount(report: dict) -> None:
     """Counts and the resume list of REPORT after an entry changed (an in-progress report)."""
-    databases = report["databases"]
-    report["counts"] = {state: sum(1 for entry in databases if entry["state"] == state) for state in STATES}
-    report["still_to_do"] = [entry["host"] for entry in databases if entry["state"] in STILL_TO_DO]
+    report["counts"] = counts_of(report["databases"])
+    report["still_to_do"] = still_to_do_of(report["databases"])
 
 
 def record_finished(directory: str, run_id: str, host: str, entry_of: Callable[[dict], dict]) -> bool:
@@ -87,7 +92,7 @@ def record_finished(directory: str, run_id: str, host: str, entry_of: Callable[[
             if entry["host"] == host:
                 report["databases"][index] = entry_of(entry)
         recount(report)
-        write_atomically(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_atomically(path, json_text(report))
         write_atomically(os.path.join(directory, REAL[3]), resume_text(report))
     return True
 
