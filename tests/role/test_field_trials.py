@@ -266,12 +266,15 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
 
     def scan() -> None:
         while not done.is_set():
-            for path in tmp_path.rglob("*"):
-                try:
-                    if path.is_file() and not path.is_symlink() and password in path.read_bytes():
-                        found.append(str(path))
-                except OSError:
-                    pass  # removed while we looked
+            # os.walk, not rglob: a directory removed mid-walk (Ansible's temp dirs) ended rglob's scan thread.
+            for folder, _dirs, names in os.walk(tmp_path):
+                for name in names:
+                    path = Path(folder) / name
+                    try:
+                        if path.is_file() and not path.is_symlink() and password in path.read_bytes():
+                            found.append(str(path))
+                    except OSError:
+                        pass  # removed while we looked
             time.sleep(0.05)
 
     scanner = threading.Thread(target=scan)
