@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The naming and marker rules are the engine's own (collections/ is on sys.path: tests/conftest.py).
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named
-from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import NO_TRANSACTION_MARKER
-from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import scripts_named
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import NO_TRANSACTION_MARKER
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (
     script_is_transactional as is_transactional,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "files" / "migrations"

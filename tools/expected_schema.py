@@ -3,9 +3,9 @@
 
 It applies the migrations one at a time to a scratch database (psql, each as the role runs it),
 reads the catalogs after each step with the engine's own catalog query (CATALOG_SQL of the collection's
-plugins/module_utils/queries.py), and records every object with the version that creates it (`since`) and, when a later
-version drops or changes it, the version where that state ends (`until`). Review the diff of the
-file like code: it is what verification holds every database to.
+plugins/module_utils/run/queries.py), and records every object with the version that creates it
+(`since`) and, when a later version drops or changes it, the version where that state ends (`until`).
+Review the diff of the file like code: it is what verification holds every database to.
 
     python3 tools/expected_schema.py write    # regenerate the file (starts a disposable server)
     python3 tools/expected_schema.py check    # exit 1 when the file is out of date
@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # The collection's Python code imports itself as ansible_collections.pg_migrate.engine...
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.catalog import CATALOG_KINDS  # noqa: E402
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named  # noqa: E402
-from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL  # noqa: E402
-from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import scripts_named  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (  # noqa: E402
     script_is_transactional,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.queries import CATALOG_SQL  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.catalog import CATALOG_KINDS  # noqa: E402
 
 MIGRATIONS = ROOT / "files" / "migrations"
 EXPECTED = ROOT / "files" / "verify" / "expected_schema.yml"

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The collection's Python code imports itself as ansible_collections.pg_migrate.engine...
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import scripts_named  # noqa: E402
-from ansible_collections.pg_migrate.engine.plugins.module_utils.lint import squawk_argv, transaction_groups  # noqa: E402
-from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import (  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import scripts_named  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import squawk_argv, transaction_groups  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (  # noqa: E402
     script_is_transactional,
 )
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import connect_to_db
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import changeset as discovery
-from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import ConnectOnly
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 from tests.pgdb import Database
 from tests.unit.plugins import load
 

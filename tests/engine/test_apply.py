@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import apply
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
 from tests.engine.conftest import history, new_result, run, tables, write_changeset
 from tests.pgdb import Database
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import apply, backfill
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply, backfill
 from tests.engine.conftest import run, write_changeset
 from tests.pgdb import Database
 

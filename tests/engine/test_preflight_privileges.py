@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import connect_to_db
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import apply
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import preflight
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
-from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import ConnectOnly
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 from tests.engine.conftest import connection_params, module_defaults, run, write_changeset
 from tests.pgdb import Database
 

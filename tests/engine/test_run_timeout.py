@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import apply
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
 from tests.engine.conftest import advisory_locks, history, run, tables, write_changeset
 from tests.pgdb import Database
 from tests.unit.plugins import load

@@ -1,4 +1,4 @@
-"""module_utils/server_slot.py against the real server: a fleet's per-server slots are advisory locks in one
+"""module_utils/run/server_slot.py against the real server: a fleet's per-server slots are advisory locks in one
 database of the server, so they hold across sessions (processes, controllers) and a dead session frees its slot."""
 
 from __future__ import annotations
@@ -8,7 +8,11 @@ import time
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.server_slot import SLOT_NAMESPACE, slot_key, take_slot
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.server_slot import (
+    SLOT_NAMESPACE,
+    slot_key,
+    take_slot,
+)
 from tests.engine.conftest import connect
 from tests.pgdb import Database
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import apply
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, StatementFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed, StatementFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
 from tests.engine.conftest import advisory_locks, connect, history, run, write_changeset
 from tests.pgdb import Database
 

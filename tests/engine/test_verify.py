@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import apply, verify
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import database_checks as verify
 from tests.engine.conftest import run, write_changeset
 from tests.pgdb import Database
 

@@ -1,4 +1,4 @@
-"""Verification below the playbook: the engine's own catalog query (module_utils/queries.py) against a database,
+"""Verification below the playbook: the engine's own catalog query (module_utils/run/queries.py) against a database,
 compared with the change set's expectations by the engine's own comparison (verify_catalog), and the change
 set's probes and verify scripts run the way verification runs them (each in a transaction rolled back)."""
 
@@ -9,15 +9,18 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.catalog import verify_catalog
-from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import active_expectations, in_force
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.catalog import verify_catalog
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.database_checks import (
+    active_expectations,
+    in_force,
+)
 from tests.ansible_run import ROOT
 from tests.changeset import changes
 from tests.pgdb import Database
 
 ROLE_FILES = ROOT / "collections/ansible_collections/pg_migrate/engine/roles/pg_migrate/files"
-from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.queries import CATALOG_SQL  # noqa: E402
 
 EXPECTED = yaml.safe_load((ROOT / "files/verify/expected_schema.yml").read_text())
 PROBES = yaml.safe_load((ROOT / "files/verify/probes.yml").read_text())

@@ -2,8 +2,8 @@
 
 The migration lock is a session advisory lock. Behind transaction pooling it stays on whichever pooled
 server session took it, so a run could report success, leave its lock behind and make every later run fail,
-and two runs would not exclude each other. The check (refuse_transaction_pooling in module_utils/pooling.py) is tested
-here directly, many times over, and through the playbooks, against a real PgBouncer in front of the test
+and two runs would not exclude each other. The check (refuse_transaction_pooling in module_utils/run/pooling.py)
+is tested here directly, many times over, and through the playbooks, against a real PgBouncer in front of the test
 server (tests/pgbouncer.py).
 """
 
@@ -18,8 +18,8 @@ import pytest
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import connect_to_db
 from psycopg import sql
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import pooling
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import pooling
 from tests.ansible_run import PlaybookRun, start_playbook
 from tests.pgbouncer import Bouncer, pgbouncer
 from tests.pgdb import Database

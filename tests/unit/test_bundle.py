@@ -1,4 +1,4 @@
-"""module_utils/bundle.py: the change set's tar for the managed host, written and unpacked."""
+"""module_utils/changeset/bundle.py: the change set's tar for the managed host, written and unpacked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import bundle, changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import bundle
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery as changeset
 
 ROOT = Path(__file__).resolve().parents[2]
 

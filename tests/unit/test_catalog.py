@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import catalog as verification
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import catalog as verification
 
 EXPECTED = {
     "extensions": [{"name": "btree_gist"}],

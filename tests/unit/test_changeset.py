@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery as changeset
 
 ROOT = Path(__file__).resolve().parents[2]
 

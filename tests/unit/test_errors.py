@@ -1,8 +1,8 @@
-"""The failure texts of module_utils/errors.py that more than one action uses."""
+"""The failure texts of module_utils/common/errors.py that more than one action uses."""
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import errors
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common import errors
 
 
 class LockTimeout(Exception):

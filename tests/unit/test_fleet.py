@@ -1,4 +1,4 @@
-"""module_utils/fleet.py and fleet_report.py: the rules of a fleet rollout."""
+"""module_utils/fleet/rules.py and fleet_report.py: the rules of a fleet rollout."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import fleet
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import build_report, html_page, junit
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import rules as fleet
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import build_report, html_page, junit
 
 
 def test_canaries_first_then_one_database_of_each_server_in_turn():

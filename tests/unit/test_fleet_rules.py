@@ -1,6 +1,6 @@
 """The fleet's rules as pure functions (issue 18): wave forms, exact shares, the waves Ansible is told to cut, a
 run that failed at Ansible's level, a missing preflight, a report that survives any server message, and the
-health gate's messages (module_utils/health.py on a real connection)."""
+health gate's messages (module_utils/run/health.py on a real connection)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import fleet, health
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import rules as fleet
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import (
     build_report,
     database_entry,
     junit,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import health
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 from tests.engine.conftest import Runners
 from tests.pgdb import Database
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import inputs
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings import checks as inputs
 
 
 @pytest.mark.parametrize("database", ["", "   ", None, "\t"])

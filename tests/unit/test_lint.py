@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import lint
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import lint
 
 
 def test_lint_groups_split_by_transaction_and_skip_empty():

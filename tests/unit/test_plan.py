@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import changeset as discovery
-from ansible_collections.pg_migrate.engine.plugins.module_utils import plan as guard
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import planner as guard
 
 
 def migration(version: str, checksum: str | None = None, revert: bool = True, transactional: bool = True) -> dict:

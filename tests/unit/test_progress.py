@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import progress as watch
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import job_progress as watch
 
 
 def test_watch_progress_line_names_the_script_its_place_and_time():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import report as reporting
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report import formats as reporting
 
 
 def test_check_mode_summary_names_versions_drift_and_findings():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import fleet
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import rules as fleet
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils import role_settings, run_memo
 from tests.unit.plugins import COLLECTIONS
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils import sql_analysis
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import sql_analysis
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,15 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import (
+    build_report,
+    database_entry,
+    now,
+    pending_entry,
+    summary_lines,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import (
     DEFAULT_WAVES,
     FLEET_WIDE,
     NOT_ATTEMPTED,
@@ -33,14 +41,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
     wave_sizes,
     waves,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import (
-    build_report,
-    database_entry,
-    now,
-    pending_entry,
-    summary_lines,
-)
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files import (
     json_text,
     paths,

@@ -21,7 +21,7 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.progress import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.job_progress import (
     died_without_result,
     finished_result,
     fresh_progress,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import halt_reason_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import halt_reason_of
 
 
 def fleet_halt(hosts: list, hostvars) -> str:

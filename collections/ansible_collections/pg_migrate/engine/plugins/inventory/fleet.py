@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import spread
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import spread
 
 DOCUMENTATION = r"""
 name: fleet

@@ -17,28 +17,31 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
     postgres_common_argument_spec,
 )
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
+    RunFailed,
+    unexpected_failure_message,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import (
     migrate_plan,
     run_migrate,
     run_plan,
     run_seed,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.backfill import run_backfill
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, unexpected_failure_message
-from ansible_collections.pg_migrate.engine.plugins.module_utils.health import DEFAULT_TIMEOUT, health_gate
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_rollback
-from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import ConnectOnly
-from ansible_collections.pg_migrate.engine.plugins.module_utils.preflight import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.backfill import run_backfill
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.health import DEFAULT_TIMEOUT, health_gate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import ConnectOnly
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.preflight import (
     connection_failure_message,
     preflight_failure_message,
     server_problems,
     standby_skip_message,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.queries import CATALOG_SQL, PREFLIGHT_SQL
-from ansible_collections.pg_migrate.engine.plugins.module_utils.rollback import run_rollback
-from ansible_collections.pg_migrate.engine.plugins.module_utils.server_slot import take_slot
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.module_utils.verify import run_verify
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.queries import CATALOG_SQL, PREFLIGHT_SQL
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.rollback import run_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.server_slot import take_slot
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.database_checks import run_verify
 
 
 def argument_spec() -> dict:

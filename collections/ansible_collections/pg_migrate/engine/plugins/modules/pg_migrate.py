@@ -334,14 +334,14 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import ensure_required_libs
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.bundle import extract_bundle
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.bundle import extract_bundle
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
     argument_spec,
     connection_settings,
     execute,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 HANDOFF_WAIT = 60.0

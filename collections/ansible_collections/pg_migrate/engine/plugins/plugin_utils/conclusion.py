@@ -1,11 +1,12 @@
 # pg_migrate: the controller's end of a run, whichever path ran it — reports written, summary lines, the
-# verdict. Used by the pg_migrate_run action plugin (both phases); the rules are in module_utils/outcome.py.
+# verdict. Used by the pg_migrate_run action plugin (both phases); the rules are in module_utils/report/run_report.py.
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.outcome import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.formats import run_junit, write_report_files
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.run_report import (
     run_lines,
     run_report,
     skipped_parts,
@@ -15,7 +16,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.outcome import (
     verify_lines,
     verify_report,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.report import run_junit, write_report_files
 
 # The role's action, as reports and messages name it, for the module's action.
 KIND = {"plan": "status"}

@@ -12,8 +12,8 @@ import json
 import os
 from collections.abc import Callable, Iterator
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically as write_file
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically as write_file
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import (
     IN_PROGRESS,
     counts_of,
     html_page,

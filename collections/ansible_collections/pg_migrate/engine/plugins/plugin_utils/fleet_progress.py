@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.utils.display import Display
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet_report import database_entry
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import database_entry
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files import record_finished
 
 display = Display()

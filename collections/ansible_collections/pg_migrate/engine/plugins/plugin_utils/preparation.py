@@ -13,16 +13,19 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.bundle import write_bundle
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.bundle import write_bundle
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import (
     build_changeset,
     changeset_problems_message,
     read_backfill,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import lint_groups, run_squawk
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import PGLAST_MISSING, pglast
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import argument_spec
-from ansible_collections.pg_migrate.engine.plugins.module_utils.inputs import input_problems, inputs_problems_message
-from ansible_collections.pg_migrate.engine.plugins.module_utils.lint import lint_groups, run_squawk
-from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import PGLAST_MISSING, pglast
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.checks import (
+    input_problems,
+    inputs_problems_message,
+)
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.run_memo import fingerprint, remembered
 
 CONNECTION_OPTIONS = (

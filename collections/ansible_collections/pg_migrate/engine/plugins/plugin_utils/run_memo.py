@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from ansible import constants as C
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically
 
 T = TypeVar("T")
 

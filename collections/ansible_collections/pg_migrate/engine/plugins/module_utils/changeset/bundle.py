@@ -10,8 +10,8 @@ import os
 import pwd
 import tarfile
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import sha256_hex
-from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import sha256_hex
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically
 
 BUNDLE_MODE = 0o640
 

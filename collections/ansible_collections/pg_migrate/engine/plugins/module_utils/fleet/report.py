@@ -1,5 +1,5 @@
 # pg_migrate: the fleet report - what happened to every database of a rollout, built from the runs' results
-# (module_utils/fleet.py decides the states), as fleet.json (schema_version 1, docs/fleet-report.md), a JUnit
+# (module_utils/fleet/rules.py decides the states), as fleet.json (schema_version 1, docs/fleet-report.md), a JUnit
 # file (one case per database), a self-contained HTML page, the terminal table and the resume file.
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import html
 import re
 from xml.sax.saxutils import escape, quoteattr
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import (
     APPLIED,
     CURRENT,
     FAILED,

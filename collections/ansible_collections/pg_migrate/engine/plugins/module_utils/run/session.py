@@ -15,15 +15,15 @@ import os
 import time
 from collections.abc import Callable
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     LOCK_NOT_AVAILABLE,
     RunFailed,
     StatementFailed,
     session_ended,
     sqlstate_of,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
-from ansible_collections.pg_migrate.engine.plugins.module_utils.pooling import refuse_transaction_pooling
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import refuse_transaction_pooling
 
 CLIENT_CHECK_INTERVAL = "5s"
 # The sessions that hold the run's advisory lock (a bigint key: objsubid 1) in this database: an advisory lock

@@ -25,8 +25,11 @@ import os
 import re
 from dataclasses import dataclass
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.sql_analysis import analyse_sql, is_transactional
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (
+    analyse_sql,
+    is_transactional,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
 
 BOM = "\ufeff"
 _NAME = re.compile(

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import is_applied, version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
     failure_message,
     lost_session_message,
     stopped_by,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_migrate
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import is_applied, version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_migrate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
 

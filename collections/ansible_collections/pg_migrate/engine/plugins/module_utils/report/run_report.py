@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.catalog import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import squawk_findings
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.formats import junit_xml, summary
+from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.catalog import (
     probe_checks,
     verification_summary,
     verify_catalog,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.lint import squawk_findings
-from ansible_collections.pg_migrate.engine.plugins.module_utils.report import junit_xml, summary
 
 NO_EXPECTED_SCHEMA = "schema comparison skipped: pg_migrate_expected_schema is not set"
 NO_PROBES = "probes skipped: pg_migrate_probes is not set"

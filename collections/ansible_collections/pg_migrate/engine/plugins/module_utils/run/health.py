@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import describe_db_error, sqlstate_of
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import describe_db_error, sqlstate_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 DEFAULT_TIMEOUT = "5s"
 TIMED_OUT = {

@@ -11,10 +11,14 @@ from __future__ import annotations
 import math
 import time
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import plan_at_latest
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed, StatementFailed, stopped_by
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import next_backfill_step
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
+    RunFailed,
+    StatementFailed,
+    stopped_by,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import next_backfill_step
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import plan_at_latest
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 BATCH_SETTINGS = "SELECT set_config('pg_migrate.batch_size', %s, true), set_config('pg_migrate.after', %s, true)"
 

@@ -7,8 +7,8 @@ import os
 import re
 from xml.etree import ElementTree as ET
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.files import write_atomically
-from ansible_collections.pg_migrate.engine.plugins.module_utils.lint import findings_lines
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import findings_lines
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically
 
 
 def _versions(items: list[dict]) -> str:

@@ -8,7 +8,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
 
 POOLING_CHECK_ROUNDS = 4  # rounds of the check; see docs/runbook.md, "Connection poolers (PgBouncer)"
 POOLING_CHECK_WAIT = 5.0  # seconds one step of the check's second connection may wait for a server session

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.apply import (
-    NOT_REHEARSED,
-    execute_outside_transaction,
-    render_diff,
-)
-from ansible_collections.pg_migrate.engine.plugins.module_utils.errors import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import highest_applied_below
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
     excerpt,
     lock_timeout_advice,
     stopped_by,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan import plan_rollback
-from ansible_collections.pg_migrate.engine.plugins.module_utils.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.module_utils.versions import highest_applied_below
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import (
+    NOT_REHEARSED,
+    execute_outside_transaction,
+    render_diff,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 
 def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
