@@ -11,7 +11,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_an
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (
     script_is_transactional as is_transactional,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "files" / "migrations"

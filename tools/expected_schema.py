@@ -33,7 +33,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discov
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (  # noqa: E402
     script_is_transactional,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key  # noqa: E402
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key  # noqa: E402
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.queries import CATALOG_SQL  # noqa: E402
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.catalog import CATALOG_KINDS  # noqa: E402
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.catalog import verify_catalog
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.database_checks import (
     active_expectations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import versions
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common import versions
 
 
 def test_versions_compare_numerically():

@@ -29,7 +29,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_an
     analyse_sql,
     is_transactional,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 
 BOM = "\ufeff"
 _NAME = re.compile(

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import NO_VERSION
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import NO_VERSION
 
 LOCK_NOT_AVAILABLE = "55P03"
 DUPLICATE_TABLE = "42P07"

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import (
     APPLIED_KINDS,
     NO_VERSION,
     is_applied,

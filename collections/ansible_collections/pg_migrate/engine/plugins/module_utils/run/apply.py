@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import is_applied, version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -17,6 +16,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     lost_session_message,
     stopped_by,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import is_applied, version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_migrate
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import highest_applied_below
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -14,6 +13,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     lock_timeout_advice,
     stopped_by,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import highest_applied_below
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import (
     NOT_REHEARSED,

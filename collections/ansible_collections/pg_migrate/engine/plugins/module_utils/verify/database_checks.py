@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.versions import (
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import describe_db_error, sqlstate_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import (
     NO_VERSION,
     applied_versions,
     current_version,
     version_key,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import describe_db_error, sqlstate_of
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 PROBE_STATEMENT_TIMEOUT = "30s"
