@@ -8,6 +8,13 @@ import ast
 import re
 from pathlib import Path
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
+    EXCERPT_CHARS,
+    describe_db_error,
+    excerpt,
+    unexpected_failure_message,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip, joined, line_of, one_line
 from tests.unit.plugins import PLUGINS
 
 # This repository's playbooks, by path or by name (fleet.yml is also the suffix of a fleet inventory file).
@@ -68,3 +75,49 @@ def test_the_scan_sees_messages_and_skips_documentation(tmp_path: Path):
     )
     found = [text for _line, text in message_texts(sample) if PROJECT_PLAYBOOK.search(text)]
     assert found == ["run playbooks/status.yml to see where it stands", "then run migrate.yml"]
+
+
+# --- common/messages.py: the one way a text is folded into a message ------------------------------------------
+
+
+def test_one_line_folds_every_run_of_white_space():
+    assert one_line("relation x\n  does not exist\t ") == "relation x does not exist"
+    assert one_line(ValueError("a\nb")) == "a b"
+    assert one_line("") == ""
+
+
+def test_one_line_cuts_after_folding():
+    assert one_line("a  b  c", 3) == "a b"
+    assert one_line("abcdef", 5, "...") == "ab..."
+    assert one_line("abcde", 5, "...") == "abcde"
+
+
+def test_clip_keeps_a_short_text_and_ends_a_cut_one_with_the_ellipsis():
+    assert clip("x" * 100, 100) == "x" * 100
+    assert clip("x" * 101, 100) == "x" * 100
+    assert clip("a\nb", 10) == "a\nb"  # cut only, not folded
+    assert clip("abcdefgh", 6, "...") == "abc..."
+    assert clip("abc", None) == "abc"
+
+
+def test_line_of_takes_a_line_of_the_stripped_text():
+    output = "\nTraceback (most recent call last):\n  File x\nModuleNotFoundError: psycopg\n\n"
+    assert line_of(output) == "Traceback (most recent call last):"
+    assert line_of(output, -1) == "ModuleNotFoundError: psycopg"
+    assert line_of("  \n", -1, "no output") == "no output"
+    assert line_of(None, 0, "rc 2") == "rc 2"
+
+
+def test_joined_puts_each_part_on_one_line():
+    assert joined(["a\n b", "c"]) == "a b; c"
+    assert joined(["x", "y"], " | ") == "x | y"
+    assert joined([]) == ""
+
+
+def test_the_engine_messages_fold_with_the_helper():
+    """The server's error, a statement's excerpt and a broken run's reason are folded as before the helper."""
+    assert excerpt("\n-- why\nSELECT   1;\nSELECT 2;") == "SELECT   1;"
+    long = "UPDATE t SET " + "x" * 200
+    assert excerpt(long) == long[:157] + "..." and len(excerpt(long)) == EXCERPT_CHARS
+    assert describe_db_error(RuntimeError("first\nLINE 1: select")) == "first"
+    assert "broke off: RuntimeError: a b. " in unexpected_failure_message("verify", "db", RuntimeError(" a\n b "))

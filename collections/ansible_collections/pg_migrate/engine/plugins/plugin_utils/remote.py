@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import line_of
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import DIR_MODES
 
 MODULE = "pg_migrate.engine.pg_migrate"
@@ -45,8 +46,6 @@ class RemoteRun:
                 self.action._remove_tmp_path(shell.tmpdir)
         result.pop("invocation", None)  # the module's arguments include the login password
         if result.get("failed") and not result.get("msg"):
-            detail = (result.get("module_stderr") or result.get("module_stdout") or "").strip().splitlines()
-            result["msg"] = "the pg_migrate module failed on the managed host: %s" % (
-                detail[-1] if detail else "no output"
-            )
+            output = result.get("module_stderr") or result.get("module_stdout")
+            result["msg"] = "the pg_migrate module failed on the managed host: %s" % line_of(output, -1, "no output")
         return result

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip, line_of, one_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import NO_VERSION
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -37,7 +38,7 @@ def error_kind(exc: BaseException) -> str:
 def describe_db_error(exc: BaseException) -> str:
     """The server's message with DETAIL and HINT; never the statement text or a password."""
     diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) or str(exc).split("\n", maxsplit=1)[0]
+    primary = getattr(diag, "message_primary", None) or line_of(exc)
     parts = [primary]
     for label, attribute in (("DETAIL", "message_detail"), ("HINT", "message_hint")):
         value = getattr(diag, attribute, None)
@@ -53,7 +54,7 @@ def excerpt(statement_text: str) -> str:
     code_lines = [line for line in lines if not line.startswith("--")]
     if code_lines:
         first = code_lines[0]
-    return first if len(first) <= EXCERPT_CHARS else first[: EXCERPT_CHARS - 3] + "..."
+    return clip(first, EXCERPT_CHARS, "...")
 
 
 class StatementFailed(Exception):
@@ -145,7 +146,7 @@ def failure_message(failure: StatementFailed, action: str, from_version: str | N
 
 def lost_session_message(database: str, script: str, exc: BaseException, left_invalid: list[str]) -> str:
     """A marked script whose session ended under it: what stayed, what it left, what to do."""
-    detail = " ".join(str(exc).split()) or exc.__class__.__name__
+    detail = one_line(exc) or exc.__class__.__name__
     message = (
         "the session running %s on %s ended under it: %s: %s. This script runs outside a transaction: statements "
         "before the interrupted one stayed committed, and the run is recorded as failed."
@@ -163,7 +164,7 @@ def lost_session_message(database: str, script: str, exc: BaseException, left_in
 
 def unexpected_failure_message(action: str, database: str, exc: BaseException, script: str | None = None) -> str:
     """What an operator needs when the run broke off for a reason no script caused."""
-    detail = " ".join(str(exc).split()) or exc.__class__.__name__
+    detail = one_line(exc) or exc.__class__.__name__
     if script:
         detail += ". It was running %s" % script
     advice = {
