@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime
 import os
 import uuid
+from collections import Counter
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import (
     build_report,
@@ -218,43 +220,28 @@ class ActionModule(ActionBase):
             "check_mode": report["check_mode"],
         }
 
-    def _status(self, task_vars: dict) -> dict:
-        hosts = list(task_vars.get("ansible_play_hosts_all") or [])
-        rows, versions, latest = [], {}, None
-        for host in hosts:
-            run = self._run_of(task_vars, host) or {}
-            plan = run.get("plan") or {}
-            before, _after = versions_of(run)
-            target = plan.get("to_version")
-            if target and (latest is None or version_key(target) > version_key(latest)):
-                latest = target
-            row = {
-                "host": host,
-                "database": self._variables_of(task_vars, [host])[host].get("pg_migrate_db"),
-                "version": before,
-                "pending": list(plan.get("pending_versions") or []),
-                "drift": [
-                    str(item.get("script", item)) if isinstance(item, dict) else str(item)
-                    for item in plan.get("drift") or []
-                ],
-                "error": " ".join(str(run["msg"]).split()) if run.get("msg") else None,
-            }
-            rows.append(row)
-            versions[before or "none"] = versions.get(before or "none", 0) + 1
-        behind = [row["host"] for row in rows if row["pending"]]
-        drifting = [row["host"] for row in rows if row["drift"]]
-        failing = [row["host"] for row in rows if row["error"]]
-        report = {
-            "schema_version": 1,
-            "kind": "fleet-status",
-            "generated_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "latest": latest,
-            "versions": dict(sorted(versions.items())),
-            "behind": behind,
-            "drift": drifting,
-            "unreadable": failing,
-            "databases": rows,
+    def _status_row(self, task_vars: dict, host: str) -> tuple[dict, str | None]:
+        """HOST's line of the fleet status, and the version its change set leads to."""
+        run = self._run_of(task_vars, host) or {}
+        plan = run.get("plan") or {}
+        before, _after = versions_of(run)
+        row = {
+            "host": host,
+            "database": self._variables_of(task_vars, [host])[host].get("pg_migrate_db"),
+            "version": before,
+            "pending": list(plan.get("pending_versions") or []),
+            "drift": [
+                str(item.get("script", item)) if isinstance(item, dict) else str(item)
+                for item in plan.get("drift") or []
+            ],
+            "error": one_line(run["msg"]) if run.get("msg") else None,
         }
+        return row, plan.get("to_version")
+
+    def _status(self, task_vars: dict) -> dict:
+        read = [self._status_row(task_vars, host) for host in task_vars.get("ansible_play_hosts_all") or []]
+        targets = [target for _row, target in read if target]
+        report = status_report([row for row, _target in read], max(targets, key=version_key, default=None))
         directory = self._reports_dir(task_vars)
         unfinished = unfinished_rollout(directory)
         if unfinished:
@@ -265,22 +252,43 @@ class ActionModule(ActionBase):
             }
         path = os.path.join(directory, "fleet-status.json")
         write_atomically(path, json_text(report))
-        lines = ["fleet status: %d databases, latest version %s" % (len(rows), latest or "?")]
-        lines += ["  at %-8s %d database(s)" % (version, count) for version, count in report["versions"].items()]
-        lines.append("  behind: %s" % (", ".join(behind) if behind else "none"))
-        lines.append("  drift: %s" % (", ".join(drifting) if drifting else "none"))
-        if failing:
-            lines.append("  unreadable: %s" % ", ".join(failing))
-        if unfinished:
-            lines.append(
-                "  last rollout %s (started %s): in progress or interrupted - %d database(s) not finished; "
-                "resume with --limit @%s"
-                % (
-                    unfinished.get("run_id"),
-                    unfinished.get("started_at"),
-                    len(unfinished.get("still_to_do") or []),
-                    paths(directory, False)[3],
-                )
-            )
+        lines = status_lines(report) + unfinished_lines(unfinished, paths(directory, False)[3])
         lines.append("  report: %s" % path)
-        return {"summary": lines, "behind": behind, "drift": drifting, "versions": report["versions"]}
+        return {"summary": lines, "behind": report["behind"], "drift": report["drift"], "versions": report["versions"]}
+
+
+def status_report(rows: list[dict], latest: str | None) -> dict:
+    """fleet-status.json: how many databases at each version, which are behind, drift or could not be read."""
+    return {
+        "schema_version": 1,
+        "kind": "fleet-status",
+        "generated_at": now(),
+        "latest": latest,
+        "versions": dict(sorted(Counter(row["version"] or "none" for row in rows).items())),
+        "behind": [row["host"] for row in rows if row["pending"]],
+        "drift": [row["host"] for row in rows if row["drift"]],
+        "unreadable": [row["host"] for row in rows if row["error"]],
+        "databases": rows,
+    }
+
+
+def status_lines(report: dict) -> list[str]:
+    """The fleet status's table: the versions, who is behind, who drifts, who could not be read."""
+    lines = ["fleet status: %d databases, latest version %s" % (len(report["databases"]), report["latest"] or "?")]
+    lines += ["  at %-8s %d database(s)" % (version, count) for version, count in report["versions"].items()]
+    lines.append("  behind: %s" % (", ".join(report["behind"]) if report["behind"] else "none"))
+    lines.append("  drift: %s" % (", ".join(report["drift"]) if report["drift"] else "none"))
+    if report["unreadable"]:
+        lines.append("  unreadable: %s" % ", ".join(report["unreadable"]))
+    return lines
+
+
+def unfinished_lines(unfinished: dict | None, resume: str) -> list[str]:
+    """The line about the last rollout when it has not finished (UNFINISHED: its report; RESUME: its resume file)."""
+    if not unfinished:
+        return []
+    return [
+        "  last rollout %s (started %s): in progress or interrupted - %d database(s) not finished; "
+        "resume with --limit @%s"
+        % (unfinished.get("run_id"), unfinished.get("started_at"), len(unfinished.get("still_to_do") or []), resume)
+    ]
