@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-COLLECTIONS = Path(__file__).resolve().parents[2] / "collections"
+COLLECTIONS = Path(__file__).resolve().parents[3] / "collections"
 PLUGINS = COLLECTIONS / "ansible_collections" / "pg_migrate" / "engine" / "plugins"
 # ansible_collections is a namespace package: the repository's collections/ joins the installed ones
 # (community.postgresql), so the plugins' own imports resolve as they do under Ansible.
