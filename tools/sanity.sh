@@ -10,7 +10,8 @@
 # this machine cannot reach. ansible-test runs with HOME=.local/sanity (ignored by git; its virtual
 # environments are kept there for the next run), which holds a stand-in for that script (ensurepip, then
 # pip), and a pip.conf with the pip settings in force here, so the test requirements come through pip's
-# ordinary configuration. Nothing outside the repository is touched. Not part of `make test`.
+# ordinary configuration. Nothing outside the repository is touched. `make collection-checks` (part of
+# `make test`) runs it.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,12 +20,11 @@ python=${PYTHON_VERSION:-3.11}
 export PATH="$root/.venv/bin:$PATH"
 
 # The tests that run here. Left out: shellcheck and pslint (no shellcheck or pwsh installed; the
-# collection has no shell or PowerShell files either), changelog (the collection keeps its changelog in
-# changelogs/changelog.yaml without antsibull-changelog's changelogs/config.yaml).
+# collection has no shell or PowerShell files either).
 TESTS=(
-  action-plugin-docs ansible-doc compile empty-init ignores import line-endings no-assert no-get-exception
-  no-illegal-filenames no-smart-quotes pep8 pylint replace-urlopen runtime-metadata shebang symlinks
-  use-argspec-type-path use-compat-six validate-modules yamllint
+  action-plugin-docs ansible-doc changelog compile empty-init ignores import line-endings no-assert
+  no-get-exception no-illegal-filenames no-smart-quotes pep8 pylint replace-urlopen runtime-metadata shebang
+  symlinks use-argspec-type-path use-compat-six validate-modules yamllint
 )
 
 home=$root/.local/sanity
