@@ -9,6 +9,7 @@ import html
 import re
 from xml.sax.saxutils import escape, quoteattr
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import (
     APPLIED,
     CURRENT,
@@ -28,6 +29,8 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules impo
 SCHEMA_VERSION = 1
 STILL_TO_DO = (FAILED, NOT_ATTEMPTED, PENDING, WOULD_APPLY)
 IN_PROGRESS = "in progress"
+# A line of the terminal table: database, wave, state, versions, detail.
+TABLE_LINE = "  %-34s %-5s %-22s %-9s %s"
 # Characters XML 1.0 cannot carry at all (a server message may hold them): replaced, so the file stays valid.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -167,6 +170,18 @@ def build_report(
 def summary_lines(report: dict, files: list[str], resume: str | None = None) -> list[str]:
     """The terminal table: verdict, budget, waves, a line per database, the files (FILES; RESUME: the resume
     list, None in check mode)."""
+    lines = head_lines(report)
+    lines += [wave_line(wave, len(report["waves"])) for wave in report["waves"]]
+    lines.append(TABLE_LINE % ("database", "wave", "state", "versions", "detail"))
+    lines += [database_line(entry) for entry in report["databases"]]
+    if report["still_to_do"] and resume:
+        lines.append("  resume with: --limit @%s" % resume)
+    lines += ["  report: %s" % path for path in files]
+    return lines
+
+
+def head_lines(report: dict) -> list[str]:
+    """The table's head: the verdict with the counts, the failure budget, why it halted, the preflight's problems."""
     counts = report["counts"]
     lines = [
         "fleet%s: %s - %d databases: %s"
@@ -188,45 +203,34 @@ def summary_lines(report: dict, files: list[str], resume: str | None = None) -> 
                 "%d later wave(s) were not started" % len(unstarted) if unstarted else "it was the last wave",
             )
         )
-    for problem in report["preflight_problems"]:
-        lines.append("  preflight: %s" % problem)
-    for wave in report["waves"]:
-        lines.append(
-            "  wave %d/%d%s: %d/%d done, %d failed, %s"
-            % (
-                wave["wave"],
-                len(report["waves"]),
-                " (canary)" if wave["canary"] else "",
-                wave["done"],
-                wave["databases"],
-                wave["failed"],
-                wave["status"],
-            )
-        )
-    lines.append("  %-34s %-5s %-22s %-9s %s" % ("database", "wave", "state", "versions", "detail"))
-    for entry in report["databases"]:
-        detail = ""
-        if entry["failure"]:
-            failure = entry["failure"]
-            detail = "%s SQLSTATE %s" % (failure["script"] or "", failure["sqlstate"] or "-")
-            if not failure["script"]:
-                detail = failure["message"][:100]
-        elif entry.get("pending_versions") and entry["state"] == WOULD_APPLY:
-            detail = "pending %s" % " ".join(entry["pending_versions"])
-        lines.append(
-            "  %-34s %-5s %-22s %-9s %s"
-            % (
-                entry["host"],
-                entry["wave"],
-                entry["state"],
-                "%s->%s" % (entry["version_before"] or "?", entry["version_after"] or "?"),
-                detail,
-            )
-        )
-    if report["still_to_do"] and resume:
-        lines.append("  resume with: --limit @%s" % resume)
-    lines += ["  report: %s" % path for path in files]
-    return lines
+    return lines + ["  preflight: %s" % problem for problem in report["preflight_problems"]]
+
+
+def wave_line(wave: dict, waves: int) -> str:
+    """A wave's line of the table (WAVES: how many waves the rollout has)."""
+    return "  wave %d/%d%s: %d/%d done, %d failed, %s" % (
+        wave["wave"],
+        waves,
+        " (canary)" if wave["canary"] else "",
+        wave["done"],
+        wave["databases"],
+        wave["failed"],
+        wave["status"],
+    )
+
+
+def database_line(entry: dict) -> str:
+    """A database's line of the table: its wave, state, versions and what failed or would apply."""
+    detail = ""
+    if entry["failure"]:
+        failure = entry["failure"]
+        detail = "%s SQLSTATE %s" % (failure["script"] or "", failure["sqlstate"] or "-")
+        if not failure["script"]:
+            detail = clip(failure["message"], 100)
+    elif entry.get("pending_versions") and entry["state"] == WOULD_APPLY:
+        detail = "pending %s" % " ".join(entry["pending_versions"])
+    versions = "%s->%s" % (entry["version_before"] or "?", entry["version_after"] or "?")
+    return TABLE_LINE % (entry["host"], entry["wave"], entry["state"], versions, detail)
 
 
 def junit(report: dict) -> str:
@@ -238,7 +242,7 @@ def junit(report: dict) -> str:
         if entry["state"] == FAILED:
             failure = entry["failure"]
             body = "\n    <failure message=%s type=%s>%s</failure>\n  " % (
-                quoteattr(xml_text(failure["message"][:500])),
+                quoteattr(xml_text(clip(failure["message"], 500))),
                 quoteattr(xml_text(failure["sqlstate"] or "failed")),
                 escape(xml_text(failure["message"])),
             )
@@ -271,70 +275,87 @@ th{background:#f3f3f3;text-align:left} .applied{background:#e6f4ea} .already-cur
 """
 
 
+def html_detail(entry: dict) -> str:
+    """The detail cell of a database: what failed, its health gate's message, why it was skipped."""
+    failure = entry["failure"] or {}
+    parts = (
+        failure.get("script") or "",
+        "SQLSTATE %s" % failure["sqlstate"] if failure.get("sqlstate") else "",
+        failure.get("message", "") if not failure.get("script") else "",
+        (entry["health"] or {}).get("message", ""),
+        entry["skip_reason"] or "",
+    )
+    return " ".join(part for part in parts if part)
+
+
+def html_row(entry: dict) -> str:
+    """A database's row of the page's table."""
+    return (
+        '<tr class="%s" data-host="%s" data-state="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+        "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+        % (
+            entry["state"].replace(" ", "-"),
+            html.escape(entry["host"]),
+            html.escape(entry["state"]),
+            html.escape(entry["host"]),
+            html.escape(entry["server"]),
+            entry["wave"],
+            html.escape(entry["state"]),
+            html.escape(str(entry["version_before"] or "")),
+            html.escape(str(entry["version_after"] or "")),
+            "" if entry["duration_ms"] is None else "%.0f ms" % entry["duration_ms"],
+            html.escape(html_detail(entry)),
+        )
+    )
+
+
+def html_wave_row(wave: dict) -> str:
+    return "<tr><td>%d%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr>" % (
+        wave["wave"],
+        " (canary)" if wave["canary"] else "",
+        wave["databases"],
+        wave["done"],
+        wave["failed"],
+        wave["status"],
+    )
+
+
+def html_verdict(report: dict) -> str:
+    """The verdict as the page says it: in check mode, or of a rollout that has not finished."""
+    return (
+        html.escape(report["verdict"])
+        + (" (check mode: nothing was changed)" if report["check_mode"] else "")
+        + (" - the rollout has not finished (or was interrupted)" if report["verdict"] == IN_PROGRESS else "")
+    )
+
+
+PAGE = (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pg_migrate fleet: %s</title>'
+    "<style>%s</style></head><body>\n<h1>pg_migrate fleet rollout</h1>\n"
+    '<p class="verdict" id="verdict">Verdict: %s</p>\n%s'
+    "<p>Failure budget: %d failed of %d allowed. Generated %s.</p>\n<ul>%s</ul>\n%s"
+    "<h2>Waves</h2><table><tr><th>wave</th><th>databases</th><th>done</th><th>failed</th><th>status</th></tr>"
+    "%s</table>\n<h2>Databases</h2><table><tr><th>database</th><th>server</th><th>wave</th><th>state</th>"
+    "<th>before</th><th>after</th><th>duration</th><th>detail</th></tr>\n%s\n</table></body></html>\n"
+)
+
+
 def html_page(report: dict) -> str:
     """A page with no network resources: inline style, no scripts."""
-    rows = []
-    for entry in report["databases"]:
-        failure = entry["failure"] or {}
-        detail = " ".join(
-            part
-            for part in (
-                failure.get("script") or "",
-                "SQLSTATE %s" % failure["sqlstate"] if failure.get("sqlstate") else "",
-                failure.get("message", "") if not failure.get("script") else "",
-                (entry["health"] or {}).get("message", ""),
-                entry["skip_reason"] or "",
-            )
-            if part
-        )
-        rows.append(
-            '<tr class="%s" data-host="%s" data-state="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-            "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
-            % (
-                entry["state"].replace(" ", "-"),
-                html.escape(entry["host"]),
-                html.escape(entry["state"]),
-                html.escape(entry["host"]),
-                html.escape(entry["server"]),
-                entry["wave"],
-                html.escape(entry["state"]),
-                html.escape(str(entry["version_before"] or "")),
-                html.escape(str(entry["version_after"] or "")),
-                "" if entry["duration_ms"] is None else "%.0f ms" % entry["duration_ms"],
-                html.escape(detail),
-            )
-        )
-    waves = "".join(
-        "<tr><td>%d%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr>"
-        % (w["wave"], " (canary)" if w["canary"] else "", w["databases"], w["done"], w["failed"], w["status"])
-        for w in report["waves"]
-    )
     counts = "".join(
         "<li>%s: %d</li>" % (html.escape(state), count) for state, count in report["counts"].items() if count
     )
     problems = "".join("<li>%s</li>" % html.escape(problem) for problem in report["preflight_problems"])
-    budget = report["budget"]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pg_migrate fleet: %s</title>'
-        "<style>%s</style></head><body>\n<h1>pg_migrate fleet rollout</h1>\n"
-        '<p class="verdict" id="verdict">Verdict: %s</p>\n%s'
-        "<p>Failure budget: %d failed of %d allowed. Generated %s.</p>\n<ul>%s</ul>\n%s"
-        "<h2>Waves</h2><table><tr><th>wave</th><th>databases</th><th>done</th><th>failed</th><th>status</th></tr>"
-        "%s</table>\n<h2>Databases</h2><table><tr><th>database</th><th>server</th><th>wave</th><th>state</th>"
-        "<th>before</th><th>after</th><th>duration</th><th>detail</th></tr>\n%s\n</table></body></html>\n"
-        % (
-            html.escape(report["verdict"]),
-            STYLE,
-            html.escape(report["verdict"])
-            + (" (check mode: nothing was changed)" if report["check_mode"] else "")
-            + (" - the rollout has not finished (or was interrupted)" if report["verdict"] == IN_PROGRESS else ""),
-            "<p>Halted: %s</p>\n" % html.escape(report["halt_reason"]) if report["halt_reason"] else "",
-            budget["failed"],
-            budget["allowed"],
-            html.escape(report["generated_at"]),
-            counts,
-            "<h2>Preflight problems</h2><ul>%s</ul>" % problems if problems else "",
-            waves,
-            "\n".join(rows),
-        )
+    return PAGE % (
+        html.escape(report["verdict"]),
+        STYLE,
+        html_verdict(report),
+        "<p>Halted: %s</p>\n" % html.escape(report["halt_reason"]) if report["halt_reason"] else "",
+        report["budget"]["failed"],
+        report["budget"]["allowed"],
+        html.escape(report["generated_at"]),
+        counts,
+        "<h2>Preflight problems</h2><ul>%s</ul>" % problems if problems else "",
+        "".join(html_wave_row(wave) for wave in report["waves"]),
+        "\n".join(html_row(entry) for entry in report["databases"]),
     )
