@@ -46,6 +46,28 @@ def with_unwritten(concluded: dict, unwritten: list[str], host: str) -> dict:
     return concluded
 
 
+class ReportWriter:
+    """Writes a run's reports into DIRECTORY. The run has happened (a migrate may have committed): a report that
+    cannot be written fails the run with the reason (in UNWRITTEN), but the result still says what the run did (a
+    fleet counts it, with its versions)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.unwritten: list[str] = []
+
+    def write(self, name: str, report: dict, junit: str) -> list[str]:
+        """The files written for REPORT (none when the directory refused them)."""
+        try:
+            return write(self.directory, name, report, junit)
+        except ReportNotWritten as exc:
+            self.unwritten.append(str(exc))
+            return []
+
+
+# The engine's result keys that the action returns as they are.
+PASSED_ON = ("plan", "applied", "reverted", "repeatables_applied", "rehearsal", "failure", "server", "diff", "backfill")
+
+
 def conclude(result: dict, settings: dict, host: str, check: bool, squawk_results: list[dict] | None) -> dict:
     """What the action returns for RESULT (the engine's): summary lines, report files, changed, and msg when
     the run or its verification failed."""
@@ -53,72 +75,60 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
         return {"changed": False, "summary": [result["skip_reason"]], "skipped_standby": True}
     action = result.get("action", "migrate")
     kind = KIND.get(action, action)
-    directory = "%s/%s" % (settings["reports_dir"], host)
     concluded = {"changed": bool(result.get("changed")), "summary": [], "files": [], "action": kind}
-    for key in (
-        "plan",
-        "applied",
-        "reverted",
-        "repeatables_applied",
-        "rehearsal",
-        "failure",
-        "server",
-        "diff",
-        "backfill",
-    ):
-        if key in result:
-            concluded[key] = result[key]
-
-    unwritten: list[str] = []
-
-    def write_or_note(name: str, report: dict, junit: str) -> list[str]:
-        # The run has happened (a migrate may have committed): a report that cannot be written fails the run
-        # with the reason, but the result still says what the run did (a fleet counts it, with its versions).
-        try:
-            return write(directory, name, report, junit)
-        except ReportNotWritten as exc:
-            unwritten.append(str(exc))
-            return []
-
+    concluded.update((key, result[key]) for key in PASSED_ON if key in result)
+    reports = ReportWriter("%s/%s" % (settings["reports_dir"], host))
     if kind != "verify":
-        report = run_report(kind, host, result, check, squawk_results or [])
-        concluded["files"] += write_or_note(kind, report, run_junit(report))
-        # The backfill action says itself what its batches did.
-        concluded["summary"] += result.get("summary") or run_lines(
-            result, host, check, None if kind == "status" else squawk_results or []
-        )
-        concluded["summary"] += ["  report: %s" % path for path in concluded["files"]]
+        add_run_report(concluded, reports, result, host, check, squawk_results or [])
     if result.get("msg"):
         concluded["msg"] = "%s: %s" % (host, result["msg"])
-        return with_unwritten(concluded, unwritten, host)
-    health = result.get("health")
-    if health:
-        concluded["health"] = health
-        concluded["summary"].append("  %s" % health["message"])
-        if not health["passed"]:
-            concluded["health_failed"] = True
-            concluded["msg"] = "%s: %s (pg_migrate_fleet_health_query)" % (host, health["message"])
+    else:
+        add_health(concluded, result.get("health"), host)
+        add_verification(concluded, reports, result, settings, host)
+    return with_unwritten(concluded, reports.unwritten, host)
 
+
+def add_run_report(
+    concluded: dict, reports: ReportWriter, result: dict, host: str, check: bool, squawk_results: list[dict]
+) -> None:
+    """The run's report files and summary lines (a status leaves squawk's findings out of its lines)."""
+    kind = concluded["action"]
+    report = run_report(kind, host, result, check, squawk_results)
+    concluded["files"] += reports.write(kind, report, run_junit(report))
+    # The backfill action says itself what its batches did.
+    concluded["summary"] += result.get("summary") or run_lines(
+        result, host, check, None if kind == "status" else squawk_results
+    )
+    concluded["summary"] += ["  report: %s" % path for path in concluded["files"]]
+
+
+def add_health(concluded: dict, health: dict | None, host: str) -> None:
+    """The health gate's line; msg when it failed."""
+    if not health:
+        return
+    concluded["health"] = health
+    concluded["summary"].append("  %s" % health["message"])
+    if not health["passed"]:
+        concluded["health_failed"] = True
+        concluded["msg"] = "%s: %s (pg_migrate_fleet_health_query)" % (host, health["message"])
+
+
+def add_verification(concluded: dict, reports: ReportWriter, result: dict, settings: dict, host: str) -> None:
+    """The verification's report files, summary and, when it failed or could not run, msg."""
     found = result.get("verification")
     if found is None:
-        return with_unwritten(concluded, unwritten, host)
+        return
     if found.get("error"):
         concluded["msg"] = "%s: verification could not run: %s" % (host, found["error"])
-        return with_unwritten(concluded, unwritten, host)
+        return
     compare = bool(settings.get("expected_schema"))
     checks = verification_checks(found, compare, settings["history_table"])
-    report = verify_report(
-        host,
-        result.get("database"),
-        found["version"],
-        checks,
-        skipped_parts(compare, bool(settings.get("probes"))),
-    )
-    files = write_or_note("verify", report, verify_junit(report))
+    parts_skipped = skipped_parts(compare, bool(settings.get("probes")))
+    report = verify_report(host, result.get("database"), found["version"], checks, parts_skipped)
+    files = reports.write("verify", report, verify_junit(report))
     concluded["files"] += files
     concluded["verification"] = report["summary"]
     concluded["summary"] += verify_lines(report, files)
     failure = verify_failure(report)
     if failure:
         concluded["msg"] = failure
-    return with_unwritten(concluded, unwritten, host)
