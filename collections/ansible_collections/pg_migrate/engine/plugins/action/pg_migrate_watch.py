@@ -41,6 +41,77 @@ def cat_or_absent(path: str) -> str:
     return "cat %s 2>/dev/null || printf absent" % shlex.quote(path)
 
 
+def remove(path: str) -> str:
+    """A shell command that removes the file at PATH."""
+    return "rm -f %s" % shlex.quote(path)
+
+
+class Watch:
+    """One job being followed: its files and arguments, and what the watch has seen of it so far."""
+
+    def __init__(self, args: dict, job: dict, host: str) -> None:
+        self.results_file = job.get("results_file") or ""
+        self.progress_file = args.get("progress_file") or "/dev/null"
+        self.every = float(args.get("every", 15))
+        self.timeout = float(args.get("timeout", 86400))
+        self.host = host
+        self.database = args.get("database", "?")
+        self.fifo = args.get("password_handoff") or ""
+        self.password = args.get("password") or ""
+        self.handed_over = not (self.fifo and self.password)
+        self.started, self.started_epoch = time.monotonic(), time.time()
+        self.controller = os.getppid()
+        self.shown = (None, 0.0)  # (what, when last printed)
+        self.note = None
+        self.gone_since = None
+        self.waited = 0.0
+
+    def commands(self) -> list[str]:
+        """What one look reads: the job's results file, its progress note, whether the module's process is
+        alive (once the note names it), the host's boot id."""
+        pid = str(int(self.note["pid"])) if self.note and self.note.get("pid") else ""
+        alive = (
+            "{ kill -0 %s || test -d /proc/%s; } 2>/dev/null && printf alive || printf dead" % (pid, pid)
+            if pid
+            else "printf absent"
+        )
+        return [
+            cat_or_absent(self.results_file),
+            cat_or_absent(self.progress_file),
+            alive,
+            cat_or_absent("/proc/sys/kernel/random/boot_id"),
+        ]
+
+    def verdict(self, job_text: str | None, alive_text: str | None, boot: str | None) -> dict | None:
+        """The outcome of a job that has written no result (lost, timed out, the controller gone), or None
+        while it may still run."""
+        self.waited = time.monotonic() - self.started
+        gone = job_is_gone(self.note, None if alive_text is None else alive_text == "alive", boot)
+        self.gone_since = (self.gone_since or time.monotonic()) if gone else None
+        gone_for = time.monotonic() - self.gone_since if gone else None
+        where = (self.host, self.database, self.results_file)
+        outcome = unfinished_verdict(self.note, job_text, gone_for, self.waited, self.timeout, boot, where)
+        # ansible-playbook died: nobody is waiting for the answer.
+        if outcome is None and os.getppid() != self.controller:
+            outcome = {"failed": True, "msg": "the controller went away"}
+        return outcome
+
+    def due_line(self) -> str | None:
+        """The progress line to print now, if any: when the running script changes, and every `every` seconds."""
+        note = self.note
+        # Only runs that last a while are worth a line; the first look comes after one interval.
+        if not note or self.gone_since or self.waited < min(self.every, 5.0):
+            return None
+        if note.get("state") not in ("running", "waiting"):
+            return None
+        now = time.monotonic()
+        what = (note.get("state"), note.get("script"))
+        if what == self.shown[0] and now - self.shown[1] < self.every:
+            return None
+        self.shown = (what, now)
+        return note_line(self.host, self.database, note, time.time())
+
+
 class ActionModule(ActionBase):
     """See the module docstring."""
 
@@ -79,71 +150,39 @@ class ActionModule(ActionBase):
             # Ran in the foreground (check mode): already the result, and its diff was shown with it.
             result.update({key: value for key, value in module_result(job).items() if key != "diff"})
             return result
-        results_file = job.get("results_file") or ""
-        progress_file = self._task.args.get("progress_file") or "/dev/null"
-        every = float(self._task.args.get("every", 15))
-        timeout = float(self._task.args.get("timeout", 86400))
-        host = task_vars.get("inventory_hostname", "?")
-        database = self._task.args.get("database", "?")
-        fifo = self._task.args.get("password_handoff") or ""
-        password = self._task.args.get("password") or ""
-        handed_over = not (fifo and password)
-
-        started, started_epoch = time.monotonic(), time.time()
-        controller = os.getppid()
-        delay = 0.05
-        shown = (None, 0.0)  # (what, when last printed)
-        outcome = None
-        note = None
-        gone_since = None
-        while outcome is None:
-            pid = str(int(note["pid"])) if note and note.get("pid") else ""
-            job_text, progress_text, alive_text, boot = self._peek(
-                [
-                    cat_or_absent(results_file),
-                    cat_or_absent(progress_file),
-                    "{ kill -0 %s || test -d /proc/%s; } 2>/dev/null && printf alive || printf dead" % (pid, pid)
-                    if pid
-                    else "printf absent",
-                    cat_or_absent("/proc/sys/kernel/random/boot_id"),
-                ]
-            )
-            outcome = job_state(job_text)
-            if outcome is not None:
-                break
-            note = fresh_progress(progress_text, started_epoch) or note
-            if not handed_over:
-                handed_over = self._hand_over_password(fifo, password)
-            waited = time.monotonic() - started
-            gone = job_is_gone(note, None if alive_text is None else alive_text == "alive", boot)
-            gone_since = (gone_since or time.monotonic()) if gone else None
-            gone_for = time.monotonic() - gone_since if gone else None
-            outcome = unfinished_verdict(
-                note, job_text, gone_for, waited, timeout, boot, (host, database, results_file)
-            )
-            # ansible-playbook died: nobody is waiting for the answer.
-            if outcome is None and os.getppid() != controller:
-                outcome = {"failed": True, "msg": "the controller went away"}
-            if outcome is not None:
-                if outcome.get("job_lost"):
-                    self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
-                return dict(result, **outcome)  # otherwise the job may still run: leave its results file alone
-            # Only runs that last a while are worth a line; the first look comes after one interval.
-            if note and not gone_since and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
-                now = time.monotonic()
-                what = (note.get("state"), note.get("script"))
-                if what != shown[0] or now - shown[1] >= every:
-                    display.display(note_line(host, database, note, time.time()))
-                    shown = (what, now)
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-        self._low_level_execute_command("rm -f %s" % shlex.quote(results_file), sudoable=True)
+        watch = Watch(self._task.args, job, task_vars.get("inventory_hostname", "?"))
+        outcome, written = self._follow(watch)
+        if not written:
+            if outcome.get("job_lost"):
+                self._low_level_execute_command(remove(watch.results_file), sudoable=True)
+            return dict(result, **outcome)  # otherwise the job may still run: leave its results file alone
+        self._low_level_execute_command(remove(watch.results_file), sudoable=True)
         if died_without_result(outcome):
             # The killed module could not clear its note: it says what was running when it died.
-            [last_note] = self._peek([cat_or_absent(progress_file)])
-            note = fresh_progress(last_note, started_epoch) or note
+            [last_note] = self._peek([cat_or_absent(watch.progress_file)])
+            note = fresh_progress(last_note, watch.started_epoch) or watch.note
             why = "its module process ended without a result"
-            return dict(result, failed=True, job_lost=True, msg=lost_job_message(host, database, note, why))
+            return dict(result, failed=True, job_lost=True, msg=lost_job_message(watch.host, watch.database, note, why))
         result.update(finished_result(outcome))
         return result
+
+    def _follow(self, watch: Watch) -> tuple[dict, bool]:
+        """The job's outcome, looking at it more and more seldom (up to once a second), printing its progress;
+        and whether the job wrote it (False: the watch gave up on the job)."""
+        delay = 0.05
+        while True:
+            job_text, progress_text, alive_text, boot = self._peek(watch.commands())
+            outcome = job_state(job_text)
+            if outcome is not None:
+                return outcome, True
+            watch.note = fresh_progress(progress_text, watch.started_epoch) or watch.note
+            if not watch.handed_over:
+                watch.handed_over = self._hand_over_password(watch.fifo, watch.password)
+            outcome = watch.verdict(job_text, alive_text, boot)
+            if outcome is not None:
+                return outcome, False
+            line = watch.due_line()
+            if line:
+                display.display(line)
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
