@@ -18,7 +18,7 @@ options:
       - A path on the managed host where the module creates a FIFO (mode 0600) and reads the login password from
         it, written there by the role's pg_migrate_watch over the connection. Used for background (async) runs,
         whose arguments sit in a file on the host while they run; the password is then not among them, and
-        O(login_password) is left empty.
+        C(login_password) is left empty.
     type: path
   history_schema:
     description: Schema of the history table (created when absent).

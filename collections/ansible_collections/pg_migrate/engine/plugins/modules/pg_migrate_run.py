@@ -10,15 +10,15 @@ description:
   - The task the pg_migrate role runs per database. O(phase=start) checks every input (before anything
     connects), discovers and validates the change set, then runs the action - preflight, then migrate,
     rollback, status, verify or seed, and after a migrate the verification - and writes the run and
-    verification reports (JSON and JUnit) under O(settings.reports_dir)/<inventory_hostname>.
-  - With O(settings.execution=controller) the database work runs in the controller process with psycopg on the
+    verification reports (JSON and JUnit) under the C(reports_dir) of O(settings), in <inventory_hostname>/.
+  - With C(execution=controller) in O(settings) the database work runs in the controller process with psycopg on the
     controller - no module is copied, no interpreter started, no background job, and the login password is
     never written to a file. Progress lines for long steps are printed by the action itself.
-  - With O(settings.execution=host) it runs through the M(pg_migrate.engine.pg_migrate) module on the managed
+  - With C(execution=host) in O(settings) it runs through the M(pg_migrate.engine.pg_migrate) module on the managed
     host, with the change set unpacked there. A migrate or rollback that has work to do returns RV(deferred)
     instead; the role then runs it as a background job, follows it with M(pg_migrate.engine.pg_migrate_watch)
     and calls O(phase=finish) with the job's result for the reports and the summary.
-  - O(settings.execution=auto) takes the controller when the task's connection is local (the local
+  - C(execution=auto) in O(settings) takes the controller when the task's connection is local (the local
     inventory, or delegate_to localhost), the managed host otherwise.
   - Without O(settings) and connection options (as the role runs it), the action reads the role's variables
     (C(pg_migrate_*)) itself, validates them against the role's C(meta/argument_specs.yml) - every error in
@@ -43,11 +43,18 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Nothing is changed; a migrate rehearses with O(settings.rehearse) and is linted with squawk.
+    details: Nothing is changed; a migrate rehearses with C(rehearse) in O(settings) and is linted with squawk.
   diff_mode:
     support: full
   platform:
     platforms: all
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+author: pg_migrate developers (!UNKNOWN)
 extends_documentation_fragment:
   - pg_migrate.engine.session
   - ansible.builtin.action_common_attributes
