@@ -15,6 +15,7 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import ConnectOnly
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from tests.engine import changeset as library_changeset
 from tests.pgdb import Database
 from tests.unit.plugins import load
 
@@ -107,6 +108,18 @@ def runner_for(db: Database, tmp_path: Path) -> Iterator[Callable[..., Runner]]:
     finally:
         runners.close()
     assert runners.warnings == []  # the pooling check runs on every lock: a direct connection passes it
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Callable[..., dict]:
+    """The engine tests' neutral change set (tests/engine/changeset/: a library's shelves and books, an index built
+    CONCURRENTLY, a seed, a backfill) written under the test's tmp_path as the role copies it, and discovered:
+    library(up_to=None, seeds=False, backfill=False) -> changeset."""
+
+    def write(up_to: str | None = None, seeds: bool = False, backfill: bool = False) -> dict:
+        return library_changeset.copy_to(tmp_path, up_to, seeds, backfill)
+
+    return write
 
 
 def new_result() -> dict:

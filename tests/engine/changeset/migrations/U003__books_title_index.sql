@@ -1,0 +1,2 @@
+-- pg_migrate:no-transaction
+DROP INDEX CONCURRENTLY books_title_idx;
