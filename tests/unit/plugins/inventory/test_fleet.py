@@ -1,6 +1,6 @@
 """plugins/inventory/fleet.py: the InventoryModule itself, as Ansible's inventory_loader gives it, parsing fleet files
 of the test's own into Ansible's real InventoryData with a real DataLoader (as community.general tests inventory
-plugins). tests/unit/test_fleet_inventory.py covers the fleet file's forms and refusals through InventoryManager;
+plugins). test_fleet_file.py covers the fleet file's forms and refusals through InventoryManager;
 this file covers the plugin's own steps: which files it takes, the file as a whole, the variables it sets."""
 
 from __future__ import annotations

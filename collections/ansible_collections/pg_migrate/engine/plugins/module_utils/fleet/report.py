@@ -21,6 +21,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules impo
     WOULD_APPLY,
     attempted,
     failure_detail,
+    plan_of,
     run_of,
     state_of,
     versions_of,
@@ -54,9 +55,9 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict, check
         before = after = preflight.get("version")
     if state == NOT_ATTEMPTED and preflight.get("skipped_standby"):
         state = SKIPPED
-    plan = run.get("plan") or {}
+    plan = plan_of(run)
     if state == WOULD_APPLY:
-        after = plan.get("to_version") or after
+        after = plan.to_version or after
     entry = {
         "host": host,
         "server": variables.get("pg_migrate_fleet_server") or "",
@@ -73,7 +74,7 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict, check
     if state == SKIPPED and not entry["skip_reason"]:
         entry["skip_reason"] = "a hot standby (pg_migrate_on_standby: skip)"
     if tried or state == WOULD_APPLY:
-        entry["pending_versions"] = list(plan.get("pending_versions") or []) if check else []
+        entry["pending_versions"] = list(plan.pending_versions) if check else []
     return entry
 
 
@@ -310,13 +311,9 @@ def html_row(entry: dict) -> str:
 
 
 def html_wave_row(wave: dict) -> str:
-    return "<tr><td>%d%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr>" % (
-        wave["wave"],
-        " (canary)" if wave["canary"] else "",
-        wave["databases"],
-        wave["done"],
-        wave["failed"],
-        wave["status"],
+    return (
+        "<tr><td>%(wave)d%(canary)s</td><td>%(databases)d</td><td>%(done)d</td><td>%(failed)d</td>"
+        "<td>%(status)s</td></tr>" % dict(wave, canary=" (canary)" if wave["canary"] else "")
     )
 
 

@@ -1,13 +1,14 @@
-"""The fleet inventory plugin (pg_migrate.engine.fleet) through Ansible's own inventory machinery, on fleet files
-of the test's own: a good file gives one host per database in rollout order; every broken one is refused with an
-AnsibleParserError that names the file, the server, database or key, and the fix - never an empty fleet."""
+"""The fleet file (plugin_utils/fleet_inventory.py) through the fleet inventory plugin (pg_migrate.engine.fleet) and
+Ansible's own inventory machinery, on fleet files of the test's own: a good file gives one host per database in
+rollout order; every broken one is refused with an AnsibleParserError that names the file, the server, database or
+key, and the fix - never an empty fleet."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,28 +19,15 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader, inventory_loader
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+from ansible.plugins.loader import inventory_loader
 
 from tests.ansible_run import BIN, ROOT
-from tests.unit.plugins import COLLECTIONS
 
 PLUGIN = "plugin: pg_migrate.engine.fleet\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def collection_loader():
-    """Ansible's collection loader over the repository's collections/, as ansible-playbook sets it up, so that a
-    file's `plugin: pg_migrate.engine.fleet` finds the plugin. The other tests import the collection's code as
-    a plain namespace package (tests/conftest.py), which the loader cannot use: this file's tests get their own
-    ansible_collections modules, and the others' come back afterwards."""
-    others = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "ansible_collections"}
-    init_plugin_loader([str(COLLECTIONS)])
-    yield
-    _AnsibleCollectionFinder._remove()
-    for name in [name for name in sys.modules if name.split(".")[0] == "ansible_collections"]:
-        del sys.modules[name]
-    sys.modules.update(others)
+# Ansible's collection loader (conftest.py): a file's `plugin: pg_migrate.engine.fleet` finds the plugin.
+pytestmark = pytest.mark.usefixtures("collection_loader")
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -138,7 +126,8 @@ def test_a_canary_may_be_a_database_name_and_similar_names_need_not_collide(tmp_
 
 
 def test_the_plugin_documentation_examples_parse(tmp_path: Path):
-    module = sys.modules[type(inventory_loader.get("pg_migrate.engine.fleet")).__module__]
+    # The plugin's module as the loader (active for this file) imports it: an earlier file's copy may be cached.
+    module = importlib.import_module(type(inventory_loader.get("pg_migrate.engine.fleet")).__module__)
     example = yaml.safe_load(module.EXAMPLES)
     path = tmp_path / "fleet.yml"
     path.write_text(yaml.safe_dump(example))
@@ -147,21 +136,19 @@ def test_the_plugin_documentation_examples_parse(tmp_path: Path):
     assert set(yaml.safe_load(module.DOCUMENTATION)["options"]) == set(module.TOP_KEYS)
 
 
-# --- broken fleet files: (the file after `plugin:`, the environment, what the message must say) ---------------
+# --- broken fleet files: (the file after `plugin:`, what the message must say) --------------------------------
 
 ONE_SERVER = "servers:\n  a: {databases: [x]}\n"
 BROKEN = {
-    "no servers": ("vars: {pg_migrate_login_user: u}\n", {}, ["no servers", "servers:", "databases"]),
-    "empty servers": ("servers: {}\n", {}, ["no servers"]),
-    "servers is a list": ("servers: [a, b]\n", {}, ["'servers' must be a mapping", "not a list"]),
+    "no servers": ("vars: {pg_migrate_login_user: u}\n", ["no servers", "servers:", "databases"]),
+    "empty servers": ("servers: {}\n", ["no servers"]),
+    "servers is a list": ("servers: [a, b]\n", ["'servers' must be a mapping", "not a list"]),
     "range count 0": (
         "servers:\n  local: {database_range: {prefix: xp_, count: 0}}\n",
-        {},
         ["server local", "database_range count is 0", "1 or more", "remove the server"],
     ),
     "count_env 0": (
         "servers:\n  local: {database_range: {prefix: xp_, count: 50, count_env: FLEET_N}}\n",
-        {"FLEET_N": "0"},
         [
             "server local: database_range count is 0 (from count_env: FLEET_N=0)",
             "set FLEET_N to 1 or more",
@@ -171,130 +158,100 @@ BROKEN = {
     ),
     "count_env not a number": (
         "servers:\n  local: {database_range: {prefix: xp_, count: 50, count_env: FLEET_N}}\n",
-        {"FLEET_N": "lots"},
         ["server local", "FLEET_N", "'lots'", "not a whole number"],
     ),
     "count_env not a name": (
         "servers:\n  local: {database_range: {prefix: xp_, count: 5, count_env: [FLEET_N]}}\n",
-        {},
         ["server local", "count_env", "name of an environment variable"],
     ),
     "negative count": (
         "servers:\n  a: {database_range: {prefix: xp_, count: -3}}\n",
-        {},
         ["server a: database_range count is -3", "1 or more"],
     ),
     "non-numeric count": (
         "servers:\n  a: {database_range: {prefix: xp_, count: forty}}\n",
-        {},
         ["server a: database_range count 'forty' is not a whole number"],
     ),
     "boolean count": (
         "servers:\n  a: {database_range: {prefix: xp_, count: true}}\n",
-        {},
         ["server a: database_range count true is not a whole number"],
     ),
     "range without count": (
         "servers:\n  a: {database_range: {prefix: xp_}}\n",
-        {},
         ["server a", "database_range needs a count"],
     ),
-    "bad first": (
-        "servers:\n  a: {database_range: {prefix: xp_, count: 2, first: -1}}\n",
-        {},
-        ["server a", "first", "-1"],
-    ),
+    "bad first": ("servers:\n  a: {database_range: {prefix: xp_, count: 2, first: -1}}\n", ["server a", "first", "-1"]),
     "bad width": (
         "servers:\n  a: {database_range: {prefix: xp_, count: 2, width: wide}}\n",
-        {},
         ["server a", "width", "'wide'"],
     ),
-    "range is a number": (
-        "servers:\n  a: {database_range: 40}\n",
-        {},
-        ["server a", "database_range must be a mapping"],
-    ),
+    "range is a number": ("servers:\n  a: {database_range: 40}\n", ["server a", "database_range must be a mapping"]),
     "range unknown key": (
         "servers:\n  a: {database_range: {prefix: xp_, count: 2, start: 5}}\n",
-        {},
         ["server a", "database_range", "unknown key 'start'", "prefix, count, first, width, count_env"],
     ),
     "server without databases": (
         "servers:\n  a: {databases: [x]}\n  b: {vars: {pg_migrate_login_host: b.internal}}\n",
-        {},
         ["server b lists no databases", "databases: [", "database_range: {"],
     ),
-    "server with nothing": ("servers:\n  a:\n", {}, ["server a lists no databases"]),
-    "server with an empty list": ("servers:\n  a: {databases: []}\n", {}, ["server a lists no databases"]),
+    "server with nothing": ("servers:\n  a:\n", ["server a lists no databases"]),
+    "server with an empty list": ("servers:\n  a: {databases: []}\n", ["server a lists no databases"]),
     "server is a list": (
         "servers:\n  a: [x, y]\n",
-        {},
         ["server a must be a mapping", "not a list", "write a: {databases: [x, y]}"],
     ),
-    "typo servers": ("server:\n  a: {databases: [x]}\n", {}, ["unknown key 'server'", "did you mean 'servers'?"]),
+    "typo servers": ("server:\n  a: {databases: [x]}\n", ["unknown key 'server'", "did you mean 'servers'?"]),
     "typo canary": (
         ONE_SERVER + "canaries: [a-x]\n",
-        {},
         ["unknown key 'canaries'", "did you mean 'canary'?", "plugin, servers, vars, canary, runner"],
     ),
     "typo databases": (
         "servers:\n  a: {database: [x]}\n",
-        {},
         ["server a", "unknown key 'database'", "did you mean 'databases'?", "databases, database_range, vars"],
     ),
-    "vars is a list": ("vars: [pg_migrate_login_user]\n" + ONE_SERVER, {}, ["'vars' must be a mapping", "a list"]),
+    "vars is a list": ("vars: [pg_migrate_login_user]\n" + ONE_SERVER, ["'vars' must be a mapping", "a list"]),
     "server vars is a string": (
         "servers:\n  a: {vars: 'pg_migrate_login_host=x', databases: [x]}\n",
-        {},
         ["server a", "'vars' must be a mapping", "a string"],
     ),
     "database vars is a list": (
         "servers:\n  a: {databases: [{name: x, vars: [1]}]}\n",
-        {},
         ["server a, database x", "'vars' must be a mapping"],
     ),
-    "runner is a string": ("runner: local\n" + ONE_SERVER, {}, ["'runner' must be a mapping"]),
+    "runner is a string": ("runner: local\n" + ONE_SERVER, ["'runner' must be a mapping"]),
     "database entry unknown key": (
         "servers:\n  a: {databases: [{name: x, tag: [eu]}]}\n",
-        {},
         ["server a, database x", "unknown key 'tag'", "did you mean 'tags'?", "name, canary, tags, vars"],
     ),
     "database entry without name": (
         "servers:\n  a: {databases: [x, {canary: true}]}\n",
-        {},
         ["server a", "database entry 2 has no name", "add name: <database>"],
     ),
-    "database entry is a list": ("servers:\n  a: {databases: [[x, y]]}\n", {}, ["server a", "database entry 1"]),
+    "database entry is a list": ("servers:\n  a: {databases: [[x, y]]}\n", ["server a", "database entry 1"]),
     "databases is a string": (
         "servers:\n  a: {databases: x}\n",
-        {},
         ["server a", "databases must be a list", "databases: [x]"],
     ),
     "tags is a string": (
         "servers:\n  a: {databases: [{name: x, tags: eu}]}\n",
-        {},
         ["server a, database x", "tags must be a list", "tags: [eu]"],
     ),
     "canary flag is a string": (
         "servers:\n  a: {databases: [{name: x, canary: 'no'}]}\n",
-        {},
         ["server a, database x", "canary must be true or false"],
     ),
-    "bad database name": ("servers:\n  a: {databases: ['x y']}\n", {}, ["server a", "database name 'x y'"]),
-    "bad server name": ("servers:\n  'a b': {databases: [x]}\n", {}, ["server name 'a b'"]),
+    "bad database name": ("servers:\n  a: {databases: ['x y']}\n", ["server a", "database name 'x y'"]),
+    "bad server name": ("servers:\n  'a b': {databases: [x]}\n", ["server name 'a b'"]),
     "database listed twice": (
         "servers:\n  a: {databases: [x, y, x]}\n",
-        {},
         ["server a lists database x twice, in databases - keep one"],
     ),
     "database in the list and the range": (
         "servers:\n  a: {databases: [xp_002], database_range: {prefix: xp_, count: 3}}\n",
-        {},
         ["server a lists database xp_002 twice, in databases and database_range"],
     ),
     "two servers make one host name": (
         "servers:\n  a: {databases: [b-c]}\n  a-b: {databases: [c]}\n",
-        {},
         [
             "database b-c of server a and database c of server a-b both make the host name a-b-c",
             "rename one of the servers",
@@ -303,18 +260,22 @@ BROKEN = {
     ),
     "canary names no database": (
         ONE_SERVER + "canary: [a-x, nope]\n",
-        {},
         ["canary nope", "no database", "<server>-<database>", "a-x"],
     ),
-    "canary near miss": (ONE_SERVER + "canary: [a_x]\n", {}, ["canary a_x", "did you mean 'a-x'?"]),
-    "canary is a mapping": (ONE_SERVER + "canary: {a: x}\n", {}, ["canary must be a list", "not a mapping"]),
+    "canary near miss": (ONE_SERVER + "canary: [a_x]\n", ["canary a_x", "did you mean 'a-x'?"]),
+    "canary is a mapping": (ONE_SERVER + "canary: {a: x}\n", ["canary must be a list", "not a mapping"]),
+}
+# The environment a case of BROKEN is read in (none: the test's own).
+ENVIRONMENT = {
+    "count_env 0": {"FLEET_N": "0"},
+    "count_env not a number": {"FLEET_N": "lots"},
 }
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_a_broken_fleet_file_is_refused_naming_what_and_how_to_fix(case: str, tmp_path: Path, monkeypatch):
-    text, env, fragments = BROKEN[case]
-    for name, value in env.items():
+    text, fragments = BROKEN[case]
+    for name, value in ENVIRONMENT.get(case, {}).items():
         monkeypatch.setenv(name, value)
     message = refusal(write(tmp_path, text))
     for fragment in fragments:
