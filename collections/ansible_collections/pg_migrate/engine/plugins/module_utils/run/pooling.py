@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
 
 POOLING_CHECK_ROUNDS = 4  # rounds of the check; see docs/runbook.md, "Connection poolers (PgBouncer)"
 POOLING_CHECK_WAIT = 5.0  # seconds one step of the check's second connection may wait for a server session
@@ -101,7 +102,7 @@ class CheckConnection:
         except queue.Empty:
             raise CheckIncomplete("a second connection got no server session within %ss" % self.wait) from None
         if not done:
-            raise CheckIncomplete("a second connection failed: %s" % " ".join(str(value).split()))
+            raise CheckIncomplete("a second connection failed: %s" % one_line(value))
         return value
 
     def pid(self) -> int:
@@ -186,7 +187,7 @@ def refuse_transaction_pooling(
                 "statement",
                 "it refuses every transaction (%s), and pg_migrate applies each migration together with its "
                 "history row in one transaction under a session advisory lock, which works neither behind "
-                "statement pooling nor behind transaction pooling" % " ".join(str(exc).split()),
+                "statement pooling nor behind transaction pooling" % one_line(exc),
             )
         ) from None
     if announced_backend_pid(conn) == own:
