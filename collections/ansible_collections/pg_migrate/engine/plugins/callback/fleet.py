@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import plan_of
+
 DOCUMENTATION = r"""
 name: fleet
 type: stdout
@@ -74,14 +76,14 @@ class CallbackModule(DefaultCallback):
             return False
         self.done += 1
         self.failed += int(failed or bool(outcome.get("msg")))
-        plan = outcome.get("plan") or {}
+        from_version = plan_of(outcome).from_version
         applied = [item.get("version") for item in outcome.get("applied") or [] if isinstance(item, dict)]
         if outcome.get("msg"):
             what = "FAILED: %s" % " ".join(str(outcome["msg"]).split())[:200]
         elif applied:
-            what = "applied %s -> %s" % (plan.get("from_version"), applied[-1])
+            what = "applied %s -> %s" % (from_version, applied[-1])
         else:
-            what = "already current at %s" % plan.get("from_version")
+            what = "already current at %s" % from_version
         self._display.display(
             "wave %d/%d - %s %s in %.0f ms (%d/%d done, %d failed)"
             % (

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import MigratePlan, plan_from_dict
+
 # A database's state in the fleet report.
 APPLIED = "applied"
 CURRENT = "already current"
@@ -155,7 +157,7 @@ def state_of(run: dict | None, attempted: bool, check: bool = False) -> str:
         return SKIPPED
     if run.get("msg") or run.get("failed"):
         return FAILED
-    if check and ((run.get("plan") or {}).get("pending_versions")):
+    if check and plan_of(run).pending_versions:
         return WOULD_APPLY
     return APPLIED if run.get("applied") else CURRENT
 
@@ -188,8 +190,13 @@ def failure_detail(run: dict) -> dict:
     }
 
 
-def _drift_names(plan: dict) -> list[str]:
-    return [item.get("script", str(item)) if isinstance(item, dict) else str(item) for item in plan.get("drift") or []]
+def plan_of(run: dict | None) -> MigratePlan:
+    """The migrate plan of a run's or a status's result; an empty one (no versions) when it has none."""
+    return plan_from_dict((run or {}).get("plan"), rollback=False) or MigratePlan(None, None)
+
+
+def _drift_names(plan: MigratePlan) -> list[str]:
+    return [item.script for item in plan.drift]
 
 
 def is_standby(status: dict | None) -> bool:
@@ -211,7 +218,7 @@ def preflight_problems(statuses: dict[str, dict | None], on_standby) -> list[str
         # A streaming standby shares its primary's system identifier: it is its own case (below), not a copy.
         if status and server.get("system_identifier") and server.get("database") and not is_standby(status):
             reached.setdefault((server["system_identifier"], server["database"]), []).append(host)
-        plan = (status or {}).get("plan") or {}
+        plan = plan_of(status)
         if not status:
             problems.append("%s: no status (the read-only check did not run)" % host)
         elif is_standby(status):
@@ -222,18 +229,18 @@ def preflight_problems(statuses: dict[str, dict | None], on_standby) -> list[str
                 )
         elif status.get("msg") or status.get("failed"):
             problems.append("%s: %s" % (host, " ".join(str(status.get("msg") or "the status run failed").split())))
-        elif plan.get("drift"):
+        elif plan.drift:
             problems.append(
                 "%s: drift in %s: run a status on it (pg_migrate_action=status), then repair or restore the files"
                 % (host, ", ".join(_drift_names(plan)))
             )
-        elif plan.get("problems"):
+        elif plan.problems:
             problems.append(
                 "%s: the version check would refuse a migrate: %s"
-                % (host, "; ".join(" ".join(str(item).split()) for item in plan["problems"]))
+                % (host, "; ".join(" ".join(str(item).split()) for item in plan.problems))
             )
         else:
-            pending[host] = list(plan.get("pending_versions") or [])
+            pending[host] = list(plan.pending_versions)
     for (system, database), hosts in sorted(reached.items()):
         if len(hosts) > 1:
             problems.append(
@@ -274,8 +281,7 @@ def differing_settings(values_of: dict[str, dict]) -> list[str]:
 
 def versions_of(run: dict | None) -> tuple[str | None, str | None]:
     """(version before, version after) of a run's plan."""
-    plan = (run or {}).get("plan") or {}
-    before = plan.get("from_version")
+    before = plan_of(run).from_version
     applied = [item.get("version") for item in (run or {}).get("applied") or [] if isinstance(item, dict)]
     return before, (applied[-1] if applied else before)
 
