@@ -97,7 +97,7 @@ class Runners:
     def close(self) -> None:
         for runner in self.opened:
             runner.release_quietly()
-            runner.conn.close()
+            runner.session.conn.close()
 
 
 @pytest.fixture

@@ -107,7 +107,7 @@ def test_check_mode_without_rehearsal_touches_nothing_and_takes_no_lock(db: Data
     runner = runner_for(write_changeset(tmp_path, V001))
     result = new_result()
     apply.run_migrate(runner, result, check=True, diff=True)
-    assert result["changed"] and not runner.locked
+    assert result["changed"] and not runner.lock.locked
     assert "-- ===== would run: V001__accounts.sql (pending) =====" in result["diff"]["after"]
     assert tables(db) == []
 

@@ -45,11 +45,11 @@ def test_a_refused_run_names_no_session_of_another_database(db: Database, other_
         for conn in elsewhere:
             conn.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", (KEY,))
         runner = runner_for(write_changeset(tmp_path, V001))
-        message = runner.lock_refusal()
+        message = runner.lock.refusal()
         for conn in elsewhere:
             assert str(_pid(conn)) not in message, message
         assert "elsewhere" not in message and "(another session)" in message, message
-        assert runner.lock_holder_pid() is None
+        assert runner.lock.holder_pid() is None
     finally:
         for conn in elsewhere:
             conn.close()
@@ -68,9 +68,9 @@ def test_a_waiting_and_refused_run_names_the_holder_of_its_own_database(
             conn.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", (KEY,))
         here.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (KEY,))
         runner = runner_for(write_changeset(tmp_path, V001), advisory_lock_wait=0.5)
-        assert runner.lock_holder_pid() == _pid(here)  # the waiting note's holder
+        assert runner.lock.holder_pid() == _pid(here)  # the waiting note's holder
         with pytest.raises(RunFailed) as refused:
-            runner.acquire_lock()
+            runner.lock.acquire()
         message = str(refused.value)
         assert f"(pid {_pid(here)} (user " in message and "application holder-here" in message, message
         for conn in elsewhere:

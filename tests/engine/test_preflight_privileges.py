@@ -56,7 +56,7 @@ def runner_as(db: Database, role: str, tmp_path) -> Iterator[Callable[..., Runne
     yield make
     for runner in opened:
         runner.release_quietly()
-        runner.conn.close()
+        runner.session.conn.close()
 
 
 def _refusal(runner: Runner) -> str:

@@ -84,7 +84,7 @@ def test_a_run_whose_cancel_gets_lost_is_terminated_after_the_grace(
     thread, outcome = _migrate_in_thread(runner)
     _when_sleeping(db)
     # A cancel request that never reaches the server (a pooler or a firewall in between drops it).
-    monkeypatch.setattr(type(runner.conn), "cancel_safe", lambda _conn, timeout=None: None)
+    monkeypatch.setattr(type(runner.session.conn), "cancel_safe", lambda _conn, timeout=None: None)
     monkeypatch.setattr(ACTION.RunStopper, "STOP_GRACE", 1.0)
     seconds = _press_until_done(ACTION.RunStopper(runner, STOPPED), thread)
     assert 1.0 <= seconds < 5, seconds
@@ -96,7 +96,7 @@ def test_a_run_whose_cancel_gets_lost_is_terminated_after_the_grace(
 
 def test_a_run_told_to_stop_while_it_waits_for_the_lock_stops_waiting(db: Database, runner_for, tmp_path):
     changeset = write_changeset(tmp_path, {"V001__accounts.sql": "CREATE TABLE accounts (id int);\n"})
-    runner_for(changeset).acquire_lock()  # another run holds the migration lock
+    runner_for(changeset).lock.acquire()  # another run holds the migration lock
     waiting = runner_for(changeset, advisory_lock_wait=60)
     thread, outcome = _migrate_in_thread(waiting)
     time.sleep(0.5)

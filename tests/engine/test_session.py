@@ -18,45 +18,43 @@ V001 = {"V001__accounts.sql": "CREATE TABLE accounts (id bigint PRIMARY KEY);\n"
 def test_a_second_run_waits_for_the_lock_then_refuses_naming_the_holder(db: Database, runner_for, tmp_path):
     changeset = write_changeset(tmp_path, V001)
     first = runner_for(changeset)
-    first.acquire_lock()
+    first.lock.acquire()
     note = tmp_path / "progress.json"
     second = runner_for(changeset, advisory_lock_wait=0.5, progress_file=str(note))
     with pytest.raises(RunFailed) as refused:
-        second.acquire_lock()
-    holder = first.value("SELECT pg_backend_pid()")
-    first.conn.commit()
+        second.lock.acquire()
+    holder = first.session.value("SELECT pg_backend_pid()")
+    first.session.commit()
     assert str(refused.value).startswith(
         "another pg_migrate run holds the migration lock of %s (pid %d (user " % (db.name, holder)
     )
-    assert "waited 0s" in str(refused.value) and not second.locked
+    assert "waited 0s" in str(refused.value) and not second.lock.locked
     assert json.loads(note.read_text())["state"] == "waiting"
     assert json.loads(note.read_text())["holder"] == holder
 
-    first.release_lock()
-    second.acquire_lock()  # free now: at once
-    assert second.locked and second.lock_waited_s == 0.0
+    first.lock.release()
+    second.lock.acquire()  # free now: at once
+    assert second.lock.locked and second.lock.waited_s == 0.0
 
 
 def test_a_waiting_run_gets_the_lock_as_soon_as_it_is_released(db: Database, runner_for, tmp_path):
     changeset = write_changeset(tmp_path, V001)
     first = runner_for(changeset)
-    first.acquire_lock()
+    first.lock.acquire()
     second = runner_for(changeset, advisory_lock_wait=10)
-    threading.Timer(1.2, first.release_lock).start()
-    second.acquire_lock()
-    assert second.locked and 1.0 <= second.lock_waited_s < 5
+    threading.Timer(1.2, first.lock.release).start()
+    second.lock.acquire()
+    assert second.lock.locked and 1.0 <= second.lock.waited_s < 5
 
 
 def test_backfills_and_migrations_do_not_exclude_each_other(db: Database, runner_for, tmp_path):
     changeset = write_changeset(tmp_path, V001)
-    runner_for(changeset).acquire_lock()
-    backfill = runner_for(changeset, advisory_lock_wait=0.3)
-    backfill.use_backfill_lock()
-    backfill.acquire_lock()
-    other_backfill = runner_for(changeset, advisory_lock_wait=0.3)
-    other_backfill.use_backfill_lock()
+    runner_for(changeset).lock.acquire()
+    backfill = runner_for(changeset, advisory_lock_wait=0.3, action="backfill")
+    backfill.lock.acquire()
+    other_backfill = runner_for(changeset, advisory_lock_wait=0.3, action="backfill")
     with pytest.raises(RunFailed, match="holds the backfill lock"):
-        other_backfill.acquire_lock()
+        other_backfill.lock.acquire()
 
 
 def test_the_lock_is_released_after_a_failed_run_and_with_a_killed_session(db: Database, runner_for, tmp_path):
@@ -66,10 +64,10 @@ def test_the_lock_is_released_after_a_failed_run_and_with_a_killed_session(db: D
     assert advisory_locks(db) == 0
 
     holder = runner_for(failing)
-    holder.acquire_lock()
+    holder.lock.acquire()
     assert advisory_locks(db) == 1
-    db.query("SELECT pg_terminate_backend(%s)", (holder.value("SELECT pg_backend_pid()"),))
-    runner_for(failing, advisory_lock_wait=2).acquire_lock()  # the killed session's lock went with it
+    db.query("SELECT pg_terminate_backend(%s)", (holder.session.value("SELECT pg_backend_pid()"),))
+    runner_for(failing, advisory_lock_wait=2).lock.acquire()  # the killed session's lock went with it
 
 
 def test_a_lock_timeout_is_retried_and_the_work_runs_once_it_is_free(db: Database, runner_for, tmp_path):
@@ -80,9 +78,9 @@ def test_a_lock_timeout_is_retried_and_the_work_runs_once_it_is_free(db: Databas
         cursor.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
     threading.Timer(0.5, blocker.commit).start()
     script = {"script": "insert.sql", "path": "insert.sql", "bytes_sha256": None, "statements": [[0, 30, 1]]}
-    runner.scripts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
+    runner.scripts.texts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
 
-    _rows, attempts = runner.in_transaction("insert.sql", lambda: runner.run_script(script))
+    _rows, attempts = runner.session.in_transaction("insert.sql", lambda: runner.scripts.run(script))
     blocker.close()
     assert attempts > 1 and db.scalar("SELECT count(*) FROM busy") == 1
 
@@ -96,10 +94,10 @@ def test_a_lock_timeout_on_every_attempt_fails_with_the_attempts_and_changes_not
     with blocker.cursor() as cursor:
         cursor.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
     script = {"script": "insert.sql", "path": "insert.sql", "bytes_sha256": None, "statements": [[0, 30, 1]]}
-    runner.scripts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
+    runner.scripts.texts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
     try:
         with pytest.raises(StatementFailed) as failed:
-            runner.in_transaction("insert.sql", lambda: runner.run_script(script))
+            runner.session.in_transaction("insert.sql", lambda: runner.scripts.run(script))
     finally:
         blocker.close()
     assert failed.value.sqlstate == "55P03" and failed.value.attempts == 3
@@ -108,8 +106,8 @@ def test_a_lock_timeout_on_every_attempt_fails_with_the_attempts_and_changes_not
 
 def test_a_rehearsal_transaction_is_rolled_back_even_when_it_succeeds(db: Database, runner_for, tmp_path):
     runner = runner_for(write_changeset(tmp_path, V001))
-    value, attempts = runner.in_transaction(
-        "rehearsal", lambda: runner.rows("CREATE TABLE gone (id int)"), commit=False
+    value, attempts = runner.session.in_transaction(
+        "rehearsal", lambda: runner.session.rows("CREATE TABLE gone (id int)"), commit=False
     )
     assert (value, attempts) == ([], 1)
     assert db.scalar("SELECT to_regclass('gone') IS NULL")
@@ -128,20 +126,20 @@ def test_a_script_that_differs_from_the_controllers_copy_is_refused(db: Database
 
 def test_the_history_table_is_created_once_and_read_in_order(db: Database, runner_for, tmp_path):
     runner = runner_for(write_changeset(tmp_path, V001), history_schema="audit", history_table="changes")
-    assert runner.read_history() == [] and not runner.history_exists()
-    assert runner.ensure_history() is True and runner.ensure_history() is False
-    runner.record(
+    assert runner.history.read() == [] and not runner.history.exists()
+    assert runner.history.ensure() is True and runner.history.ensure() is False
+    runner.history.record(
         "migration", {"version": "001", "description": "a"}, {"script": "V001__a.sql", "checksum": "0" * 64}, 5, True
     )
-    runner.conn.commit()
-    assert [(row["version"], row["kind"], row["success"]) for row in runner.read_history()] == [
+    runner.session.commit()
+    assert [(row["version"], row["kind"], row["success"]) for row in runner.history.read()] == [
         ("001", "migration", True)
     ]
     with pytest.raises(Exception, match="duplicate key"):  # a version is recorded as applied once
-        runner.record(
+        runner.history.record(
             "migration", {"version": "001", "description": "a"}, {"script": "x", "checksum": "0" * 64}, 5, True
         )
-    runner.rollback()
+    runner.session.rollback()
 
 
 def test_the_progress_note_says_what_runs_and_goes_at_the_end(db: Database, runner_for, tmp_path):

@@ -163,12 +163,12 @@ def runner(db: Database, tmp_path: Path) -> Iterator[Runner]:
     ],
 )
 def test_a_health_query_that_does_not_return_one_number_fails_the_gate_saying_why(runner: Runner, query, says):
-    gate = health.health_gate(runner, query, 0)
+    gate = health.health_gate(runner.session, query, 0)
     assert gate["passed"] is False, gate
     assert says in gate["message"], gate
 
 
 def test_a_health_query_that_returns_one_number_is_judged_against_the_max(runner: Runner):
-    assert health.health_gate(runner, "SELECT 0.2", 0.5)["passed"] is True
-    failed = health.health_gate(runner, "SELECT count(*) FROM generate_series(1, 3)", 2)
+    assert health.health_gate(runner.session, "SELECT 0.2", 0.5)["passed"] is True
+    failed = health.health_gate(runner.session, "SELECT count(*) FROM generate_series(1, 3)", 2)
     assert failed["passed"] is False and failed["value"] == 3

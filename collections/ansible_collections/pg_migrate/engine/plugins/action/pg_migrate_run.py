@@ -269,8 +269,8 @@ class RunStopper:
         return True
 
     def _cancel(self) -> None:
-        self.runner.stop_reason = self.message
-        conn = self.runner.conn
+        self.runner.session.stop_reason = self.message
+        conn = self.runner.session.conn
         if conn is None:
             return
         with contextlib.suppress(Exception):  # a connection that is closing has nothing to cancel
@@ -280,11 +280,11 @@ class RunStopper:
                 conn.cancel()
 
     def _terminate(self) -> None:
-        conn, second = self.runner.conn, None
+        conn, second = self.runner.session.conn, None
         try:
             info = getattr(conn, "info", None)
             pid = getattr(info, "backend_pid", None) or conn.get_backend_pid()
-            second = self.runner.connect_for_check()
+            second = self.runner.session.connect_for_check()
             with second.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
         except Exception:  # best effort: the verdict says the session may still run

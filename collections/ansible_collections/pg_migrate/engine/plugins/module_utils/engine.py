@@ -143,8 +143,8 @@ def preflight(runner: Runner, result: dict) -> bool:
     params = runner.params
     # In autocommit: a statement-pooling PgBouncer refuses transactions, and the pooling check that comes
     # with the lock must get to say so.
-    runner.set_autocommit(True)
-    server = runner.rows(
+    runner.session.set_autocommit(True)
+    server = runner.session.rows(
         PREFLIGHT_SQL,
         {
             "extensions": ",".join(params["required_extensions"]),
@@ -152,7 +152,7 @@ def preflight(runner: Runner, result: dict) -> bool:
             "history_table": params["history_table"],
         },
     )[0]
-    runner.set_autocommit(False)
+    runner.session.set_autocommit(False)
     result["server"] = server
     if server["in_recovery"] and params["on_standby"] == "skip" and params["action"] != "plan":
         result["skipped"] = True
@@ -169,8 +169,8 @@ def would_change(runner: Runner) -> bool:
     """Whether the migrate or rollback of runner.params has work to do (read without the lock: a hint for
     where the run goes, not the decision — the run itself decides again under the lock)."""
     params = runner.params
-    history = runner.read_history()
-    runner.rollback()
+    history = runner.history.read()
+    runner.session.rollback()
     if params["action"] == "rollback":
         return bool(plan_rollback(params["changeset"], history, params["target_version"])["revert"])
     plan = migrate_plan(params, history)
@@ -186,8 +186,8 @@ def verification(runner: Runner) -> dict:
         run_verify(runner, found)
         expected = runner.params["expected"] or {}
         if expected:
-            found["catalog"] = runner.value(CATALOG_SQL, {"schema": expected.get("schema", "public")})
-            runner.rollback()
+            found["catalog"] = runner.session.value(CATALOG_SQL, {"schema": expected.get("schema", "public")})
+            runner.session.rollback()
     except RunFailed as failure:
         return {"error": str(failure)}
     except Exception as exc:  # the session broke: still a readable reason
@@ -222,7 +222,7 @@ def slot_connection(runner: Runner, result: dict):
     server = params["fleet_server"] or params["login_db"]
 
     def waiting(holders: list[int]) -> None:
-        runner.write_note(
+        runner.notes.write_note(
             {
                 "state": "waiting",
                 "lock": "server slot",
@@ -234,7 +234,7 @@ def slot_connection(runner: Runner, result: dict):
 
     started = time.monotonic()
     try:
-        result["server_slot"] = take_slot(conn, params["per_server"], waiting, runner.check_stop, server=server)
+        result["server_slot"] = take_slot(conn, params["per_server"], waiting, runner.session.check_stop, server=server)
     except BaseException:
         conn.close()
         raise
@@ -263,13 +263,18 @@ def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     except RunFailed as failure:
         result["msg"] = str(failure)
     except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
-        result["msg"] = unexpected_failure_message(params["action"], params["login_db"], exc, runner.current_script)
+        result["msg"] = unexpected_failure_message(
+            params["action"], params["login_db"], exc, runner.session.current_script
+        )
     try:
         if "msg" not in result and params["verify_schema"] and params["action"] == "migrate":
             result["verification"] = verification(runner)
         if "msg" not in result and params.get("health_query") and params["action"] == "migrate" and not check:
             result["health"] = health_gate(
-                runner, params["health_query"], params["health_max"], params.get("health_timeout") or DEFAULT_TIMEOUT
+                runner.session,
+                params["health_query"],
+                params["health_max"],
+                params.get("health_timeout") or DEFAULT_TIMEOUT,
             )
     finally:
         if slot is not None:
@@ -290,19 +295,20 @@ def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
         result.update(msg=str(failure), connect_failed=True)
         return result
     conn.autocommit = False
-    runner.conn = conn
-    runner.reconnect = lambda: connect_to_db(
+    session = runner.session
+    session.conn = conn
+    session.reconnect = lambda: connect_to_db(
         ConnectOnly(params), dict(conn_params), autocommit=False, fail_on_conn=False
     )[0]
-    runner.connect_for_check = lambda: connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=True)[0]
+    session.connect_for_check = lambda: connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=True)[0]
     try:
         run_database(runner, result, check, diff)
     finally:
         runner.release_quietly()
         with contextlib.suppress(Exception):
-            runner.conn.close()
-    if runner.lock_waited_s >= 1:
-        result["lock_waited_s"] = runner.lock_waited_s
+            session.conn.close()
+    if runner.lock.waited_s >= 1:
+        result["lock_waited_s"] = runner.lock.waited_s
     # The run's own time (on the host path the job's: the task that reports it only reads its result).
     result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
     return result

@@ -396,14 +396,14 @@ def main() -> None:
             )
     ensure_required_libs(module)
     runner = Runner(params, warn=module.warn, log=module.log)
-    runner.write_note({"state": "starting"})
+    runner.notes.write_note({"state": "starting"})
     if params["password_handoff"]:
         # The password of a background job comes through its FIFO, whatever login_password says (the role
         # leaves it empty then, so it is not among the job's arguments).
         try:
             secret = receive_password(params["password_handoff"], HANDOFF_WAIT)
         except RunFailed as failure:
-            runner.clear_progress()
+            runner.notes.clear_progress()
             module.fail_json(msg=str(failure), changed=False)
         # Masked wherever the module's output could carry it, as if it had come as a no_log argument.
         module.no_log_values.add(secret)

@@ -27,7 +27,7 @@ NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
 def run_verify_script(runner: Runner, migration: dict) -> None:
     """The verify script of MIGRATION, in the current transaction; a failure names the migration."""
     try:
-        runner.run_script(migration["verify"])
+        runner.scripts.run(migration["verify"])
     except StatementFailed as failure:
         failure.verify_of = migration["script"]
         raise
@@ -45,60 +45,55 @@ def apply_transactional(runner: Runner, items: list[tuple[str, dict, dict]]) -> 
         timings = []
         for kind, migration, entry in items:
             started = time.monotonic()
-            runner.run_script(entry)
+            runner.scripts.run(entry)
             if verifies(runner, kind, migration):
                 run_verify_script(runner, migration)
             duration = (time.monotonic() - started) * 1000
-            runner.record(kind, migration, entry, duration, True)
+            runner.history.record(kind, migration, entry, duration, True)
             timings.append(duration)
         return timings
 
-    return runner.in_transaction(", ".join(entry["script"] for _kind, _migration, entry in items), work)
+    return runner.session.in_transaction(", ".join(entry["script"] for _kind, _migration, entry in items), work)
 
 
 def execute_outside_transaction(runner: Runner, entry: dict) -> tuple[float, int]:
     """Run a marked script statement by statement, each committing on its own: (duration_ms, attempts)."""
 
     def attempt() -> float:
-        runner.set_autocommit(True)
-        runner.set_timeouts(local=False)
+        runner.session.set_autocommit(True)
+        runner.session.set_timeouts(local=False)
         started = time.monotonic()
-        runner.run_script(entry)
+        runner.scripts.run(entry)
         return (time.monotonic() - started) * 1000
 
     try:
-        return runner.retry_on_lock_timeout(entry["script"], attempt)
+        return runner.session.retry_on_lock_timeout(entry["script"], attempt)
     finally:
-        # Session settings outlive the script here (and a script may SET its own): reset them.
-        if not runner.session_lost():
-            runner.rows("RESET lock_timeout")
-            runner.rows("RESET statement_timeout")
+        runner.session.reset_timeouts()
 
 
 def apply_outside_transaction(runner: Runner, kind: str, migration: dict, entry: dict) -> tuple[float, int]:
     """A marked script: each statement commits on its own; the history row follows success."""
-    before = set(runner.invalid_indexes())
+    before = set(runner.session.invalid_indexes())
     try:
         duration, attempts = execute_outside_transaction(runner, entry)
         if verifies(runner, kind, migration):
             run_verify_script(runner, migration)
     except StatementFailed as failure:
-        failure.left_invalid = [name for name in runner.invalid_indexes() if name not in before]
+        failure.left_invalid = [name for name in runner.session.invalid_indexes() if name not in before]
         failure.outside_transaction = True
-        runner.set_autocommit(True)
-        runner.record(kind, migration, entry, 0, False)
-        runner.set_autocommit(False)
+        runner.history.record_failure_outside_transaction(kind, migration, entry)
         raise
     except Exception as exc:
-        if not runner.session_lost():
+        if not runner.session.session_lost():
             raise
         # The session was killed mid-script (pg_terminate_backend, a failover): statements before it stayed
         # committed, and a CREATE INDEX CONCURRENTLY leaves an INVALID index. A new session records the
         # failed attempt and finds that index, so the message can name it.
-        left = runner.record_lost_attempt(kind, migration, entry, before)
+        left = runner.history.record_lost_attempt(kind, migration, entry, before)
         raise RunFailed(lost_session_message(runner.params["login_db"], entry["script"], exc, left)) from None
-    runner.record(kind, migration, entry, duration, True)
-    runner.set_autocommit(False)
+    runner.history.record(kind, migration, entry, duration, True)
+    runner.session.set_autocommit(False)
     return duration, attempts
 
 
@@ -126,7 +121,7 @@ def render_diff(runner: Runner, entries: list[tuple[str, dict]], header: str) ->
     chunks = []
     for label, entry in entries:
         chunks.append(
-            "-- ===== %s: %s (%s) =====\n%s" % (header, entry["script"], label, runner.script_text(entry).rstrip("\n"))
+            "-- ===== %s: %s (%s) =====\n%s" % (header, entry["script"], label, runner.scripts.text(entry).rstrip("\n"))
         )
     return "\n\n".join(chunks) + ("\n" if chunks else "")
 
@@ -156,16 +151,16 @@ def migrate_plan(params: dict, history: list[dict]) -> dict:
 def run_plan(runner: Runner, result: dict) -> None:
     """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
     params = runner.params
-    history = runner.read_history()
+    history = runner.history.read()
     result["plan"] = migrate_plan(params, history)
     result["plan"]["failed_attempts"] = failed_attempts(history)
-    result["plan"]["invalid_indexes"] = runner.invalid_indexes()
+    result["plan"]["invalid_indexes"] = runner.session.invalid_indexes()
 
 
 def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = "") -> dict:
     """The plan of a data step (seed, backfill): refused unless every migration is applied and nothing drifted."""
     params = runner.params
-    plan = plan_migrate(params["changeset"], runner.read_history(), None, None, params["allow_out_of_order"], False)
+    plan = plan_migrate(params["changeset"], runner.history.read(), None, None, params["allow_out_of_order"], False)
     result["plan"] = plan
     if plan["pending"]:
         raise RunFailed(
@@ -214,8 +209,8 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     params = runner.params
     rehearse = check and params["rehearse"]
     if not check or rehearse:
-        runner.acquire_lock()
-    plan = checked_plan(runner, result, runner.read_history())
+        runner.lock.acquire()
+    plan = checked_plan(runner, result, runner.history.read())
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
     pending = [migrations[p["version"]] for p in plan["pending"]]
@@ -223,15 +218,15 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
 
     # Every file this run may execute is checked against its checksum before anything is changed.
     for migration in pending:
-        runner.script_text(migration)
+        runner.scripts.text(migration)
         if params["verify"] and migration.get("verify"):
-            runner.script_text(migration["verify"])
+            runner.scripts.text(migration["verify"])
     for migration in plan["baseline"]:
         full = migrations[migration["version"]]
         if full.get("verify"):
-            runner.script_text(full["verify"])
+            runner.scripts.text(full["verify"])
     for repeatable in pending_repeatables:
-        runner.script_text(repeatable)
+        runner.scripts.text(repeatable)
 
     would_change = bool(pending or plan["baseline"] or plan["repair"] or pending_repeatables)
     if diff and would_change:
@@ -251,15 +246,9 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         return
 
     # Only a run that passed the version check creates the history table: a refused run creates nothing.
-    result["changed"] = runner.ensure_history() or result["changed"]
+    result["changed"] = runner.history.ensure() or result["changed"]
     if plan["repair"]:
-        for item in plan["repair"]:
-            runner.rows(
-                "UPDATE %s SET checksum = %%s WHERE version = %%s AND success AND kind <> 'repeatable'"
-                % runner.history,
-                (item["file_checksum"], item["version"]),
-            )
-        runner.conn.commit()
+        runner.history.repair_checksums(plan["repair"])
         result["repaired"] = plan["repair"]
         result["changed"] = True
     if plan["baseline"]:
@@ -318,7 +307,7 @@ def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
             "Check pg_migrate_seeds_dir and pg_migrate_seeds_enabled in this environment's group_vars."
         )
     if not check:
-        runner.acquire_lock()
+        runner.lock.acquire()
     plan = plan_at_latest(runner, result, "seed", " (it applies the enabled seed too)")
     if params["force"]:
         listed = {r["script"] for r in plan["repeatables"]}
@@ -330,7 +319,7 @@ def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     by_script = {r["script"]: r for r in changeset["repeatables"]}
     seeds = [by_script[r["script"]] for r in plan["repeatables"]]
     for seed in seeds:
-        runner.script_text(seed)
+        runner.scripts.text(seed)
     if diff and seeds:
         result["diff"] = {
             "before": "",
@@ -349,16 +338,16 @@ def baseline_migrations(runner: Runner, migrations: list[dict]) -> None:
         for migration in migrations:
             if migration.get("verify"):
                 try:
-                    runner.run_script(migration["verify"])
+                    runner.scripts.run(migration["verify"])
                 except StatementFailed as failure:
                     raise RunFailed(
                         "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
                         "the schema of version %s, so it cannot be adopted at that version; nothing was changed."
                         % (failure.script, failure.sqlstate, failure.error, migration["version"])
                     ) from None
-            runner.record("baseline", migration, migration, 0, True)
+            runner.history.record("baseline", migration, migration, 0, True)
 
-    runner.in_transaction("the baseline", work, retry=False)
+    runner.session.in_transaction("the baseline", work, retry=False)
 
 
 def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[dict]) -> dict:
@@ -366,15 +355,14 @@ def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[d
     report = {"rehearsed": [], "not_rehearsed": [], "rolled_back": True}
 
     def work() -> None:
-        for statement in runner.history_ddl():
-            runner.rows(statement)
+        runner.history.create_uncommitted()
         for kind, item in [("migration", m) for m in pending] + [("repeatable", r) for r in repeatables]:
             if not item["transactional"]:
                 report["not_rehearsed"].append({"script": item["script"], "reason": NOT_REHEARSED})
                 continue
             started = time.monotonic()
             try:
-                runner.run_script(item)
+                runner.scripts.run(item)
                 if verifies(runner, kind, item):
                     run_verify_script(runner, item)
             except StatementFailed as failure:
@@ -384,5 +372,5 @@ def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[d
                 {"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
             )
 
-    runner.in_transaction("the rehearsal", work, commit=False, retry=False)
+    runner.session.in_transaction("the rehearsal", work, commit=False, retry=False)
     return report

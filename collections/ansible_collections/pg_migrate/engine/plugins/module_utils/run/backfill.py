@@ -30,8 +30,8 @@ def cursor_setting(cursor: object) -> str:
 
 def count_backfill(runner: Runner, count_entry: dict) -> tuple[int, int, object]:
     """(remaining, processable, high_water) from the count script; high_water: the newest key when counted."""
-    rows = runner.run_script(count_entry)
-    runner.conn.commit()
+    rows = runner.scripts.run(count_entry)
+    runner.session.commit()
     if not rows or "remaining" not in rows[0]:
         raise RunFailed(
             "%s must return one row with the column remaining (and optionally blocked and high_water); it returned %s"
@@ -46,11 +46,11 @@ def backfill_batch(runner: Runner, batch_entry: dict, batch_size: int, cursor: o
     """One batch in its own transaction, retried after a lock timeout: (done, last_key, blocked)."""
 
     def work() -> dict:
-        runner.rows(BATCH_SETTINGS, (str(batch_size), cursor_setting(cursor)))
-        rows = runner.run_script(batch_entry)
+        runner.session.rows(BATCH_SETTINGS, (str(batch_size), cursor_setting(cursor)))
+        rows = runner.scripts.run(batch_entry)
         return rows[0] if rows else {}
 
-    row, _attempts = runner.in_transaction(batch_entry["script"], work)
+    row, _attempts = runner.session.in_transaction(batch_entry["script"], work)
     if not all(column in row for column in ("done", "last_key")):
         raise RunFailed(
             "%s must return one row with the columns done and last_key (and optionally blocked); it returned %s"
@@ -97,7 +97,7 @@ def run_backfill(runner: Runner, result: dict, check: bool) -> None:
     scripts = checked_scripts(params)
     plan = plan_at_latest(runner, result, "backfill")
     for entry in (scripts["batch"], scripts["count"]):
-        runner.script_text(entry)
+        runner.scripts.text(entry)
     report = result["backfill"] = new_report(params, check)
     started = time.monotonic()
     try:
@@ -115,8 +115,7 @@ def run_backfill(runner: Runner, result: dict, check: bool) -> None:
         result["changed"] = report["linkable"] > 0
         return
 
-    runner.use_backfill_lock()
-    runner.acquire_lock()
+    runner.lock.acquire()  # the backfill lock (session.Runner): backfills exclude each other, not migrations
     cursor, phase, high_water = params["cursor"], params["phase"], report["high_water"]
     while True:
         first = phase == "forward" and cursor_setting(cursor) == ""

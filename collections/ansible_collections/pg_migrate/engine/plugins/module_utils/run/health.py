@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import describe_db_error, sqlstate_of
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.connection import Session
 
 DEFAULT_TIMEOUT = "5s"
 TIMED_OUT = {
@@ -52,18 +52,18 @@ def single_value(rows: list[tuple], columns: int) -> tuple[bool, object]:
     return True, rows[0][0]
 
 
-def health_gate(runner: Runner, query: str, maximum: float, timeout: str = DEFAULT_TIMEOUT) -> dict:
+def health_gate(session: Session, query: str, maximum: float, timeout: str = DEFAULT_TIMEOUT) -> dict:
     """Run QUERY in a read-only transaction that is rolled back, with TIMEOUT as its lock and statement timeout
     (a gate must never wait silently behind a lock while the run holds its migration lock and server slot);
     the gate's verdict."""
-    runner.set_autocommit(False)
+    session.set_autocommit(False)
     try:
-        runner.rows("SET TRANSACTION READ ONLY")
-        runner.rows(
+        session.rows("SET TRANSACTION READ ONLY")
+        session.rows(
             "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
             (timeout, timeout),
         )
-        with runner.conn.cursor() as cursor:
+        with session.conn.cursor() as cursor:
             cursor.execute(query)
             if cursor.description is None:
                 return failed_gate(maximum, "the health query returned no rows (is it a SELECT?)")
@@ -75,6 +75,6 @@ def health_gate(runner: Runner, query: str, maximum: float, timeout: str = DEFAU
             return failed_gate(maximum, "the health query %s: %s" % (reason % timeout, describe_db_error(exc)))
         return failed_gate(maximum, "the health query failed: %s" % describe_db_error(exc))
     finally:
-        runner.rollback()
+        session.rollback()
     single, value = single_value(rows, columns)
     return judge(value, maximum) if single else failed_gate(maximum, str(value))

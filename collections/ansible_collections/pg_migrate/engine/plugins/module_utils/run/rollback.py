@@ -31,8 +31,8 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     if params["target_version"] in (None, ""):
         raise RunFailed("a rollback needs pg_migrate_target_version (the version to go back to; 000 reverts all)")
     # Check mode too: it rehearses the reverts like the real run, so it needs the same stable history.
-    runner.acquire_lock()
-    history = runner.read_history()
+    runner.lock.acquire()
+    history = runner.history.read()
     plan = plan_rollback(params["changeset"], history, params["target_version"])
     result["plan"] = plan
     if plan["problems"]:
@@ -43,7 +43,7 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     reverts = [(migrations[item["version"]], migrations[item["version"]]["revert"]) for item in plan["revert"]]
     for _migration, revert in reverts:
-        runner.script_text(revert)
+        runner.scripts.text(revert)
     if diff and reverts:
         result["diff"] = {
             "before": "",
@@ -77,20 +77,19 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
 
 def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
     """REVERT together with the removal of VERSION's history row: (duration_ms, attempts)."""
-    delete = ("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % runner.history, (version,))
     if not revert["transactional"]:
         duration, attempts = execute_outside_transaction(runner, revert)
-        runner.rows(*delete)
-        runner.set_autocommit(False)
+        runner.history.remove_migration(version)
+        runner.session.set_autocommit(False)
         return duration, attempts
 
     def work() -> float:
         started = time.monotonic()
-        runner.run_script(revert)
-        runner.rows(*delete)
+        runner.scripts.run(revert)
+        runner.history.remove_migration(version)
         return (time.monotonic() - started) * 1000
 
-    return runner.in_transaction(revert["script"], work)
+    return runner.session.in_transaction(revert["script"], work)
 
 
 def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: dict, check: bool) -> dict:
@@ -113,14 +112,14 @@ def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: di
             if not check:  # check mode runs in the foreground, with no watcher to read the note
                 runner.note_progress("%s (rehearsal)" % revert["script"], number, len(transactional))
             started = time.monotonic()
-            runner.run_script(revert)
+            runner.scripts.run(revert)
             rehearsed.append({"script": revert["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)})
         return rehearsed
 
     rehearsed = []
     if transactional:
         try:
-            rehearsed, _attempts = runner.in_transaction("the rehearsal of the reverts", work, commit=False)
+            rehearsed, _attempts = runner.session.in_transaction("the rehearsal of the reverts", work, commit=False)
         except StatementFailed as failure:
             result["failure"] = failure.summary()
             raise RunFailed(rehearsal_refusal(runner.params, plan, failure, check)) from None

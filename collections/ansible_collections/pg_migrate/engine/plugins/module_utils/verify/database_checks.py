@@ -34,15 +34,16 @@ def active_expectations(expected: dict | None, version: str) -> dict:
 def run_in_rolled_back_transaction(runner: Runner, statements: list[str]) -> tuple | None:
     """Execute STATEMENTS; return (position, sqlstate, constraint, message) of the first error, or None. Always
     rolls back."""
-    runner.set_autocommit(False)
+    session = runner.session
+    session.set_autocommit(False)
     try:
-        runner.rows(
+        session.rows(
             "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
             (runner.params["probe_lock_timeout"], PROBE_STATEMENT_TIMEOUT),
         )
         for position, statement in enumerate(statements):
             try:
-                runner.rows(statement)
+                session.rows(statement)
             except Exception as exc:
                 if sqlstate_of(exc) is None:
                     raise
@@ -50,7 +51,7 @@ def run_in_rolled_back_transaction(runner: Runner, statements: list[str]) -> tup
                 return position, sqlstate_of(exc), getattr(diag, "constraint_name", None), describe_db_error(exc)
         return None
     finally:
-        runner.rollback()
+        session.rollback()
 
 
 def run_probe(runner: Runner, probe: dict, fixtures: dict) -> dict:
@@ -102,7 +103,7 @@ def run_probe(runner: Runner, probe: dict, fixtures: dict) -> dict:
 
 def verify_script_result(runner: Runner, migration: dict) -> dict:
     """The verify script of an applied MIGRATION, run again and rolled back."""
-    statements = [text for _number, _line, text in runner.statements(migration["verify"])]
+    statements = [text for _number, _line, text in runner.scripts.statements(migration["verify"])]
     outcome = run_in_rolled_back_transaction(runner, statements)
     script = migration["verify"]["script"]
     return {
@@ -122,7 +123,7 @@ def verify_script_result(runner: Runner, migration: dict) -> dict:
 def run_verify(runner: Runner, result: dict) -> None:
     """The database's version, the expectations in force there, and one result per verify script and probe."""
     params = runner.params
-    history = runner.read_history()
+    history = runner.history.read()
     version = current_version(history)
     result["version"] = version
     result["expected_active"] = active_expectations(params["expected"], version)

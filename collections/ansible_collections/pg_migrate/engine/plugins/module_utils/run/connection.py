@@ -1,0 +1,187 @@
+# pg_migrate: the run's session with the server: statements and their rows, transactions with the run's
+# timeouts, a unit of work retried when its lock timeout fires, and the stop a watcher may ask for between
+# statements.
+#
+# CONN is an open DB-API connection (psycopg 2 or 3, rows as dicts or tuples).
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
+    LOCK_NOT_AVAILABLE,
+    RunFailed,
+    StatementFailed,
+)
+
+CLIENT_CHECK_INTERVAL = "5s"
+
+
+def ignore(_message: str) -> None:
+    """A warn or log callback that drops the message."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The run's lock_timeout and statement_timeout, and the retries after a lock timeout fired."""
+
+    lock_timeout: str = "2s"
+    statement_timeout: str = "30min"
+    lock_retries: int = 3
+    lock_retry_delay: float = 2.0
+
+    @classmethod
+    def of(cls, params: dict) -> Timeouts:
+        return cls(
+            params["lock_timeout"], params["statement_timeout"], params["lock_retries"], params["lock_retry_delay"]
+        )
+
+
+class Session:
+    """One run's server session. RECONNECT: a fresh session, or None (after the server ended this one).
+    CONNECT_FOR_CHECK: a second connection in autocommit (the pooling check, a terminate from a watcher)."""
+
+    def __init__(
+        self,
+        conn: Any = None,
+        timeouts: Timeouts = Timeouts(),
+        log: Callable[[str], None] = ignore,
+        reconnect: Callable[[], Any] | None = None,
+        connect_for_check: Callable[[], Any] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.timeouts = timeouts
+        self.log = log
+        self.reconnect = reconnect
+        self.connect_for_check = connect_for_check
+        self.current_script: str | None = None  # what was running when a run broke off, for the message
+        # Set from another thread (the controller path's pg_migrate_run_timeout): the run stops at its next
+        # statement of a script, lock attempt or retry, with this as its message.
+        self.stop_reason: str | None = None
+
+    def check_stop(self) -> None:
+        """Raise RunFailed when the run was told to stop (stop_reason); between statements, never inside one."""
+        if self.stop_reason:
+            raise RunFailed(self.stop_reason)
+
+    # --- statements ----------------------------------------------------------------------------------
+    def rows(self, sql: str, params: Any = None) -> list[dict]:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.description is None:
+                return []
+            names = [column[0] for column in cursor.description]
+            return [row if isinstance(row, dict) else dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def value(self, sql: str, params: Any = None) -> Any:
+        result = self.rows(sql, params)
+        return next(iter(result[0].values())) if result else None
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        """Roll back; on a session the server already ended, there is nothing to roll back, and the error that
+        ended it (with the server's reason) is the one to report, not "the connection is lost"."""
+        try:
+            self.conn.rollback()
+        except Exception:
+            if not self.session_lost():
+                raise
+
+    def set_autocommit(self, enabled: bool) -> None:
+        if self.conn.autocommit != enabled:
+            self.conn.rollback()
+            self.conn.autocommit = enabled
+
+    def set_timeouts(self, local: bool) -> None:
+        self.rows(
+            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+            (self.timeouts.lock_timeout, local, self.timeouts.statement_timeout, local),
+        )
+
+    def reset_timeouts(self) -> None:
+        """Session settings outlive a script run outside a transaction (and a script may SET its own)."""
+        if not self.session_lost():
+            self.rows("RESET lock_timeout")
+            self.rows("RESET statement_timeout")
+
+    def session_lost(self) -> bool:
+        return bool(getattr(self.conn, "closed", False) or getattr(self.conn, "broken", False))
+
+    def watch_client_connection(self) -> None:
+        """Have the server notice a vanished client during a long statement (PostgreSQL 14 and later).
+
+        Without it, the session of a job killed mid-statement (kill -9, the OOM killer) runs that statement to
+        its end, holding its locks and the migration lock, before it finds the client gone and rolls back."""
+        info = getattr(self.conn, "info", None)
+        version = getattr(info, "server_version", None) or getattr(self.conn, "server_version", 0)
+        if version >= 140000:
+            self.rows("SELECT set_config('client_connection_check_interval', %s, false)", (CLIENT_CHECK_INTERVAL,))
+            self.conn.commit()
+
+    def invalid_indexes(self) -> list[str]:
+        """The INVALID indexes of the database (what an interrupted CREATE INDEX CONCURRENTLY leaves)."""
+        found = self.rows("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1")
+        if not self.conn.autocommit:
+            self.conn.commit()
+        return [row["name"] for row in found]
+
+    def replace_lost(self) -> bool:
+        """After the server ended this session: a fresh one in its place; False when none could be opened."""
+        fresh = self.reconnect() if self.reconnect is not None else None
+        if fresh is None:
+            return False
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.conn = fresh
+        return True
+
+    # --- one unit of work: a transaction, retried after a lock timeout -------------------------------
+    def retry_on_lock_timeout(self, label: str, attempt_once: Callable[[], Any]) -> tuple[Any, int]:
+        """(ATTEMPT_ONCE()'s result, attempts): retried with backoff while its lock timeout fires (55P03)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return attempt_once(), attempts
+            except StatementFailed as failure:
+                if failure.sqlstate == LOCK_NOT_AVAILABLE and attempts <= self.timeouts.lock_retries:
+                    delay = self.timeouts.lock_retry_delay * (2 ** (attempts - 1))
+                    self.log(
+                        "pg_migrate: %s hit lock_timeout (attempt %d); retrying in %.1fs" % (label, attempts, delay)
+                    )
+                    self.check_stop()
+                    time.sleep(delay)
+                    continue
+                failure.attempts = attempts
+                raise
+
+    def in_transaction(
+        self, label: str, work: Callable[[], Any], commit: bool = True, retry: bool = True
+    ) -> tuple[Any, int]:
+        """(WORK()'s result, attempts): WORK in one transaction with the run's timeouts, then committed, or
+        rolled back whatever happens when COMMIT is false (a rehearsal). A failure rolls back; with RETRY, a
+        lock timeout is retried with backoff (the whole transaction again)."""
+
+        def attempt() -> Any:
+            self.set_autocommit(False)
+            try:
+                self.set_timeouts(local=True)
+                value = work()
+                if commit:
+                    self.conn.commit()
+                else:
+                    self.rollback()
+                return value
+            except Exception:
+                self.rollback()
+                raise
+
+        if retry:
+            return self.retry_on_lock_timeout(label, attempt)
+        return attempt(), 1
