@@ -58,19 +58,20 @@ def test_the_collection_readme_documents_every_module_and_action_plugin():
 
 
 def test_the_engine_defaults_point_at_nothing_outside_the_project():
-    """Paths default to the playbook's directory or to nothing; no extension is required. The XP change set's
-    settings live in the project (playbooks/group_vars/all/changeset.yml), not in the collection."""
+    """Paths default to the project's directory or to nothing; no extension is required. The XP change set's
+    settings live in the project (the playbooks/ wrappers), not in the collection."""
     defaults = yaml.safe_load((COLLECTION / "roles/pg_migrate/defaults/main.yml").read_text())
-    assert defaults["pg_migrate_migrations_dir"] == "{{ playbook_dir }}/migrations"
-    assert defaults["pg_migrate_seeds_dir"] == "{{ playbook_dir }}/seeds"
-    assert defaults["pg_migrate_reports_dir"] == "{{ playbook_dir }}/reports"
+    assert defaults["pg_migrate_project_dir"] == "{{ playbook_dir }}"
+    assert defaults["pg_migrate_migrations_dir"] == "{{ pg_migrate_project_dir }}/migrations"
+    assert defaults["pg_migrate_seeds_dir"] == "{{ pg_migrate_project_dir }}/seeds"
+    assert defaults["pg_migrate_reports_dir"] == "{{ pg_migrate_project_dir }}/reports"
     for name in ("pg_migrate_expected_schema", "pg_migrate_probes", "pg_migrate_backfill_script"):
         assert defaults[name] == "", name
     assert defaults["pg_migrate_required_extensions"] == []
     spec = yaml.safe_load((COLLECTION / "roles/pg_migrate/meta/argument_specs.yml").read_text())
     documented = spec["argument_specs"]["main"]["options"]
     for name in ("pg_migrate_migrations_dir", "pg_migrate_seeds_dir", "pg_migrate_reports_dir"):
-        assert documented[name]["default"] == defaults[name].replace("{{ playbook_dir }}", "<playbook directory>")
+        assert documented[name]["default"] == defaults[name].replace("{{ pg_migrate_project_dir }}", "<project directory>")
     for name in ("pg_migrate_expected_schema", "pg_migrate_probes", "pg_migrate_backfill_script"):
         assert documented[name]["default"] == "", name
     assert documented["pg_migrate_required_extensions"]["default"] == []

@@ -32,12 +32,14 @@ def test_every_setting_is_declared_once_in_the_argument_spec_and_its_defaults_ar
     assert Path(role_settings.ARGUMENT_SPECS) == ROLE / "meta/argument_specs.yml"
     names = role_settings.setting_names()
     connection = set(role_settings.CONNECTION_VARIABLES.values())
-    assert {role_settings.PREFIX + name for name in names} | connection | {"pg_migrate_fail_host"} == set(options)
+    role_only = {role_settings.PREFIX + name for name in role_settings.ROLE_TASKS_ONLY}
+    assert {role_settings.PREFIX + name for name in names} | connection | role_only == set(options)
     assert (ROLE / "defaults/main.yml").read_text() == gen_settings.render(), (
         "defaults/main.yml differs from the argument spec: run python3 tools/gen_settings.py --write"
     )
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
-    assert defaults["pg_migrate_migrations_dir"] == "{{ playbook_dir }}/migrations"
+    assert defaults["pg_migrate_project_dir"] == "{{ playbook_dir }}"
+    assert defaults["pg_migrate_migrations_dir"] == "{{ pg_migrate_project_dir }}/migrations"
     assert defaults["pg_migrate_remote_dir"] == "/var/lib/pg_migrate/{{ pg_migrate_db }}"
     assert defaults["pg_migrate_db"] == "" and "pg_migrate_db" in options
     # The fleet's default waves are the declaration's, not a copy of their own.

@@ -37,6 +37,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules impo
     differing_settings,
     halt_reason_of,
     is_standby,
+    plan_of,
     preflight_problems,
     serial_of,
     versions_of,
@@ -94,9 +95,9 @@ class ActionModule(ActionBase):
         return variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
 
     def _reports_dir(self, task_vars: dict) -> str:
-        return str(
-            self._var(task_vars, "pg_migrate_reports_dir", os.path.join(task_vars.get("playbook_dir", "."), "reports"))
-        )
+        # The role's default (<project directory>/reports) when the report's play has no role to give it.
+        project = self._var(task_vars, "pg_migrate_project_dir", task_vars.get("playbook_dir", "."))
+        return str(self._var(task_vars, "pg_migrate_reports_dir", os.path.join(str(project), "reports")))
 
     # --- phases ----------------------------------------------------------------------------------------------
     def _preflight(self, task_vars: dict) -> dict:
@@ -145,8 +146,8 @@ class ActionModule(ActionBase):
             "started_at": now(),
             "versions": {
                 host: {
-                    "version": ((status or {}).get("plan") or {}).get("from_version"),
-                    "pending": list(((status or {}).get("plan") or {}).get("pending_versions") or []),
+                    "version": plan_of(status).from_version,
+                    "pending": list(plan_of(status).pending_versions),
                     "skipped_standby": is_standby(status) and on_standby[host] == "skip",
                 }
                 for host, status in statuses.items()
@@ -223,20 +224,17 @@ class ActionModule(ActionBase):
     def _status_row(self, task_vars: dict, host: str) -> tuple[dict, str | None]:
         """HOST's line of the fleet status, and the version its change set leads to."""
         run = self._run_of(task_vars, host) or {}
-        plan = run.get("plan") or {}
+        plan = plan_of(run)
         before, _after = versions_of(run)
         row = {
             "host": host,
             "database": self._variables_of(task_vars, [host])[host].get("pg_migrate_db"),
             "version": before,
-            "pending": list(plan.get("pending_versions") or []),
-            "drift": [
-                str(item.get("script", item)) if isinstance(item, dict) else str(item)
-                for item in plan.get("drift") or []
-            ],
+            "pending": list(plan.pending_versions),
+            "drift": [item.script for item in plan.drift],
             "error": one_line(run["msg"]) if run.get("msg") else None,
         }
-        return row, plan.get("to_version")
+        return row, plan.to_version
 
     def _status(self, task_vars: dict) -> dict:
         read = [self._status_row(task_vars, host) for host in task_vars.get("ansible_play_hosts_all") or []]

@@ -28,8 +28,9 @@ ARGUMENT_SPECS = os.path.join(
     "argument_specs.yml",
 )
 
-# The role's variables that are no setting of a run: the role's own tasks read them.
-ROLE_TASKS_ONLY = frozenset(("fail_host",))
+# The role's variables that are no setting of a run: the role's own tasks read them (fail_host), or only
+# other variables' defaults do (project_dir).
+ROLE_TASKS_ONLY = frozenset(("fail_host", "project_dir"))
 # The connection options of the engine and the role variable each comes from.
 CONNECTION_VARIABLES = {
     "login_db": "pg_migrate_db",
