@@ -31,6 +31,7 @@ MODULE_OWN_DEFAULT = {
 def documented_options() -> dict:
     module = load("modules/pg_migrate.py", "pg_migrate_module")
     options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    options.update(yaml.safe_load(ModuleDocFragment.SERVER)["options"])
     options.update(yaml.safe_load(module.DOCUMENTATION)["options"])
     return options
 

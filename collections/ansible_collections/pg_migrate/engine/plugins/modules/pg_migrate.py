@@ -131,79 +131,6 @@ options:
       - For O(action=backfill), the newest key when the backfill started (the count script's C(high_water)); a
         pass ends once it gets past it, so rows that arrive meanwhile do not keep the backfill going forever.
     type: raw
-  progress_file:
-    description:
-      - A file on the managed host where O(action=migrate) and O(action=rollback) note which script is running
-        (JSON), so a watcher (the role's pg_migrate_watch) can show progress of a long run; removed at the end.
-    type: path
-  preflight:
-    description:
-      - Before the action, read the server's facts and refuse (or skip, see O(on_standby)) a server this change set
-        cannot run on - a hot standby, a version below O(min_server_version), O(required_extensions) that are
-        missing or that the login role may not create, no CREATE in the current schema. Read-only.
-    type: bool
-    default: false
-  inventory_host:
-    description: The inventory host name, for messages.
-    type: str
-    default: ""
-  required_extensions:
-    description: Extensions the change set creates; the preflight checks that they are available and creatable.
-    type: list
-    elements: str
-    default: []
-  min_server_version:
-    description: The lowest PostgreSQL major version the change set supports.
-    type: int
-    default: 12
-  on_standby:
-    description: What the preflight does on a hot standby (except for O(action=plan), which reads it) - skip or fail.
-    type: str
-    choices: [skip, fail]
-    default: skip
-  verify_schema:
-    description:
-      - After a successful O(action=migrate), run the applied migrations' verify scripts and the probes of
-        O(probes), and read the live catalog when O(expected) is given; returned as RV(verification).
-    type: bool
-    default: false
-  health_query:
-    description:
-      - After a successful O(action=migrate) (and its verification), run this query read-only; it must return
-        one number, at most O(health_max), for the health gate to pass (returned as RV(health)).
-    type: str
-  health_max:
-    description: The largest value of O(health_query) that passes the health gate.
-    type: float
-    default: 0.0
-  health_timeout:
-    description: The lock timeout and statement timeout of O(health_query); a query that waits or runs longer
-      fails the gate.
-    type: str
-    default: 5s
-  fleet_server:
-    description: The fleet's name of the server the database lives on (for messages of O(per_server)).
-    type: str
-    default: ""
-  per_server:
-    description:
-      - With O(action=migrate) or O(action=rollback) outside check mode, at most this many runs change
-        databases of this server at the same time - each holds a slot, an advisory lock (key namespace
-        1885826413, slot number) taken in O(slot_db) on a second connection, until the run ends. 0 sets no
-        limit.
-    type: int
-    default: 0
-  slot_db:
-    description: The database of the server in which the O(per_server) slots are taken.
-    type: str
-    default: postgres
-  defer_changes:
-    description:
-      - With O(action=migrate) or O(action=rollback) outside check mode, return RV(deferred)=true instead of
-        changing anything when the action has work to do (the role then runs it as a background job). A run with
-        nothing to do runs here and now.
-    type: bool
-    default: false
   bundle:
     description:
       - A tar of the change set on the managed host (written by the pg_migrate_run action), unpacked into
@@ -226,6 +153,7 @@ attributes:
 extends_documentation_fragment:
   - community.postgresql.postgres
   - pg_migrate.engine.session
+  - pg_migrate.engine.session.server
 author: pg_migrate developers (!UNKNOWN)
 """
 
