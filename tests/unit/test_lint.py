@@ -8,18 +8,12 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import
 
 
 def test_lint_groups_split_by_transaction_and_skip_empty():
-    plan = {
-        "pending": [
-            {"script": "V002__a.sql", "transactional": True},
-            {"script": "V005__idx.sql", "transactional": False},
-        ],
-        "repeatables": [{"script": "R__seed.sql", "transactional": True}],
-    }
-    assert lint.lint_groups(plan, "/m", "/s") == [
+    pending = [("V002__a.sql", True), ("V005__idx.sql", False)]
+    assert lint.lint_groups(pending, [("R__seed.sql", True)], "/m", "/s") == [
         {"in_transaction": True, "files": ["/m/V002__a.sql", "/s/R__seed.sql"]},
         {"in_transaction": False, "files": ["/m/V005__idx.sql"]},
     ]
-    assert lint.lint_groups({"pending": []}, "/m") == []
+    assert lint.lint_groups([], [], "/m") == []
 
 
 def test_squawk_findings_are_parsed_and_lines_count_from_one():
@@ -64,8 +58,7 @@ def test_the_project_tool_lints_scripts_in_the_groups_the_role_uses(tmp_path):
     (tmp_path / "V1__not_a_name.sql.txt").write_text("SELECT 3;\n")
     scripts = squawk_changeset.lintable_scripts(tmp_path)
     assert [p.name for p in scripts] == ["U002__b.sql", "V001__a.sql"]  # verify scripts are read-only: not linted
-    plan = {"pending": [{"script": "U002__b.sql", "transactional": False}, {"script": "V001__a.sql"}]}
-    groups = lint.lint_groups(plan, str(tmp_path))
+    groups = lint.lint_groups([("U002__b.sql", False), ("V001__a.sql", True)], [], str(tmp_path))
     assert squawk_changeset.squawk_commands(scripts) == [lint.squawk_argv(g, "15") for g in groups]
     assert squawk_changeset.lintable_scripts(tmp_path / "absent") == []
 

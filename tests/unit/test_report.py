@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.report import formats as reporting
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report import junit, report_files, summary_lines
 
 
 def test_check_mode_summary_names_versions_drift_and_findings():
@@ -21,7 +21,7 @@ def test_check_mode_summary_names_versions_drift_and_findings():
         },
     }
     stdout = json.dumps([{"file": "V002__a.sql", "line": 0, "rule_name": "r", "message": "m"}])
-    lines = reporting.summary(result, "db1", True, [{"rc": 1, "stdout": stdout}])
+    lines = summary_lines.summary(result, "db1", True, [{"rc": 1, "stdout": stdout}])
     assert lines[0] == "db1 xp: 001 -> 005 (check mode: would apply 4)"
     assert "  pending: 002 003 004 005" in lines
     assert "  drift: V001__x.sql (applied sha256 aaaaaaaaaaaa, file bbbbbbbbbbbb)" in lines
@@ -39,7 +39,7 @@ def test_summary_of_an_apply_lists_durations_and_retries():
             {"version": "002", "script": "V002__b.sql", "duration_ms": 3.0, "attempts": 3},
         ],
     }
-    lines = reporting.summary(result, "db1")
+    lines = summary_lines.summary(result, "db1")
     assert "  applied V001__a.sql in 12 ms" in lines
     assert "  applied V002__b.sql in 3 ms after 3 attempts" in lines
 
@@ -50,7 +50,7 @@ def test_summary_of_a_run_with_nothing_to_do_says_so():
         "database": "xp",
         "plan": {"from_version": "005", "to_version": "005", "applied": ["005"], "pending": []},
     }
-    assert reporting.summary(result, "db1") == ["db1 xp: 005 -> 005", "  nothing pending: already at 005"]
+    assert summary_lines.summary(result, "db1") == ["db1 xp: 005 -> 005", "  nothing pending: already at 005"]
 
 
 def test_summary_of_a_seed_names_what_it_applied_or_says_nothing_was_new():
@@ -61,13 +61,13 @@ def test_summary_of_a_seed_names_what_it_applied_or_says_nothing_was_new():
         "plan": dict(plan, repeatables=[{"script": "R__default_policy.sql", "reason": "new"}]),
         "repeatables_applied": [{"script": "R__default_policy.sql", "checksum": "ab", "duration_ms": 7.2}],
     }
-    assert reporting.summary(seeded, "db1") == [
+    assert summary_lines.summary(seeded, "db1") == [
         "db1 xp: 005 -> 005",
         "  repeatable new: R__default_policy.sql",
         "  seeded R__default_policy.sql in 7 ms",
     ]
     unchanged = {"action": "seed", "database": "xp", "plan": dict(plan, repeatables=[])}
-    assert reporting.summary(unchanged, "db1")[1].startswith("  seed: nothing new (unchanged since it was applied")
+    assert summary_lines.summary(unchanged, "db1")[1].startswith("  seed: nothing new (unchanged since it was applied")
 
 
 def test_summary_of_a_migrate_lists_the_seed_it_applied():
@@ -83,7 +83,7 @@ def test_summary_of_a_migrate_lists_the_seed_it_applied():
         },
         "repeatables_applied": [{"script": "R__default_policy.sql", "checksum": "ab", "duration_ms": 3}],
     }
-    assert "  applied R__default_policy.sql in 3 ms" in reporting.summary(result, "db1")
+    assert "  applied R__default_policy.sql in 3 ms" in summary_lines.summary(result, "db1")
 
 
 def test_summary_of_a_failed_run_names_what_was_not_applied():
@@ -99,7 +99,7 @@ def test_summary_of_a_failed_run_names_what_was_not_applied():
         },
         "applied": [{"version": "002", "script": "V002__b.sql", "duration_ms": 5, "attempts": 1}],
     }
-    lines = reporting.summary(result, "db1")
+    lines = summary_lines.summary(result, "db1")
     assert "  not applied: 003 004" in lines and lines[-1] == "  FAILED (details below)"
 
 
@@ -114,7 +114,7 @@ def test_summary_of_a_rollback_lists_its_rehearsal():
             "rolled_back": True,
         },
     }
-    lines = reporting.summary(result, "db1", check_mode=True)
+    lines = summary_lines.summary(result, "db1", check_mode=True)
     assert lines == [
         "db1 xp: rollback 005 -> 003 (check mode: would revert 005 004)",
         "  rehearsed U004__d.sql in 7 ms (rolled back)",
@@ -137,7 +137,7 @@ def test_junit_has_one_case_per_check_and_failures_carry_the_message():
         },
         {"id": "c", "kind": "table", "status": "warn", "message": "extra: table c"},
     ]
-    suite = ET.fromstring(reporting.junit_xml(checks, "db1", "xp", "005"))
+    suite = ET.fromstring(junit.junit_xml(checks, "db1", "xp", "005"))
     assert suite.get("tests") == "3" and suite.get("failures") == "1"
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["a", "b", "c"]
@@ -179,7 +179,7 @@ def _report(kind: str = "migrate", **fields) -> dict:
 def _suite(report: dict):
     from xml.etree import ElementTree as ET
 
-    suite = ET.fromstring(reporting.run_junit(report))
+    suite = ET.fromstring(junit.run_junit(report))
     cases = {case.get("name"): case for case in suite.findall("testcase")}
     return suite, cases
 
@@ -312,14 +312,14 @@ def test_the_state_after_a_dead_job_comes_from_a_status_read():
             "invalid_indexes": ["xp_awards_reason_idx"],
         }
     }
-    text = reporting.lost_job_state(status)
+    text = summary_lines.lost_job_state(status)
     assert text.startswith("The database is now at version 005, with 006 pending. Each migration is one transaction")
     assert "A failed attempt of V006__idx.sql is recorded" in text
     assert "DROP INDEX CONCURRENTLY xp_awards_reason_idx;" in text
-    assert "Each revert is one transaction" in reporting.lost_job_state(status, "rollback")
-    unread = reporting.lost_job_state({"msg": "connection refused", "plan": {}})
+    assert "Each revert is one transaction" in summary_lines.lost_job_state(status, "rollback")
+    unread = summary_lines.lost_job_state({"msg": "connection refused", "plan": {}})
     assert unread.startswith("Where the database stands could not be read (connection refused)")
-    assert reporting.lost_job_state({"skipped": True}) == ""
+    assert summary_lines.lost_job_state({"skipped": True}) == ""
 
 
 def test_status_shows_failed_attempts_invalid_indexes_and_a_wait():
@@ -334,7 +334,7 @@ def test_status_shows_failed_attempts_invalid_indexes_and_a_wait():
             "invalid_indexes": ["xp_awards_reason_idx"],
         },
     }
-    lines = reporting.summary(result, "db1", True)
+    lines = summary_lines.summary(result, "db1", True)
     assert "  waited 7 s for the lock of another pg_migrate run" in lines
     assert any(line.startswith("  failed attempt: 006 (V006__idx.sql, at 2026-01-01 by postgres)") for line in lines)
     assert any(line.startswith("  INVALID index: xp_awards_reason_idx") for line in lines)
@@ -342,12 +342,12 @@ def test_status_shows_failed_attempts_invalid_indexes_and_a_wait():
 
 def test_report_files_are_written_whole_with_their_modes_into_a_created_folder(tmp_path):
     folder = tmp_path / "reports" / "db1"
-    paths = reporting.write_report_files(str(folder), "migrate", '{\n    "schema_version": 1\n}\n', "<testsuite/>\n")
+    paths = report_files.write_report_files(str(folder), "migrate", '{\n    "schema_version": 1\n}\n', "<testsuite/>\n")
     assert paths == [str(folder / "migrate.json"), str(folder / "migrate.junit.xml")]
     assert (folder / "migrate.json").read_text() == '{\n    "schema_version": 1\n}\n'
     assert (folder / "migrate.junit.xml").read_text() == "<testsuite/>\n"
     assert oct(folder.stat().st_mode & 0o777) == "0o755"
     assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o644"}
-    reporting.write_report_files(str(folder), "migrate", "{}\n", "<testsuite/>\n")  # a second run replaces them
+    report_files.write_report_files(str(folder), "migrate", "{}\n", "<testsuite/>\n")  # a second run replaces them
     assert sorted(p.name for p in folder.iterdir()) == ["migrate.json", "migrate.junit.xml"]  # no .partial left
     assert (folder / "migrate.json").read_text() == "{}\n"

@@ -28,7 +28,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
     execute,
     new_result,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.report.formats import lost_job_state
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.summary_lines import lost_job_state
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.job_progress import note_line, stopped_run_message
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude

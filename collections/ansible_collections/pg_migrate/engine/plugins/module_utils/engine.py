@@ -17,11 +17,12 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
     postgres_common_argument_spec,
 )
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     unexpected_failure_message,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.rollback import plan_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import (
     migrate_plan,
     run_migrate,
@@ -200,9 +201,8 @@ def would_change(runner: Runner) -> bool:
     history = runner.history.read()
     runner.session.rollback()
     if params["action"] == "rollback":
-        return bool(plan_rollback(params["changeset"], history, params["target_version"])["revert"])
-    plan = migrate_plan(params, history)
-    return bool(plan["pending"] or plan["baseline"] or plan["repair"] or plan["repeatables"])
+        return bool(plan_rollback(Changeset.from_dict(params["changeset"]), history, params["target_version"]).revert)
+    return migrate_plan(params, history).changes_something
 
 
 def verification(runner: Runner) -> dict:

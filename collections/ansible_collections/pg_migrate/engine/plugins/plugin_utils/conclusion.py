@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.report.formats import run_junit, write_report_files
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.junit import run_junit
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.report_files import write_report_files
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report.run_report import (
     run_lines,
     run_report,

@@ -22,6 +22,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discov
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import lint_groups, run_squawk
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import PGLAST_MISSING, pglast
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import argument_spec
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import plan_from_dict
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.checks import (
     input_problems,
     inputs_problems_message,
@@ -220,8 +221,14 @@ def squawk_binary(settings: dict) -> str:
 
 def lint_pending(run: dict, settings: dict, check: bool) -> list[dict]:
     """squawk's outcomes for the scripts a check-mode migrate would run ([] when it does not lint)."""
-    if not (check and settings.get("lint") and run.get("plan") and run.get("server")):
+    plan = plan_from_dict(run.get("plan"), rollback=False)
+    if not (check and settings.get("lint") and plan and run.get("server")):
         return []
-    groups = lint_groups(run["plan"], settings["migrations_dir"], settings.get("seeds_dir") or "")
+    groups = lint_groups(
+        [(m.script, m.transactional) for m in plan.pending],
+        [(r.script, r.transactional is not False) for r in plan.repeatables],  # a forced seed's entry says nothing
+        settings["migrations_dir"],
+        settings.get("seeds_dir") or "",
+    )
     version = settings.get("squawk_pg_version") or str(int(run["server"]["server_version_num"]) // 10000)
     return run_squawk(groups, version, squawk_binary(settings))

@@ -47,14 +47,13 @@ def run_squawk(groups: list[dict], pg_version: str, squawk: str) -> list[dict]:
     return outcomes
 
 
-def lint_groups(plan: dict, migrations_dir: str, seeds_dir: str = "") -> list[dict]:
-    """The pending scripts of PLAN as squawk must see them (transaction_groups), as controller paths."""
-    scripts = [
-        (os.path.join(migrations_dir, m["script"]), bool(m.get("transactional", True))) for m in plan.get("pending", [])
-    ]
-    scripts += [
-        (os.path.join(seeds_dir, r["script"]), bool(r.get("transactional", True))) for r in plan.get("repeatables", [])
-    ]
+def lint_groups(
+    pending: list[tuple[str, bool]], repeatables: list[tuple[str, bool]], migrations_dir: str, seeds_dir: str = ""
+) -> list[dict]:
+    """The scripts a run would apply - PENDING migrations and REPEATABLES as (file name, transactional) - as
+    squawk must see them (transaction_groups), as controller paths."""
+    scripts = [(os.path.join(migrations_dir, name), transactional) for name, transactional in pending]
+    scripts += [(os.path.join(seeds_dir, name), transactional) for name, transactional in repeatables]
     return transaction_groups(scripts)
 
 

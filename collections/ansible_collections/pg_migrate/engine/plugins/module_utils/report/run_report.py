@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import squawk_findings
-from ansible_collections.pg_migrate.engine.plugins.module_utils.report.formats import junit_xml, summary
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.junit import junit_xml
+from ansible_collections.pg_migrate.engine.plugins.module_utils.report.summary_lines import summary
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.catalog import (
     probe_checks,
     verification_summary,

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -17,7 +19,12 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import is_applied, version_key
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_migrate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.migrate import plan_migrate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import (
+    FailedAttempt,
+    MigratePlan,
+    PlannedRepeatable,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
@@ -136,10 +143,10 @@ def failed_attempts(history: list[dict]) -> list[dict]:
     ]
 
 
-def migrate_plan(params: dict, history: list[dict]) -> dict:
+def migrate_plan(params: dict, history: list[dict]) -> MigratePlan:
     """The migrate plan of the run's options (change set, target, baseline, out-of-order, repair) on HISTORY."""
     return plan_migrate(
-        params["changeset"],
+        Changeset.from_dict(params["changeset"]),
         history,
         params["target_version"],
         params["baseline_version"],
@@ -152,53 +159,55 @@ def run_plan(runner: Runner, result: dict) -> None:
     """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
     params = runner.params
     history = runner.history.read()
-    result["plan"] = migrate_plan(params, history)
-    result["plan"]["failed_attempts"] = failed_attempts(history)
-    result["plan"]["invalid_indexes"] = runner.session.invalid_indexes()
+    plan = replace(
+        migrate_plan(params, history),
+        failed_attempts=tuple(FailedAttempt(**attempt) for attempt in failed_attempts(history)),
+        invalid_indexes=tuple(runner.session.invalid_indexes()),
+    )
+    result["plan"] = plan.to_dict()
 
 
-def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = "") -> dict:
+def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = "") -> MigratePlan:
     """The plan of a data step (seed, backfill): refused unless every migration is applied and nothing drifted."""
     params = runner.params
-    plan = plan_migrate(params["changeset"], runner.history.read(), None, None, params["allow_out_of_order"], False)
-    result["plan"] = plan
-    if plan["pending"]:
+    changeset = Changeset.from_dict(params["changeset"])
+    plan = plan_migrate(changeset, runner.history.read(), None, None, params["allow_out_of_order"], False)
+    result["plan"] = plan.to_dict()
+    if plan.pending:
         raise RunFailed(
             "the %s needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
             "run a migrate (pg_migrate_action=migrate) first%s; nothing was changed."
             % (
                 step,
                 params["login_db"],
-                plan["from_version"],
-                len(plan["pending"]),
-                " ".join(p["version"] for p in plan["pending"]),
+                plan.from_version,
+                len(plan.pending),
+                " ".join(plan.pending_versions),
                 migrate_note,
             )
         )
-    if plan["problems"]:
+    if plan.problems:
         raise RunFailed(
             "the version check stopped the %s on %s; nothing was changed:\n  - %s"
-            % (step, params["login_db"], "\n  - ".join(plan["problems"]))
+            % (step, params["login_db"], "\n  - ".join(plan.problems))
         )
     return plan
 
 
-def checked_plan(runner: Runner, result: dict, history: list[dict]) -> dict:
+def checked_plan(runner: Runner, result: dict, history: list[dict]) -> MigratePlan:
     """The migrate plan, refused when the version check found problems; repeatables wait for the latest version."""
     params = runner.params
-    changeset = params["changeset"]
     plan = migrate_plan(params, history)
-    latest = changeset["migrations"][-1]["version"] if changeset["migrations"] else None
-    if plan["repeatables"] and latest and version_key(plan["to_version"]) < version_key(latest):
+    latest = Changeset.from_dict(params["changeset"]).latest_version
+    if plan.repeatables and latest and version_key(plan.to_version) < version_key(latest):
         # Seeds are written against the change set's latest schema: a run that stops below it
         # (pg_migrate_target_version) leaves them for the run that gets there.
-        plan["repeatables_deferred"] = [r["script"] for r in plan["repeatables"]]
-        plan["repeatables"] = []
-    result["plan"] = plan
-    if plan["problems"]:
+        plan = replace(plan, repeatables_deferred=tuple(r.script for r in plan.repeatables), repeatables=())
+    result["plan"] = plan.to_dict()
+    if plan.problems:
         raise RunFailed(
             "the version check stopped the run on %s; nothing was changed:\n  - %s"
-            % (params["login_db"], "\n  - ".join(plan["problems"]))
+            % (params["login_db"], "\n  - ".join(plan.problems))
         )
     return plan
 
@@ -213,31 +222,31 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     plan = checked_plan(runner, result, runner.history.read())
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
-    pending = [migrations[p["version"]] for p in plan["pending"]]
-    pending_repeatables = [repeatables[r["script"]] for r in plan["repeatables"]]
+    pending = [migrations[version] for version in plan.pending_versions]
+    pending_repeatables = [repeatables[r.script] for r in plan.repeatables]
 
     # Every file this run may execute is checked against its checksum before anything is changed.
     for migration in pending:
         runner.scripts.text(migration)
         if params["verify"] and migration.get("verify"):
             runner.scripts.text(migration["verify"])
-    for migration in plan["baseline"]:
-        full = migrations[migration["version"]]
+    for migration in plan.baseline:
+        full = migrations[migration.version]
         if full.get("verify"):
             runner.scripts.text(full["verify"])
     for repeatable in pending_repeatables:
         runner.scripts.text(repeatable)
 
-    would_change = bool(pending or plan["baseline"] or plan["repair"] or pending_repeatables)
+    would_change = plan.changes_something
     if diff and would_change:
         entries = [("pending", m) for m in pending] + [
-            ("repeatable, %s" % r["reason"], repeatables[r["script"]]) for r in plan["repeatables"]
+            ("repeatable, %s" % r.reason, repeatables[r.script]) for r in plan.repeatables
         ]
         result["diff"] = {
             "before": "",
             "after": render_diff(runner, entries, "would run" if check else "ran"),
-            "before_header": "%s @ %s" % (params["login_db"], plan["from_version"]),
-            "after_header": "%s @ %s" % (params["login_db"], plan["to_version"]),
+            "before_header": "%s @ %s" % (params["login_db"], plan.from_version),
+            "after_header": "%s @ %s" % (params["login_db"], plan.to_version),
         }
     if check:
         result["changed"] = would_change
@@ -247,15 +256,16 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
 
     # Only a run that passed the version check creates the history table: a refused run creates nothing.
     result["changed"] = runner.history.ensure() or result["changed"]
-    if plan["repair"]:
-        runner.history.repair_checksums(plan["repair"])
-        result["repaired"] = plan["repair"]
+    if plan.repair:
+        repaired = [item.to_dict() for item in plan.repair]
+        runner.history.repair_checksums(repaired)
+        result["repaired"] = repaired
         result["changed"] = True
-    if plan["baseline"]:
-        baseline_migrations(runner, [migrations[m["version"]] for m in plan["baseline"]])
+    if plan.baseline:
+        baseline_migrations(runner, [migrations[m.version] for m in plan.baseline])
         result["changed"] = True
 
-    current = plan["from_version"] if not plan["baseline"] else plan["baseline"][-1]["version"]
+    current = plan.from_version if not plan.baseline else plan.baseline[-1].version
     number = 0
     for group in group_for_execution(pending, params["group_transactions"]):
         number += len(group)
@@ -282,7 +292,7 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         result["changed"] = True
 
     apply_repeatables(runner, result, pending_repeatables, current)
-    plan["to_version"] = current if pending else plan["to_version"]
+    result["plan"] = replace(plan, to_version=current if pending else plan.to_version).to_dict()
 
 
 def apply_repeatables(runner: Runner, result: dict, repeatables: list[dict], current: str, action="migrate") -> None:
@@ -310,14 +320,16 @@ def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         runner.lock.acquire()
     plan = plan_at_latest(runner, result, "seed", " (it applies the enabled seed too)")
     if params["force"]:
-        listed = {r["script"] for r in plan["repeatables"]}
-        plan["repeatables"] = plan["repeatables"] + [
-            {"script": r["script"], "reason": "forced", "checksum": r["checksum"]}
+        listed = {r.script for r in plan.repeatables}
+        forced = tuple(
+            PlannedRepeatable(script=r["script"], reason="forced", checksum=r["checksum"])
             for r in changeset["repeatables"]
             if r["script"] not in listed
-        ]
+        )
+        plan = replace(plan, repeatables=plan.repeatables + forced)
+        result["plan"] = plan.to_dict()
     by_script = {r["script"]: r for r in changeset["repeatables"]}
-    seeds = [by_script[r["script"]] for r in plan["repeatables"]]
+    seeds = [by_script[r.script] for r in plan.repeatables]
     for seed in seeds:
         runner.scripts.text(seed)
     if diff and seeds:
@@ -328,7 +340,7 @@ def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     if check:
         result["changed"] = bool(seeds)
         return
-    apply_repeatables(runner, result, seeds, plan["from_version"], "seed")
+    apply_repeatables(runner, result, seeds, plan.from_version, "seed")
 
 
 def baseline_migrations(runner: Runner, migrations: list[dict]) -> None:

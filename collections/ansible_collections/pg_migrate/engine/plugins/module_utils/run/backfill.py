@@ -16,7 +16,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     StatementFailed,
     stopped_by,
 )
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import next_backfill_step
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.backfill import next_backfill_step
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import plan_at_latest
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
@@ -107,7 +107,7 @@ def run_backfill(runner: Runner, result: dict, check: bool) -> None:
             )
             report["remaining"] = report["remaining_at_start"]
     except StatementFailed as failure:
-        raise stopped_by(result, failure, "backfill", plan["from_version"]) from None
+        raise stopped_by(result, failure, "backfill", plan.from_version) from None
     if check:
         # A dry run: how much work there is, in how many batches; no row is touched.
         report["batches"] = math.ceil(report["linkable"] / params["batch_size"])
@@ -122,7 +122,7 @@ def run_backfill(runner: Runner, result: dict, check: bool) -> None:
         try:
             done_now, last, blocked = backfill_batch(runner, scripts["batch"], params["batch_size"], cursor)
         except StatementFailed as failure:
-            raise stopped_by(result, failure, "backfill", plan["from_version"]) from None
+            raise stopped_by(result, failure, "backfill", plan.from_version) from None
         if first and done_now == 0 and blocked > 0:
             raise RunFailed(
                 "the backfill cannot process any row yet: its first batch changed none and reports %d blocked "
@@ -145,5 +145,5 @@ def run_backfill(runner: Runner, result: dict, check: bool) -> None:
         try:
             report["remaining"], report["linkable"], _high_water = count_backfill(runner, scripts["count"])
         except StatementFailed as failure:
-            raise stopped_by(result, failure, "backfill", plan["from_version"]) from None
+            raise stopped_by(result, failure, "backfill", plan.from_version) from None
     report["duration_s"] = round(time.monotonic() - started, 3)

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -14,7 +16,8 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import highest_applied_below
-from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.planner import plan_rollback
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import RollbackPlan
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.rollback import plan_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import (
     NOT_REHEARSED,
     execute_outside_transaction,
@@ -33,15 +36,15 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     # Check mode too: it rehearses the reverts like the real run, so it needs the same stable history.
     runner.lock.acquire()
     history = runner.history.read()
-    plan = plan_rollback(params["changeset"], history, params["target_version"])
-    result["plan"] = plan
-    if plan["problems"]:
+    plan = plan_rollback(Changeset.from_dict(params["changeset"]), history, params["target_version"])
+    result["plan"] = plan.to_dict()
+    if plan.problems:
         raise RunFailed(
             "the rollback of %s to %s was refused; nothing was changed:\n  - %s"
-            % (params["login_db"], params["target_version"], "\n  - ".join(plan["problems"]))
+            % (params["login_db"], params["target_version"], "\n  - ".join(plan.problems))
         )
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
-    reverts = [(migrations[item["version"]], migrations[item["version"]]["revert"]) for item in plan["revert"]]
+    reverts = [(migrations[item.version], migrations[item.version]["revert"]) for item in plan.revert]
     for _migration, revert in reverts:
         runner.scripts.text(revert)
     if diff and reverts:
@@ -55,7 +58,7 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         result["changed"] = bool(reverts)
         return
 
-    current = plan["from_version"]
+    current = plan.from_version
     for number, (migration, revert) in enumerate(reverts, start=1):
         runner.note_progress(revert["script"], number, len(reverts))
         try:
@@ -70,7 +73,8 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
                 "attempts": attempts,
             }
         )
-        plan["revert_versions"] = [v for v in plan["revert_versions"] if v != migration["version"]]
+        plan = replace(plan, revert_versions=tuple(v for v in plan.revert_versions if v != migration["version"]))
+        result["plan"] = plan.to_dict()
         current = highest_applied_below(history, migration["version"])
         result["changed"] = True
 
@@ -92,7 +96,7 @@ def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
     return runner.session.in_transaction(revert["script"], work)
 
 
-def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: dict, check: bool) -> dict:
+def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: RollbackPlan, check: bool) -> dict:
     """Run the transactional REVERTS of the plan, in order, in ONE transaction, then roll it back.
 
     Each real revert commits on its own, so a revert that refuses late in the chain (one that guards data a
@@ -126,7 +130,7 @@ def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: di
     return {"rehearsed": rehearsed, "not_rehearsed": skipped, "rolled_back": True}
 
 
-def rehearsal_refusal(params: dict, plan: dict, failure: StatementFailed, check: bool) -> str:
+def rehearsal_refusal(params: dict, plan: RollbackPlan, failure: StatementFailed, check: bool) -> str:
     """The refusal of a rollback whose rehearsal failed: which revert would refuse, the server's reason, the fix."""
     message = (
         "the rollback of %s to %s %s; nothing was changed (the database is still at version %s, its history as it "
@@ -136,7 +140,7 @@ def rehearsal_refusal(params: dict, plan: dict, failure: StatementFailed, check:
             params["login_db"],
             params["target_version"],
             "would be refused" if check else "was refused before its first revert",
-            plan["from_version"],
+            plan.from_version,
             failure.script,
             failure.number,
             failure.line,
@@ -150,6 +154,6 @@ def rehearsal_refusal(params: dict, plan: dict, failure: StatementFailed, check:
         + lock_timeout_advice(failure)
         + (
             " Remove the cause the server names and run the rollback again; or stay at %s and fix forward with a new "
-            "migration." % plan["from_version"]
+            "migration." % plan.from_version
         )
     )

@@ -1,0 +1,156 @@
+# pg_migrate: what an operator reads after a run: the few summary lines of each host, and the account of
+# a job that died (docs/reports.md). The plan comes in as the run's result carries it (JSON) and is read
+# once, through plan_from_dict.
+
+from __future__ import annotations
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import findings_lines
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import (
+    MigratePlan,
+    PlannedMigration,
+    RollbackPlan,
+    plan_from_dict,
+)
+
+
+def _versions(items: tuple[PlannedMigration, ...] | list[dict]) -> str:
+    return " ".join(item.version if isinstance(item, PlannedMigration) else item["version"] for item in items) or "none"
+
+
+def _rollback_lines(result: dict, plan: RollbackPlan | None, head: str, check_mode: bool) -> list[str]:
+    if check_mode:
+        to_revert = plan.revert_versions if plan and plan.revert_versions else ()
+        head += " (check mode: would revert %s)" % (" ".join(to_revert) or "nothing")
+    lines = [head]
+    for item in result.get("reverted", []):
+        lines.append("  reverted %s in %.0f ms" % (item["script"], item["duration_ms"]))
+    return lines
+
+
+def _state_lines(result: dict, plan: MigratePlan, action: str, check_mode: bool) -> list[str]:
+    """Where the database stands: what is applied and pending, or what is left after the run."""
+    if check_mode or action == "plan":
+        return ["  applied: %s" % (" ".join(plan.applied) or "none"), "  pending: %s" % _versions(plan.pending)]
+    lines = []
+    if action == "seed" and not plan.repeatables and not result.get("msg"):
+        lines.append(
+            "  seed: nothing new (unchanged since it was applied; -e pg_migrate_seed_force=true re-applies it)"
+        )
+    elif not plan.pending and not plan.repeatables:
+        lines.append("  nothing pending: already at %s" % plan.from_version)
+    done = {item["version"] for item in result.get("applied", [])}
+    left = [item for item in plan.pending if item.version not in done]
+    if left:
+        lines.append("  not applied: %s" % _versions(left))
+    return lines
+
+
+def _plan_detail_lines(result: dict, plan: MigratePlan, check_mode: bool) -> list[str]:
+    """Baseline, drift, missing files and the repeatables, as the plan lists them."""
+    lines = []
+    if plan.baseline:
+        lines.append("  baseline: %s %s" % ("would adopt" if check_mode else "adopted", _versions(plan.baseline)))
+    repaired = " - repaired" if result.get("repaired") else ""
+    for item in plan.drift:
+        lines.append(
+            "  drift: %s (applied sha256 %s, file %s)%s"
+            % (item.script, item.recorded_checksum[:12], item.file_checksum[:12], repaired)
+        )
+    lines.extend("  missing: %s (%s)" % (item.version, item.script) for item in plan.missing)
+    lines.extend("  repeatable %s: %s" % (item.reason, item.script) for item in plan.repeatables)
+    for script in plan.repeatables_deferred or ():
+        lines.append("  deferred %s: it runs once the database is at the change set's latest version" % script)
+    return lines
+
+
+def _forward_lines(result: dict, plan: MigratePlan | None, head: str, action: str, check_mode: bool) -> list[str]:
+    """What a migrate, seed or status did or would do."""
+    pending = plan.pending if plan else ()
+    if action == "plan":
+        head += " (status: %d pending)" % len(pending)
+    elif check_mode:
+        head += " (check mode: would apply %d)" % len(pending)
+    lines = [head]
+    if plan:
+        lines += _state_lines(result, plan, action, check_mode) + _plan_detail_lines(result, plan, check_mode)
+    for item in result.get("applied", []):
+        retried = " after %d attempts" % item["attempts"] if item.get("attempts", 1) > 1 else ""
+        lines.append("  applied %s in %.0f ms%s" % (item["script"], item["duration_ms"], retried))
+    for item in result.get("repeatables_applied", []):
+        verb = "seeded" if action == "seed" else "applied"
+        lines.append("  %s %s in %.0f ms" % (verb, item["script"], item["duration_ms"]))
+    return lines
+
+
+def _attention_lines(result: dict, plan: MigratePlan | RollbackPlan | None) -> list[str]:
+    """Rehearsals, lock waits and what the database holds that needs an operator."""
+    lines = []
+    # A rollback rehearses its reverts before the first real one; a migrate only with pg_migrate_rehearse.
+    rehearsal = result.get("rehearsal") or {}
+    for item in rehearsal.get("rehearsed", []):
+        lines.append("  rehearsed %s in %.0f ms (rolled back)" % (item["script"], item["duration_ms"]))
+    for item in rehearsal.get("not_rehearsed", []):
+        lines.append("  not rehearsed %s: %s" % (item["script"], item["reason"]))
+    if result.get("lock_waited_s"):
+        lines.append("  waited %.0f s for the lock of another pg_migrate run" % result["lock_waited_s"])
+    if isinstance(plan, MigratePlan):
+        for item in plan.failed_attempts or ():
+            lines.append(
+                "  failed attempt: %s (%s, at %s by %s): a script outside a transaction stopped part-way; fix the "
+                "cause and run again" % (item.version, item.script, item.at, item.by)
+            )
+        for index in plan.invalid_indexes or ():
+            lines.append(
+                "  INVALID index: %s (an interrupted CREATE INDEX CONCURRENTLY; DROP INDEX CONCURRENTLY it, or re-run "
+                "a script that drops it first)" % index
+            )
+    lines.extend("  problem: %s" % problem for problem in (plan.problems if plan else ()))
+    return lines
+
+
+def summary(result: dict, host: str, check_mode: bool = False, squawk_results: list | None = None) -> list[str]:
+    """A few lines per host: versions, what ran or would run, drift, problems, lint findings."""
+    action = result.get("action", "migrate")
+    plan = plan_from_dict(result.get("plan"), rollback=action == "rollback")
+    head = "%s %s: %s%s -> %s" % (
+        host,
+        result.get("database", "?"),
+        "rollback " if action == "rollback" else "",
+        plan.from_version if plan else "?",
+        plan.to_version if plan else "?",
+    )
+    if action == "rollback":
+        lines = _rollback_lines(result, plan, head, check_mode)
+    else:
+        lines = _forward_lines(result, plan, head, action, check_mode)
+    lines += _attention_lines(result, plan)
+    if squawk_results is not None and check_mode:
+        lines += findings_lines(squawk_results)
+    if result.get("msg"):
+        lines.append("  FAILED (details below)")
+    return lines
+
+
+def lost_job_state(status: dict, action: str = "migrate") -> str:
+    """What a job that died left behind, from a status read taken after it (the registered plan result)."""
+    if status.get("skipped"):
+        return ""
+    plan = plan_from_dict(status.get("plan"), rollback=False)
+    if status.get("msg") or plan is None:
+        return (
+            "Where the database stands could not be read (%s): run a status (pg_migrate_action=status) once the "
+            "server answers." % (status.get("msg") or "no answer")
+        )
+    text = "The database is now at version %s" % plan.from_version
+    if plan.pending_versions:
+        text += ", with %s pending" % " ".join(plan.pending_versions)
+    text += (
+        ". Each %s is one transaction with its history row: the one that was interrupted was rolled back when its "
+        "session ended (a session of a host that went down can linger until the server notices; until then it "
+        "holds the lock)." % ("revert" if action == "rollback" else "migration")
+    )
+    for item in plan.failed_attempts or ():
+        text += " A failed attempt of %s is recorded: a script outside a transaction stopped part-way." % item.script
+    for index in plan.invalid_indexes or ():
+        text += " The INVALID index %s was left behind: DROP INDEX CONCURRENTLY %s;" % (index, index)
+    return text + " Run a status (pg_migrate_action=status) to check, then run the playbook again."
