@@ -13,6 +13,12 @@ import pytest
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import connect_to_db
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery
+from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import result_dict
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
+    ActionFailed,
+    ActionOutcome,
+    RunResult,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import ConnectOnly
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 from tests.engine import changeset as library_changeset
@@ -127,14 +133,20 @@ def new_result() -> dict:
     return {"changed": False, "applied": [], "reverted": [], "repeatables_applied": [], "plan": {}}
 
 
-def run(runner: Runner, action: Callable[..., None], result: dict | None = None, **flags: object) -> dict:
-    """ACTION(runner, result, **flags) as the module runs it: the lock and the progress note go at the end,
-    failed or not."""
+def run(runner: Runner, action: Callable[..., ActionOutcome], result: dict | None = None, **flags: object) -> dict:
+    """ACTION(runner, **flags) as the module runs it, its outcome as the module's dict (engine.result_dict) put in
+    RESULT: the lock and the progress note go at the end, failed or not; a failed action raises what stopped it
+    once its outcome so far is in RESULT."""
     result = new_result() if result is None else result
+    as_dict = lambda outcome: result_dict(RunResult(runner.params["login_db"], runner.params["action"], outcome))  # noqa: E731
     try:
-        action(runner, result, **flags)
+        outcome = action(runner, **flags)
+    except ActionFailed as stop:
+        result.update(as_dict(stop.outcome))
+        raise stop.cause from None
     finally:
         runner.release_quietly()
+    result.update(as_dict(outcome))
     return result
 
 

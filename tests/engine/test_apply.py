@@ -105,10 +105,9 @@ def test_a_rehearsal_runs_everything_and_leaves_nothing(db: Database, runner_for
 
 def test_check_mode_without_rehearsal_touches_nothing_and_takes_no_lock(db: Database, runner_for, tmp_path):
     runner = runner_for(write_changeset(tmp_path, V001))
-    result = new_result()
-    apply.run_migrate(runner, result, check=True, diff=True)
-    assert result["changed"] and not runner.lock.locked
-    assert "-- ===== would run: V001__accounts.sql (pending) =====" in result["diff"]["after"]
+    outcome = apply.run_migrate(runner, check=True, diff=True)
+    assert outcome.changed and not runner.lock.locked
+    assert "-- ===== would run: V001__accounts.sql (pending) =====" in outcome.diff["after"]
     assert tables(db) == []
 
 

@@ -33,7 +33,7 @@ def test_an_empty_database_migrates_to_the_latest_version_and_its_verify_scripts
     # Built CONCURRENTLY (outside a transaction) and valid.
     assert db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'books_title_idx'::regclass") is True
 
-    checked = run(runner_for(library(), action="verify"), verify.run_verify)
+    checked = verify.run_verify(runner_for(library(), action="verify"))
     assert checked["version"] == "003"
     assert {item["id"]: item["passed"] for item in checked["probe_results"]} == {
         "verify script V001__shelves.verify.sql": True,

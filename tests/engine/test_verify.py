@@ -39,7 +39,7 @@ def test_verify_scripts_and_probes_in_force_run_and_leave_nothing(db: Database, 
     changeset = write_changeset(tmp_path, SCRIPTS)
     run(runner_for(changeset), apply.run_migrate, check=False, diff=False)
     expected = {"tables": [{"name": "accounts"}, {"name": "ledger", "since": "003"}], "schema": "public"}
-    result = run(runner_for(changeset, action="verify", expected=expected, probes=PROBES), verify.run_verify)
+    result = verify.run_verify(runner_for(changeset, action="verify", expected=expected, probes=PROBES))
 
     assert result["version"] == "002"
     assert result["expected_active"] == {"tables": [{"name": "accounts"}], "schema": "public"}
@@ -57,7 +57,7 @@ def test_a_probe_that_is_not_refused_fails_and_says_what_it_found(db: Database, 
     changeset = write_changeset(tmp_path, SCRIPTS)
     run(runner_for(changeset), apply.run_migrate, check=False, diff=False)
     probe = {"name": "balance capped", "statement": "INSERT INTO accounts VALUES (9, 1000000)", "expect": "23514"}
-    result = run(runner_for(changeset, action="verify", probes={"probes": [probe]}), verify.run_verify)
+    result = verify.run_verify(runner_for(changeset, action="verify", probes={"probes": [probe]}))
     failed = result["probe_results"][-1]
     assert not failed["passed"]
     assert failed["message"] == (

@@ -2,14 +2,17 @@
 # verification after a migrate. The same code runs in the controller process (the pg_migrate_run action
 # plugin, for databases the controller reaches) and in the pg_migrate module on the managed host.
 #
-# No AnsibleModule here: options come as a plain dict (the module's, after argument validation), and a
-# failure becomes result["msg"], never an exception out of run_database().
+# No AnsibleModule here: options come as a plain dict (the module's, after argument validation); the run's
+# result is a run/outcome.RunResult until execute() returns it as the module's dict (result_dict), a failure
+# in its msg, never an exception out of execute().
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from ansible_collections.community.postgresql.plugins.module_utils.postgres import (
     connect_to_db,
@@ -31,6 +34,12 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.backfill import run_backfill
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.health import DEFAULT_TIMEOUT, health_gate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
+    ActionFailed,
+    ActionOutcome,
+    Rehearsal,
+    RunResult,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.pooling import ConnectOnly
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.preflight import (
     connection_failure_message,
@@ -155,20 +164,67 @@ def open_connection(params: dict, conn_params: dict, autocommit: bool):
     return conn
 
 
-def new_result(params: dict) -> dict:
-    return dict(
-        changed=False,
-        applied=[],
-        reverted=[],
-        repeatables_applied=[],
-        plan={},
-        database=params["login_db"],
-        action=params["action"],
+def result_dict(result: RunResult) -> dict:
+    """The module's JSON-able result of RESULT: the keys docs/reports.md lists, in the order they always came."""
+    outcome = result.outcome
+    plan = outcome.plan.to_dict() if outcome.plan is not None else {}
+    out: dict = dict(
+        changed=outcome.changed,
+        applied=[asdict(item) for item in outcome.applied],
+        reverted=[asdict(item) for item in outcome.reverted],
+        repeatables_applied=[asdict(item) for item in outcome.repeatables_applied],
+        plan=plan,
+        database=result.database,
+        action=result.action,
     )
+    optional = (
+        ("server", result.server),
+        ("skipped", True if result.skip_reason is not None else None),
+        ("skip_reason", result.skip_reason),
+        ("deferred", True if result.deferred else None),
+        ("server_slot", result.server_slot),
+        ("slot_waited_s", result.slot_waited_s),
+        ("diff", outcome.diff),
+        ("rehearsal", rehearsal_dict(outcome.rehearsal) if outcome.rehearsal else None),
+        ("repaired", list(outcome.repaired) if outcome.repaired is not None else None),
+        ("failure", outcome.failure),
+        ("backfill", asdict(outcome.backfill) if outcome.backfill else None),
+        ("verification", result.verification),
+        ("msg", result.msg),
+        ("health", result.health),
+        ("lock_waited_s", result.lock_waited_s),
+        ("duration_ms", result.duration_ms),
+        ("connect_failed", True if result.connect_failed else None),
+    )
+    out.update((key, value) for key, value in optional if value is not None)
+    return out
 
 
-def preflight(runner: Runner, result: dict) -> bool:
-    """Read the server's facts into result["server"]; False when this host is a standby to skip."""
+def rehearsal_dict(rehearsal: Rehearsal) -> dict:
+    return {
+        "rehearsed": list(rehearsal.rehearsed),
+        "not_rehearsed": list(rehearsal.not_rehearsed),
+        "rolled_back": rehearsal.rolled_back,
+    }
+
+
+def new_result(params: dict) -> dict:
+    """The result of a run that did nothing yet."""
+    return result_dict(RunResult(params["login_db"], params["action"]))
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What the preflight read: the server's facts; SKIP_REASON when this host is a standby to skip; REFUSAL
+    when the change set cannot run on this server."""
+
+    server: dict
+    skip_reason: str | None = None
+    refusal: str | None = None
+
+
+def preflight(runner: Runner) -> ServerFacts:
+    """Read the server's facts and judge them."""
     params = runner.params
     # In autocommit: a statement-pooling PgBouncer refuses transactions, and the pooling check that comes
     # with the lock must get to say so.
@@ -182,16 +238,14 @@ def preflight(runner: Runner, result: dict) -> bool:
         },
     )[0]
     runner.session.set_autocommit(False)
-    result["server"] = server
     if server["in_recovery"] and params["on_standby"] == "skip" and params["action"] != "plan":
-        result["skipped"] = True
-        result["skip_reason"] = standby_skip_message(params["inventory_host"])
-        return False
+        return ServerFacts(server, skip_reason=standby_skip_message(params["inventory_host"]))
     action = "status" if params["action"] == "plan" else params["action"]
     problems = server_problems(server, action, params["min_server_version"])
     if problems:
-        raise RunFailed(preflight_failure_message(params["inventory_host"], params["login_db"], server, problems))
-    return True
+        refusal = preflight_failure_message(params["inventory_host"], params["login_db"], server, problems)
+        return ServerFacts(server, refusal=refusal)
+    return ServerFacts(server)
 
 
 def would_change(runner: Runner) -> bool:
@@ -209,9 +263,8 @@ def verification(runner: Runner) -> dict:
     """What verification found on the database: version, expectations in force, verify script and probe
     results, and the live catalog when there are expectations to compare it with (else every object would
     count as an extra); or {"error": ...} when it could not run."""
-    found: dict = {}
     try:
-        run_verify(runner, found)
+        found = run_verify(runner)
         expected = runner.params["expected"] or {}
         if expected:
             found["catalog"] = runner.session.value(CATALOG_SQL, {"schema": expected.get("schema", "public")})
@@ -223,19 +276,28 @@ def verification(runner: Runner) -> dict:
     return found
 
 
-ACTIONS = {
-    "plan": lambda runner, result, check, diff: run_plan(runner, result),
+ACTIONS: dict[str, Callable[[Runner, bool, bool], ActionOutcome]] = {
+    "plan": run_plan,
     "migrate": run_migrate,
     "rollback": run_rollback,
-    "verify": lambda runner, result, check, diff: result.update(verification=verification(runner)),
     "seed": run_seed,
-    "backfill": lambda runner, result, check, diff: run_backfill(runner, result, check),
+    "backfill": run_backfill,
 }
 
 
-def slot_connection(runner: Runner, result: dict):
+@dataclass(frozen=True)
+class SlotTaken:
+    """A per-server slot held by CONN until it is closed: its number, and the seconds waited for it (when 1 or
+    more)."""
+
+    conn: Any
+    slot: Any
+    waited_s: float | None
+
+
+def slot_connection(runner: Runner) -> SlotTaken:
     """Take one of the server's per-server slots (pg_migrate_fleet_per_server) on a second session in the slot
-    database, waiting while all are taken; that session, which holds the slot until it is closed."""
+    database, waiting while all are taken."""
     params = runner.params
     slot_params = dict(params, login_db=params["slot_db"])
     try:
@@ -262,66 +324,87 @@ def slot_connection(runner: Runner, result: dict):
 
     started = time.monotonic()
     try:
-        result["server_slot"] = take_slot(conn, params["per_server"], waiting, runner.session.check_stop, server=server)
+        slot = take_slot(conn, params["per_server"], waiting, runner.session.check_stop, server=server)
     except BaseException:
         conn.close()
         raise
     waited = time.monotonic() - started
-    if waited >= 1:
-        result["slot_waited_s"] = round(waited, 1)
-    return conn
+    return SlotTaken(conn, slot, round(waited, 1) if waited >= 1 else None)
 
 
-def run_database(runner: Runner, result: dict, check: bool, diff: bool) -> None:
-    """The action of runner.params on runner.conn, its failure as result["msg"]."""
+def failure_text(runner: Runner, exc: BaseException) -> str:
+    """The run's failure as its message: the operator's (RunFailed), or a readable one for what broke (a lost
+    connection, a server restart), never a traceback."""
+    if isinstance(exc, RunFailed):
+        return str(exc)
+    params = runner.params
+    return unexpected_failure_message(params["action"], params["login_db"], exc, runner.session.current_script)
+
+
+def run_action(runner: Runner, result: RunResult, check: bool, diff: bool) -> tuple[RunResult, SlotTaken | None]:
+    """The action of runner.params on its session, after the preflight, the deferral and the per-server slot:
+    the result (a failure in msg) and the slot it holds."""
     params = runner.params
     slot = None
     try:
-        if params["preflight"] and not preflight(runner, result):
-            return
+        if params["preflight"]:
+            facts = preflight(runner)
+            result = replace(result, server=facts.server, skip_reason=facts.skip_reason)
+            if facts.refusal:
+                raise RunFailed(facts.refusal)
+            if facts.skip_reason:
+                return result, None
         deferrable = params["defer_changes"] and not check and params["action"] in ("migrate", "rollback")
         if deferrable and would_change(runner):
-            result["deferred"] = True
-            return
+            return replace(result, deferred=True), None
         slotted = params["per_server"] > 0 and not check and params["action"] in ("migrate", "rollback")
         # A run with nothing to do changes nothing: it needs no slot (nor the slot's connection).
         if slotted and would_change(runner):
-            slot = slot_connection(runner, result)
-        ACTIONS[params["action"]](runner, result, check, diff)
-    except RunFailed as failure:
-        result["msg"] = str(failure)
-    except Exception as exc:  # a lost connection, a server restart: still a readable failure, never a traceback
-        result["msg"] = unexpected_failure_message(
-            params["action"], params["login_db"], exc, runner.session.current_script
-        )
+            slot = slot_connection(runner)
+            result = replace(result, server_slot=slot.slot, slot_waited_s=slot.waited_s)
+        if params["action"] == "verify":
+            return replace(result, verification=verification(runner)), slot
+        return replace(result, outcome=ACTIONS[params["action"]](runner, check, diff)), slot
+    except ActionFailed as stop:
+        return replace(result, outcome=stop.outcome, msg=failure_text(runner, stop.cause)), slot
+    except Exception as exc:
+        return replace(result, msg=failure_text(runner, exc)), slot
+
+
+def run_database(runner: Runner, check: bool, diff: bool) -> RunResult:
+    """The action of runner.params on its session, then, after a migrate, the verification and the health gate."""
+    params = runner.params
+    result, slot = run_action(runner, RunResult(params["login_db"], params["action"]), check, diff)
+    went_on = result.msg is None and not result.deferred and result.skip_reason is None
     try:
-        if "msg" not in result and params["verify_schema"] and params["action"] == "migrate":
-            result["verification"] = verification(runner)
-        if "msg" not in result and params.get("health_query") and params["action"] == "migrate" and not check:
-            result["health"] = health_gate(
+        if went_on and params["verify_schema"] and params["action"] == "migrate":
+            result = replace(result, verification=verification(runner))
+        if went_on and params.get("health_query") and params["action"] == "migrate" and not check:
+            gate = health_gate(
                 runner.session,
                 params["health_query"],
                 params["health_max"],
                 params.get("health_timeout") or DEFAULT_TIMEOUT,
             )
+            result = replace(result, health=gate)
     finally:
         if slot is not None:
             with contextlib.suppress(Exception):
-                slot.close()
+                slot.conn.close()
+    return result
 
 
 def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
-    """Connect RUNNER with CONN_PARAMS, run its action, close: the run's result (a failure in result["msg"])."""
+    """Connect RUNNER with CONN_PARAMS, run its action, close: the run's result (a failure in result["msg"]),
+    as the module returns it - the one place a RunResult becomes a dict."""
     params = runner.params
-    result = new_result(params)
     started = time.monotonic()
     try:
         # In autocommit, so the driver's own session settings (datestyle) are no open transaction: a
         # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
         conn = open_connection(params, conn_params, autocommit=True)
     except RunFailed as failure:
-        result.update(msg=str(failure), connect_failed=True)
-        return result
+        return result_dict(RunResult(params["login_db"], params["action"], msg=str(failure), connect_failed=True))
     conn.autocommit = False
     session = runner.session
     session.conn = conn
@@ -330,13 +413,12 @@ def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
     )[0]
     session.connect_for_check = lambda: connect_to_db(ConnectOnly(params), dict(conn_params), autocommit=True)[0]
     try:
-        run_database(runner, result, check, diff)
+        result = run_database(runner, check, diff)
     finally:
         runner.release_quietly()
         with contextlib.suppress(Exception):
             session.conn.close()
-    if runner.lock.waited_s >= 1:
-        result["lock_waited_s"] = runner.lock.waited_s
+    waited = runner.lock.waited_s
     # The run's own time (on the host path the job's: the task that reports it only reads its result).
-    result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
-    return result
+    duration_ms = round(1000 * (time.monotonic() - started), 1)
+    return result_dict(replace(result, lock_waited_s=waited if waited >= 1 else None, duration_ms=duration_ms))

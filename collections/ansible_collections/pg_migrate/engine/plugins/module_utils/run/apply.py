@@ -2,8 +2,9 @@
 # row (in a transaction, or statement by statement for a marked no-transaction script), baselines,
 # repeatable scripts (the seed) and the check-mode rehearsal.
 #
-# Every run_* function takes a session.Runner, the result dict to fill in, and whether this is check mode
-# and a diff was asked for; it raises errors.RunFailed with the operator's message.
+# Every run_* function takes a session.Runner, whether this is check mode and whether a diff was asked for, and
+# returns what it did (outcome.ActionOutcome); it raises errors.RunFailed with the operator's message, or
+# outcome.ActionFailed once it has something to report (the plan, what it applied before it stopped).
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     StatementFailed,
     failure_message,
     lost_session_message,
-    stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import is_applied, version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.migrate import plan_migrate
@@ -24,6 +24,14 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model impor
     FailedAttempt,
     MigratePlan,
     PlannedRepeatable,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
+    ActionFailed,
+    ActionOutcome,
+    Applied,
+    Rehearsal,
+    RepeatableApplied,
+    stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
@@ -155,7 +163,7 @@ def migrate_plan(params: dict, history: list[dict]) -> MigratePlan:
     )
 
 
-def run_plan(runner: Runner, result: dict) -> None:
+def run_plan(runner: Runner, check: bool = False, diff: bool = False) -> ActionOutcome:
     """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
     params = runner.params
     history = runner.history.read()
@@ -164,17 +172,16 @@ def run_plan(runner: Runner, result: dict) -> None:
         failed_attempts=tuple(FailedAttempt(**attempt) for attempt in failed_attempts(history)),
         invalid_indexes=tuple(runner.session.invalid_indexes()),
     )
-    result["plan"] = plan.to_dict()
+    return ActionOutcome(plan=plan)
 
 
-def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = "") -> MigratePlan:
+def plan_at_latest(runner: Runner, step: str, migrate_note: str = "") -> MigratePlan:
     """The plan of a data step (seed, backfill): refused unless every migration is applied and nothing drifted."""
     params = runner.params
     changeset = Changeset.from_dict(params["changeset"])
     plan = plan_migrate(changeset, runner.history.read(), None, None, params["allow_out_of_order"], False)
-    result["plan"] = plan.to_dict()
     if plan.pending:
-        raise RunFailed(
+        raise refused(
             "the %s needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
             "run a migrate (pg_migrate_action=migrate) first%s; nothing was changed."
             % (
@@ -184,17 +191,24 @@ def plan_at_latest(runner: Runner, result: dict, step: str, migrate_note: str = 
                 len(plan.pending),
                 " ".join(plan.pending_versions),
                 migrate_note,
-            )
+            ),
+            plan,
         )
     if plan.problems:
-        raise RunFailed(
+        raise refused(
             "the version check stopped the %s on %s; nothing was changed:\n  - %s"
-            % (step, params["login_db"], "\n  - ".join(plan.problems))
+            % (step, params["login_db"], "\n  - ".join(plan.problems)),
+            plan,
         )
     return plan
 
 
-def checked_plan(runner: Runner, result: dict, history: list[dict]) -> MigratePlan:
+def refused(message: str, plan: object) -> ActionFailed:
+    """A run the plan stopped before any change: the plan is still reported."""
+    return ActionFailed(RunFailed(message), ActionOutcome(plan=plan))
+
+
+def checked_plan(runner: Runner, history: list[dict]) -> MigratePlan:
     """The migrate plan, refused when the version check found problems; repeatables wait for the latest version."""
     params = runner.params
     plan = migrate_plan(params, history)
@@ -203,29 +217,49 @@ def checked_plan(runner: Runner, result: dict, history: list[dict]) -> MigratePl
         # Seeds are written against the change set's latest schema: a run that stops below it
         # (pg_migrate_target_version) leaves them for the run that gets there.
         plan = replace(plan, repeatables_deferred=tuple(r.script for r in plan.repeatables), repeatables=())
-    result["plan"] = plan.to_dict()
     if plan.problems:
-        raise RunFailed(
+        raise refused(
             "the version check stopped the run on %s; nothing was changed:\n  - %s"
-            % (params["login_db"], "\n  - ".join(plan.problems))
+            % (params["login_db"], "\n  - ".join(plan.problems)),
+            plan,
         )
     return plan
 
 
 # --- the actions ------------------------------------------------------------------------------------------
-def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+def run_migrate(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     """Apply what the plan says is pending (in check mode: only say so, or rehearse it with rehearse=true)."""
     params = runner.params
     rehearse = check and params["rehearse"]
     if not check or rehearse:
         runner.lock.acquire()
-    plan = checked_plan(runner, result, runner.history.read())
+    plan = checked_plan(runner, runner.history.read())
+    so_far = ActionOutcome(plan=plan)
+    try:
+        pending, pending_repeatables = scripts_to_run(runner, plan)
+        if diff and plan.changes_something:
+            so_far = replace(so_far, diff=migrate_diff(runner, plan, pending, check))
+        if check:
+            rehearsal = rehearse_migrations(runner, pending, pending_repeatables) if rehearse else None
+            return replace(so_far, changed=plan.changes_something, rehearsal=rehearsal)
+        so_far = prepare_history(runner, plan, so_far)
+        so_far, current = apply_pending(runner, plan, pending, so_far)
+        so_far = apply_repeatables(runner, pending_repeatables, current, so_far)
+    except ActionFailed:
+        raise
+    except Exception as exc:
+        raise ActionFailed(exc, so_far) from exc
+    return replace(so_far, plan=replace(plan, to_version=current if pending else plan.to_version))
+
+
+def scripts_to_run(runner: Runner, plan: MigratePlan) -> tuple[list[dict], list[dict]]:
+    """(pending migrations, pending repeatables), every file this run may execute checked against its checksum
+    before anything is changed."""
+    params = runner.params
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
     pending = [migrations[version] for version in plan.pending_versions]
     pending_repeatables = [repeatables[r.script] for r in plan.repeatables]
-
-    # Every file this run may execute is checked against its checksum before anything is changed.
     for migration in pending:
         runner.scripts.text(migration)
         if params["verify"] and migration.get("verify"):
@@ -236,38 +270,45 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
             runner.scripts.text(full["verify"])
     for repeatable in pending_repeatables:
         runner.scripts.text(repeatable)
+    return pending, pending_repeatables
 
-    would_change = plan.changes_something
-    if diff and would_change:
-        entries = [("pending", m) for m in pending] + [
-            ("repeatable, %s" % r.reason, repeatables[r.script]) for r in plan.repeatables
-        ]
-        result["diff"] = {
-            "before": "",
-            "after": render_diff(runner, entries, "would run" if check else "ran"),
-            "before_header": "%s @ %s" % (params["login_db"], plan.from_version),
-            "after_header": "%s @ %s" % (params["login_db"], plan.to_version),
-        }
-    if check:
-        result["changed"] = would_change
-        if rehearse:
-            result["rehearsal"] = rehearse_migrations(runner, pending, pending_repeatables)
-        return
 
-    # Only a run that passed the version check creates the history table: a refused run creates nothing.
-    result["changed"] = runner.history.ensure() or result["changed"]
+def migrate_diff(runner: Runner, plan: MigratePlan, pending: list[dict], check: bool) -> dict:
+    login_db = runner.params["login_db"]
+    repeatables = {r["script"]: r for r in runner.params["changeset"]["repeatables"]}
+    entries = [("pending", m) for m in pending] + [
+        ("repeatable, %s" % r.reason, repeatables[r.script]) for r in plan.repeatables
+    ]
+    return {
+        "before": "",
+        "after": render_diff(runner, entries, "would run" if check else "ran"),
+        "before_header": "%s @ %s" % (login_db, plan.from_version),
+        "after_header": "%s @ %s" % (login_db, plan.to_version),
+    }
+
+
+def prepare_history(runner: Runner, plan: MigratePlan, so_far: ActionOutcome) -> ActionOutcome:
+    """The history table (only a run that passed the version check creates it: a refused run creates
+    nothing), the repaired checksums and the baseline."""
+    migrations = {m["version"]: m for m in runner.params["changeset"]["migrations"]}
+    so_far = replace(so_far, changed=runner.history.ensure() or so_far.changed)
     if plan.repair:
-        repaired = [item.to_dict() for item in plan.repair]
-        runner.history.repair_checksums(repaired)
-        result["repaired"] = repaired
-        result["changed"] = True
+        repaired = tuple(item.to_dict() for item in plan.repair)
+        runner.history.repair_checksums(list(repaired))
+        so_far = replace(so_far, repaired=repaired, changed=True)
     if plan.baseline:
         baseline_migrations(runner, [migrations[m.version] for m in plan.baseline])
-        result["changed"] = True
+        so_far = replace(so_far, changed=True)
+    return so_far
 
+
+def apply_pending(
+    runner: Runner, plan: MigratePlan, pending: list[dict], so_far: ActionOutcome
+) -> tuple[ActionOutcome, str | None]:
+    """Each pending migration (or group of them) with its history row: (the outcome, the version now)."""
     current = plan.from_version if not plan.baseline else plan.baseline[-1].version
     number = 0
-    for group in group_for_execution(pending, params["group_transactions"]):
+    for group in group_for_execution(pending, runner.params["group_transactions"]):
         number += len(group)
         runner.note_progress(" + ".join(m["script"] for m in group), number, len(pending))
         try:
@@ -276,38 +317,34 @@ def run_migrate(runner: Runner, result: dict, check: bool, diff: bool) -> None:
             else:
                 timings, attempts = apply_one(runner, "migration", group[0])
         except StatementFailed as failure:
-            raise stopped_by(result, failure, "migrate", current) from None
-        for migration, duration in zip(group, timings, strict=True):
-            result["applied"].append(
-                {
-                    "version": migration["version"],
-                    "script": migration["script"],
-                    "checksum": migration["checksum"],
-                    "duration_ms": round(duration, 1),
-                    "attempts": attempts,
-                    "transactional": migration["transactional"],
-                }
-            )
-            current = migration["version"]
-        result["changed"] = True
-
-    apply_repeatables(runner, result, pending_repeatables, current)
-    result["plan"] = replace(plan, to_version=current if pending else plan.to_version).to_dict()
+            raise stopped_by(failure, "migrate", current, so_far) from None
+        except Exception as exc:
+            raise ActionFailed(exc, so_far) from exc
+        applied = tuple(
+            Applied(m["version"], m["script"], m["checksum"], round(duration, 1), attempts, m["transactional"])
+            for m, duration in zip(group, timings, strict=True)
+        )
+        so_far = replace(so_far, applied=so_far.applied + applied, changed=True)
+        current = group[-1]["version"]
+    return so_far, current
 
 
-def apply_repeatables(runner: Runner, result: dict, repeatables: list[dict], current: str, action="migrate") -> None:
+def apply_repeatables(
+    runner: Runner, repeatables: list[dict], current: str | None, so_far: ActionOutcome, action: str = "migrate"
+) -> ActionOutcome:
     for repeatable in repeatables:
         try:
             timings, _attempts = apply_one(runner, "repeatable", repeatable)
         except StatementFailed as failure:
-            raise stopped_by(result, failure, action, current) from None
-        result["repeatables_applied"].append(
-            {"script": repeatable["script"], "checksum": repeatable["checksum"], "duration_ms": round(timings[0], 1)}
-        )
-        result["changed"] = True
+            raise stopped_by(failure, action, current, so_far) from None
+        except Exception as exc:
+            raise ActionFailed(exc, so_far) from exc
+        applied = RepeatableApplied(repeatable["script"], repeatable["checksum"], round(timings[0], 1))
+        so_far = replace(so_far, repeatables_applied=(*so_far.repeatables_applied, applied), changed=True)
+    return so_far
 
 
-def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+def run_seed(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     """The repeatable scripts (the seed) on their own, on a database whose migrations are all applied."""
     params = runner.params
     changeset = params["changeset"]
@@ -318,7 +355,7 @@ def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
         )
     if not check:
         runner.lock.acquire()
-    plan = plan_at_latest(runner, result, "seed", " (it applies the enabled seed too)")
+    plan = plan_at_latest(runner, "seed", " (it applies the enabled seed too)")
     if params["force"]:
         listed = {r.script for r in plan.repeatables}
         forced = tuple(
@@ -327,20 +364,22 @@ def run_seed(runner: Runner, result: dict, check: bool, diff: bool) -> None:
             if r["script"] not in listed
         )
         plan = replace(plan, repeatables=plan.repeatables + forced)
-        result["plan"] = plan.to_dict()
-    by_script = {r["script"]: r for r in changeset["repeatables"]}
-    seeds = [by_script[r.script] for r in plan.repeatables]
-    for seed in seeds:
-        runner.scripts.text(seed)
-    if diff and seeds:
-        result["diff"] = {
-            "before": "",
-            "after": render_diff(runner, [("seed", s) for s in seeds], "would run" if check else "ran"),
-        }
-    if check:
-        result["changed"] = bool(seeds)
-        return
-    apply_repeatables(runner, result, seeds, plan.from_version, "seed")
+    so_far = ActionOutcome(plan=plan)
+    try:
+        by_script = {r["script"]: r for r in changeset["repeatables"]}
+        seeds = [by_script[r.script] for r in plan.repeatables]
+        for seed in seeds:
+            runner.scripts.text(seed)
+        if diff and seeds:
+            after = render_diff(runner, [("seed", s) for s in seeds], "would run" if check else "ran")
+            so_far = replace(so_far, diff={"before": "", "after": after})
+        if check:
+            return replace(so_far, changed=bool(seeds))
+        return apply_repeatables(runner, seeds, plan.from_version, so_far, "seed")
+    except ActionFailed:
+        raise
+    except Exception as exc:
+        raise ActionFailed(exc, so_far) from exc
 
 
 def baseline_migrations(runner: Runner, migrations: list[dict]) -> None:
@@ -362,15 +401,16 @@ def baseline_migrations(runner: Runner, migrations: list[dict]) -> None:
     runner.session.in_transaction("the baseline", work, retry=False)
 
 
-def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[dict]) -> dict:
+def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[dict]) -> Rehearsal:
     """Execute the pending transactional scripts in ONE transaction, then roll it back."""
-    report = {"rehearsed": [], "not_rehearsed": [], "rolled_back": True}
+    rehearsed: list[dict] = []
+    not_rehearsed: list[dict] = []
 
     def work() -> None:
         runner.history.create_uncommitted()
         for kind, item in [("migration", m) for m in pending] + [("repeatable", r) for r in repeatables]:
             if not item["transactional"]:
-                report["not_rehearsed"].append({"script": item["script"], "reason": NOT_REHEARSED})
+                not_rehearsed.append({"script": item["script"], "reason": NOT_REHEARSED})
                 continue
             started = time.monotonic()
             try:
@@ -380,9 +420,7 @@ def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[d
             except StatementFailed as failure:
                 message = failure_message(failure, "rehearsal", None)
                 raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message) from None
-            report["rehearsed"].append(
-                {"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)}
-            )
+            rehearsed.append({"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)})
 
     runner.session.in_transaction("the rehearsal", work, commit=False, retry=False)
-    return report
+    return Rehearsal(tuple(rehearsed), tuple(not_rehearsed))

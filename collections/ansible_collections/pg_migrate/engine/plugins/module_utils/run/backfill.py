@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
-    stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.backfill import next_backfill_step
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import plan_at_latest
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
+    ActionFailed,
+    ActionOutcome,
+    BackfillReport,
+    stopped_by,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 BATCH_SETTINGS = "SELECT set_config('pg_migrate.batch_size', %s, true), set_config('pg_migrate.after', %s, true)"
@@ -90,39 +97,55 @@ def checked_scripts(params: dict) -> dict:
     return scripts
 
 
-def run_backfill(runner: Runner, result: dict, check: bool) -> None:
+def run_backfill(runner: Runner, check: bool, diff: bool = False) -> ActionOutcome:
     """Batches until done or out of time (max_seconds). Resumable by design: the work queue is the rows still
     to do. In check mode only counted (a dry run)."""
     params = runner.params
     scripts = checked_scripts(params)
-    plan = plan_at_latest(runner, result, "backfill")
-    for entry in (scripts["batch"], scripts["count"]):
-        runner.scripts.text(entry)
-    report = result["backfill"] = new_report(params, check)
-    started = time.monotonic()
+    plan = plan_at_latest(runner, "backfill")
+    so_far = ActionOutcome(plan=plan)
+    report: dict = {}  # the report so far: a failure still reports the batches done before it
+
+    def outcome(changed: bool) -> ActionOutcome:
+        return replace(so_far, changed=changed, backfill=BackfillReport(**report) if report else None)
+
+    changed = False
     try:
+        for entry in (scripts["batch"], scripts["count"]):
+            runner.scripts.text(entry)
+        report.update(new_report(params, check))
+        started = time.monotonic()
         if params["measure"] or check:
             report["remaining_at_start"], report["linkable"], report["high_water"] = count_backfill(
                 runner, scripts["count"]
             )
             report["remaining"] = report["remaining_at_start"]
+        if check:
+            # A dry run: how much work there is, in how many batches; no row is touched.
+            report["batches"] = math.ceil(report["linkable"] / params["batch_size"])
+            report["done"] = report["linkable"] == 0
+            return outcome(report["linkable"] > 0)
+        runner.lock.acquire()  # the backfill lock (session.Runner): backfills exclude each other, not migrations
+        for done_now in batches(runner, scripts["batch"], report, started):
+            changed = changed or done_now > 0
+        if report["done"]:
+            report["remaining"], report["linkable"], _high_water = count_backfill(runner, scripts["count"])
+        report["duration_s"] = round(time.monotonic() - started, 3)
     except StatementFailed as failure:
-        raise stopped_by(result, failure, "backfill", plan.from_version) from None
-    if check:
-        # A dry run: how much work there is, in how many batches; no row is touched.
-        report["batches"] = math.ceil(report["linkable"] / params["batch_size"])
-        report["done"] = report["linkable"] == 0
-        result["changed"] = report["linkable"] > 0
-        return
+        raise stopped_by(failure, "backfill", plan.from_version, outcome(changed)) from None
+    except Exception as exc:
+        raise ActionFailed(exc, outcome(changed)) from exc
+    return outcome(changed)
 
-    runner.lock.acquire()  # the backfill lock (session.Runner): backfills exclude each other, not migrations
+
+def batches(runner: Runner, batch_entry: dict, report: dict, started: float) -> Iterator[int]:
+    """Run batch after batch along the cursor until done or max_seconds after STARTED, noting each in REPORT
+    (run_backfill's, which reports it when a later batch fails); the rows each batch changed."""
+    params = runner.params
     cursor, phase, high_water = params["cursor"], params["phase"], report["high_water"]
     while True:
         first = phase == "forward" and cursor_setting(cursor) == ""
-        try:
-            done_now, last, blocked = backfill_batch(runner, scripts["batch"], params["batch_size"], cursor)
-        except StatementFailed as failure:
-            raise stopped_by(result, failure, "backfill", plan.from_version) from None
+        done_now, last, blocked = backfill_batch(runner, batch_entry, params["batch_size"], cursor)
         if first and done_now == 0 and blocked > 0:
             raise RunFailed(
                 "the backfill cannot process any row yet: its first batch changed none and reports %d blocked "
@@ -131,19 +154,13 @@ def run_backfill(runner: Runner, result: dict, check: bool) -> None:
             )
         report["batches"] += 1
         report["linked"] += done_now
-        result["changed"] = result["changed"] or done_now > 0
         phase, cursor, finished = next_backfill_step(phase, cursor, done_now, last, high_water)
         report.update(cursor=cursor, phase=phase)
+        yield done_now
         if finished:
             report["done"] = True
-            break
+            return
         if params["max_seconds"] and time.monotonic() - started >= params["max_seconds"]:
-            break
+            return
         if params["batch_pause"]:
             time.sleep(params["batch_pause"])
-    if report["done"]:
-        try:
-            report["remaining"], report["linkable"], _high_water = count_backfill(runner, scripts["count"])
-        except StatementFailed as failure:
-            raise stopped_by(result, failure, "backfill", plan.from_version) from None
-    report["duration_s"] = round(time.monotonic() - started, 3)

@@ -13,7 +13,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     StatementFailed,
     excerpt,
     lock_timeout_advice,
-    stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import highest_applied_below
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import RollbackPlan
@@ -23,10 +22,17 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import
     execute_outside_transaction,
     render_diff,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
+    ActionFailed,
+    ActionOutcome,
+    Rehearsal,
+    Reverted,
+    stopped_by,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
 
 
-def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
+def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     """Revert newest first down to the target, each revert with its history row; refused before the first one
     when the plan has problems or the rehearsal of the chain fails, so a rollback never stops half way for a
     reason that was known in advance."""
@@ -37,46 +43,54 @@ def run_rollback(runner: Runner, result: dict, check: bool, diff: bool) -> None:
     runner.lock.acquire()
     history = runner.history.read()
     plan = plan_rollback(Changeset.from_dict(params["changeset"]), history, params["target_version"])
-    result["plan"] = plan.to_dict()
+    so_far = ActionOutcome(plan=plan)
     if plan.problems:
-        raise RunFailed(
-            "the rollback of %s to %s was refused; nothing was changed:\n  - %s"
-            % (params["login_db"], params["target_version"], "\n  - ".join(plan.problems))
+        raise ActionFailed(
+            RunFailed(
+                "the rollback of %s to %s was refused; nothing was changed:\n  - %s"
+                % (params["login_db"], params["target_version"], "\n  - ".join(plan.problems))
+            ),
+            so_far,
         )
     migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
     reverts = [(migrations[item.version], migrations[item.version]["revert"]) for item in plan.revert]
-    for _migration, revert in reverts:
-        runner.scripts.text(revert)
-    if diff and reverts:
-        result["diff"] = {
-            "before": "",
-            "after": render_diff(runner, [("revert", r) for _migration, r in reverts], "would run" if check else "ran"),
-        }
-    if reverts:
-        result["rehearsal"] = rehearse_reverts(runner, result, [revert for _migration, revert in reverts], plan, check)
-    if check:
-        result["changed"] = bool(reverts)
-        return
+    try:
+        for _migration, revert in reverts:
+            runner.scripts.text(revert)
+        if diff and reverts:
+            after = render_diff(runner, [("revert", r) for _migration, r in reverts], "would run" if check else "ran")
+            so_far = replace(so_far, diff={"before": "", "after": after})
+        if reverts:
+            rehearsal = rehearse_reverts(runner, [revert for _migration, revert in reverts], plan, check, so_far)
+            so_far = replace(so_far, rehearsal=rehearsal)
+        if check:
+            return replace(so_far, changed=bool(reverts))
+        return revert_all(runner, reverts, history, so_far)
+    except ActionFailed:
+        raise
+    except Exception as exc:
+        raise ActionFailed(exc, so_far) from exc
 
+
+def revert_all(
+    runner: Runner, reverts: list[tuple[dict, dict]], history: list[dict], so_far: ActionOutcome
+) -> ActionOutcome:
+    """Each (migration, revert) of REVERTS in order, with the removal of its history row."""
+    plan = so_far.plan
     current = plan.from_version
     for number, (migration, revert) in enumerate(reverts, start=1):
         runner.note_progress(revert["script"], number, len(reverts))
         try:
             duration, attempts = revert_one(runner, migration["version"], revert)
         except StatementFailed as failure:
-            raise stopped_by(result, failure, "rollback", current) from None
-        result["reverted"].append(
-            {
-                "version": migration["version"],
-                "script": revert["script"],
-                "duration_ms": round(duration, 1),
-                "attempts": attempts,
-            }
-        )
+            raise stopped_by(failure, "rollback", current, so_far) from None
+        except Exception as exc:
+            raise ActionFailed(exc, so_far) from exc
+        reverted = Reverted(migration["version"], revert["script"], round(duration, 1), attempts)
         plan = replace(plan, revert_versions=tuple(v for v in plan.revert_versions if v != migration["version"]))
-        result["plan"] = plan.to_dict()
+        so_far = replace(so_far, plan=plan, reverted=(*so_far.reverted, reverted), changed=True)
         current = highest_applied_below(history, migration["version"])
-        result["changed"] = True
+    return so_far
 
 
 def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
@@ -96,7 +110,9 @@ def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
     return runner.session.in_transaction(revert["script"], work)
 
 
-def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: RollbackPlan, check: bool) -> dict:
+def rehearse_reverts(
+    runner: Runner, reverts: list[dict], plan: RollbackPlan, check: bool, so_far: ActionOutcome
+) -> Rehearsal:
     """Run the transactional REVERTS of the plan, in order, in ONE transaction, then roll it back.
 
     Each real revert commits on its own, so a revert that refuses late in the chain (one that guards data a
@@ -125,9 +141,9 @@ def rehearse_reverts(runner: Runner, result: dict, reverts: list[dict], plan: Ro
         try:
             rehearsed, _attempts = runner.session.in_transaction("the rehearsal of the reverts", work, commit=False)
         except StatementFailed as failure:
-            result["failure"] = failure.summary()
-            raise RunFailed(rehearsal_refusal(runner.params, plan, failure, check)) from None
-    return {"rehearsed": rehearsed, "not_rehearsed": skipped, "rolled_back": True}
+            refusal = RunFailed(rehearsal_refusal(runner.params, plan, failure, check))
+            raise ActionFailed(refusal, replace(so_far, failure=failure.summary())) from None
+    return Rehearsal(tuple(rehearsed), tuple(skipped))
 
 
 def rehearsal_refusal(params: dict, plan: RollbackPlan, failure: StatementFailed, check: bool) -> str:

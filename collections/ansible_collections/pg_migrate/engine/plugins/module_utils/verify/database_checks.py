@@ -120,13 +120,12 @@ def verify_script_result(runner: Runner, migration: dict) -> dict:
     }
 
 
-def run_verify(runner: Runner, result: dict) -> None:
+def run_verify(runner: Runner) -> dict:
     """The database's version, the expectations in force there, and one result per verify script and probe."""
     params = runner.params
     history = runner.history.read()
     version = current_version(history)
-    result["version"] = version
-    result["expected_active"] = active_expectations(params["expected"], version)
+    expected_active = active_expectations(params["expected"], version)
     applied = set(applied_versions(history))
     results = [
         verify_script_result(runner, migration)
@@ -137,4 +136,4 @@ def run_verify(runner: Runner, result: dict) -> None:
     for probe in probes.get("probes", []):
         if in_force(probe, version):
             results.append(run_probe(runner, probe, probes.get("fixtures", {})))
-    result["probe_results"] = results
+    return {"version": version, "expected_active": expected_active, "probe_results": results}
