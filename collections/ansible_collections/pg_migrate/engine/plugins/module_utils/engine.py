@@ -34,6 +34,13 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.backfill import run_backfill
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.health import DEFAULT_TIMEOUT, health_gate
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.options import (
+    action_options,
+    backfill_options,
+    host_options,
+    server_options,
+    session_options,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
     ActionFailed,
     ActionOutcome,
@@ -60,91 +67,6 @@ def argument_spec() -> dict:
     for options in (session_options, action_options, backfill_options, server_options, host_options):
         spec.update(options())
     return spec
-
-
-def session_options() -> dict:
-    """The database, its history table, the timeouts and the lock (documented in doc_fragments/session.py)."""
-    return dict(
-        login_db=dict(type="str", required=True),
-        password_handoff=dict(type="path", no_log=False),  # a path: the password itself comes through it
-        history_schema=dict(type="str", default="public"),
-        history_table=dict(type="str", default="pg_migrate_history"),
-        lock_timeout=dict(type="str", default="2s"),
-        statement_timeout=dict(type="str", default="30min"),
-        lock_retries=dict(type="int", default=3),
-        lock_retry_delay=dict(type="float", default=2.0),
-        advisory_lock_wait=dict(type="float", default=120),
-    )
-
-
-def action_options() -> dict:
-    """What to do with which change set: the migrate, rollback, seed and verify options."""
-    return dict(
-        action=dict(type="str", default="plan", choices=["backfill", "migrate", "plan", "rollback", "seed", "verify"]),
-        changeset=dict(type="dict", required=True),
-        scripts_dir=dict(type="path", required=True),
-        target_version=dict(type="str"),
-        baseline_version=dict(type="str"),
-        allow_out_of_order=dict(type="bool", default=False),
-        repair=dict(type="bool", default=False),
-        verify=dict(type="bool", default=True),
-        rehearse=dict(type="bool", default=False),
-        group_transactions=dict(type="bool", default=False),
-        expected=dict(type="dict"),
-        probes=dict(type="dict"),
-        probe_lock_timeout=dict(type="str", default="1s"),
-        force=dict(type="bool", default=False),
-        # After a successful migrate: the verify scripts, probes and (with expected) the live catalog.
-        verify_schema=dict(type="bool", default=False),
-        # After a successful migrate: the operator's health query (one number), at most health_max to pass.
-        health_query=dict(type="str"),
-        health_max=dict(type="float", default=0.0),
-        health_timeout=dict(type="str", default="5s"),
-    )
-
-
-def backfill_options() -> dict:
-    return dict(
-        backfill=dict(type="dict"),
-        batch_size=dict(type="int", default=5000),
-        cursor=dict(type="raw", default=0),
-        max_seconds=dict(type="float", default=0),
-        batch_pause=dict(type="float", default=0),
-        measure=dict(type="bool", default=True),
-        phase=dict(type="str", default="forward", choices=["forward", "sweep"]),
-        high_water=dict(type="raw"),
-    )
-
-
-def server_options() -> dict:
-    """The server beyond the database (documented in doc_fragments/session.py, SERVER)."""
-    return dict(
-        # The preflight (skipped when preflight is false: the backfill loop's later batches).
-        preflight=dict(type="bool", default=False),
-        inventory_host=dict(type="str", default=""),
-        required_extensions=dict(type="list", elements="str", default=[]),
-        min_server_version=dict(type="int", default=12),
-        on_standby=dict(type="str", default="skip", choices=["skip", "fail"]),
-        # A fleet's per-server limit: at most per_server changing runs on this server at once (advisory-lock
-        # slots in slot_db); 0 sets no limit. fleet_server names the server in messages.
-        fleet_server=dict(type="str", default=""),
-        per_server=dict(type="int", default=0),
-        slot_db=dict(type="str", default="postgres"),
-        # Return before changing anything when the action would change something (result deferred=true):
-        # the role then runs the change as a background job.
-        defer_changes=dict(type="bool", default=False),
-        progress_file=dict(type="path"),
-    )
-
-
-def host_options() -> dict:
-    """The change set as one tar on the managed host, unpacked into scripts_dir first (the role's copy)."""
-    return dict(
-        bundle=dict(type="path"),
-        dir_mode=dict(type="str", default="0750"),
-        remote_owner=dict(type="str"),
-        remote_group=dict(type="str"),
-    )
 
 
 def connection_settings(params: dict, warn: Callable[[str], None]) -> dict:

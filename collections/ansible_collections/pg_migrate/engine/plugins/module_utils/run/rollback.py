@@ -17,11 +17,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import highest_applied_below
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import RollbackPlan
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.rollback import plan_rollback
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import (
-    NOT_REHEARSED,
-    execute_outside_transaction,
-    render_diff,
-)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import render_diff
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
     ActionFailed,
     ActionOutcome,
@@ -30,6 +26,10 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome impo
     stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.units import (
+    NOT_REHEARSED,
+    execute_outside_transaction,
+)
 
 
 def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:

@@ -1,0 +1,109 @@
+# pg_migrate: one unit of a change set's run - a migration or repeatable script with its history row: in a
+# transaction (with its verify script), or, for a script marked no-transaction, statement by statement with
+# the history row after it, its failed attempt recorded even when its session was lost.
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
+    RunFailed,
+    StatementFailed,
+    lost_session_message,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+
+NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
+
+
+# --- one unit: a migration or repeatable script with its history row -------------------------------------
+def run_verify_script(runner: Runner, migration: dict) -> None:
+    """The verify script of MIGRATION, in the current transaction; a failure names the migration."""
+    try:
+        runner.scripts.run(migration["verify"])
+    except StatementFailed as failure:
+        failure.verify_of = migration["script"]
+        raise
+
+
+def verifies(runner: Runner, kind: str, migration: dict) -> bool:
+    return kind == "migration" and runner.params["verify"] and bool(migration.get("verify"))
+
+
+def apply_transactional(runner: Runner, items: list[tuple[str, dict, dict]]) -> tuple[list[float], int]:
+    """ITEMS: [(kind, migration entry, script entry)] applied in one transaction with their history rows:
+    (duration_ms of each, attempts)."""
+
+    def work() -> list[float]:
+        timings = []
+        for kind, migration, entry in items:
+            started = time.monotonic()
+            runner.scripts.run(entry)
+            if verifies(runner, kind, migration):
+                run_verify_script(runner, migration)
+            duration = (time.monotonic() - started) * 1000
+            runner.history.record(kind, migration, entry, duration, True)
+            timings.append(duration)
+        return timings
+
+    return runner.session.in_transaction(", ".join(entry["script"] for _kind, _migration, entry in items), work)
+
+
+def execute_outside_transaction(runner: Runner, entry: dict) -> tuple[float, int]:
+    """Run a marked script statement by statement, each committing on its own: (duration_ms, attempts)."""
+
+    def attempt() -> float:
+        runner.session.set_autocommit(True)
+        runner.session.set_timeouts(local=False)
+        started = time.monotonic()
+        runner.scripts.run(entry)
+        return (time.monotonic() - started) * 1000
+
+    try:
+        return runner.session.retry_on_lock_timeout(entry["script"], attempt)
+    finally:
+        runner.session.reset_timeouts()
+
+
+def apply_outside_transaction(runner: Runner, kind: str, migration: dict, entry: dict) -> tuple[float, int]:
+    """A marked script: each statement commits on its own; the history row follows success."""
+    before = set(runner.session.invalid_indexes())
+    try:
+        duration, attempts = execute_outside_transaction(runner, entry)
+        if verifies(runner, kind, migration):
+            run_verify_script(runner, migration)
+    except StatementFailed as failure:
+        failure.left_invalid = [name for name in runner.session.invalid_indexes() if name not in before]
+        failure.outside_transaction = True
+        runner.history.record_failure_outside_transaction(kind, migration, entry)
+        raise
+    except Exception as exc:
+        if not runner.session.session_lost():
+            raise
+        # The session was killed mid-script (pg_terminate_backend, a failover): statements before it stayed
+        # committed, and a CREATE INDEX CONCURRENTLY leaves an INVALID index. A new session records the
+        # failed attempt and finds that index, so the message can name it.
+        left = runner.history.record_lost_attempt(kind, migration, entry, before)
+        raise RunFailed(lost_session_message(runner.params["login_db"], entry["script"], exc, left)) from None
+    runner.history.record(kind, migration, entry, duration, True)
+    runner.session.set_autocommit(False)
+    return duration, attempts
+
+
+def apply_one(runner: Runner, kind: str, item: dict) -> tuple[list[float], int]:
+    """A single migration or repeatable script, as its marker says: (duration_ms, attempts)."""
+    if item["transactional"]:
+        return apply_transactional(runner, [(kind, item, item)])
+    duration, attempts = apply_outside_transaction(runner, kind, item, item)
+    return [duration], attempts
+
+
+def group_for_execution(pending: list[dict], group_transactions: bool) -> list[list[dict]]:
+    """One migration per transaction, or runs of consecutive transactional ones together."""
+    groups = []
+    for migration in pending:
+        if group_transactions and migration["transactional"] and groups and groups[-1][0]["transactional"]:
+            groups[-1].append(migration)
+        else:
+            groups.append([migration])
+    return groups
