@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import plan_of
 
 DOCUMENTATION = r"""
@@ -79,7 +80,7 @@ class CallbackModule(DefaultCallback):
         from_version = plan_of(outcome).from_version
         applied = [item.get("version") for item in outcome.get("applied") or [] if isinstance(item, dict)]
         if outcome.get("msg"):
-            what = "FAILED: %s" % " ".join(str(outcome["msg"]).split())[:200]
+            what = "FAILED: %s" % one_line(outcome["msg"], 200)
         elif applied:
             what = "applied %s -> %s" % (from_version, applied[-1])
         else:

@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip, line_of
+
 MAX_FINDINGS_SHOWN = 20
 
 
@@ -66,16 +68,16 @@ def squawk_findings(results: list[dict]) -> tuple[list[dict], list[str]]:
             continue
         rc = result.get("rc")
         if rc not in (0, 1):
-            detail = (result.get("stderr") or result.get("msg") or "").strip().splitlines()
+            detail = line_of(result.get("stderr") or result.get("msg"), 0, "rc %s" % rc)
             problems.append(
                 "squawk could not run (%s); install it on the controller (pip install squawk-cli) "
-                "or set pg_migrate_lint=false" % (detail[0] if detail else "rc %s" % rc)
+                "or set pg_migrate_lint=false" % detail
             )
             continue
         try:
             parsed = json.loads(result.get("stdout") or "[]")
         except ValueError:
-            problems.append("squawk printed no JSON: %s" % (result.get("stdout") or "")[:200])
+            problems.append("squawk printed no JSON: %s" % clip(result.get("stdout") or "", 200))
             continue
         for item in parsed:
             findings.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import joined, one_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import MigratePlan, plan_from_dict
 
 # A database's state in the fleet report.
@@ -228,17 +229,14 @@ def preflight_problems(statuses: dict[str, dict | None], on_standby) -> list[str
                     "pg_migrate_on_standby: skip to leave it out" % (host, setting(host))
                 )
         elif status.get("msg") or status.get("failed"):
-            problems.append("%s: %s" % (host, " ".join(str(status.get("msg") or "the status run failed").split())))
+            problems.append("%s: %s" % (host, one_line(status.get("msg") or "the status run failed")))
         elif plan.drift:
             problems.append(
                 "%s: drift in %s: run a status on it (pg_migrate_action=status), then repair or restore the files"
                 % (host, ", ".join(_drift_names(plan)))
             )
         elif plan.problems:
-            problems.append(
-                "%s: the version check would refuse a migrate: %s"
-                % (host, "; ".join(" ".join(str(item).split()) for item in plan.problems))
-            )
+            problems.append("%s: the version check would refuse a migrate: %s" % (host, joined(plan.problems)))
         else:
             pending[host] = list(plan.pending_versions)
     for (system, database), hosts in sorted(reached.items()):
