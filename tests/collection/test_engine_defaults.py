@@ -11,8 +11,8 @@ from tests.ansible_run import BIN, ROOT, PlaybookRun
 from tests.collection import readme
 
 
-def _run_in_project(project: Path, *args: str, env: dict[str, str]) -> PlaybookRun:
-    return readme.run([str(BIN / "ansible-playbook"), "site.yml", *args], project, env, timeout=120)
+def _run_in_project(project: Path, playbook: str, *args: str, env: dict[str, str]) -> PlaybookRun:
+    return readme.run([str(BIN / "ansible-playbook"), playbook, *args], project, env, timeout=120)
 
 
 def test_a_backfill_without_a_script_is_refused_before_anything_connects(tmp_path: Path):
@@ -30,7 +30,7 @@ def test_a_backfill_without_a_script_is_refused_before_anything_connects(tmp_pat
         PGDATABASE="blog",
         PGUSER="blog_owner",
     )
-    refused = _run_in_project(project, "-e", "pg_migrate_action=backfill", env=env).assert_failed()
+    refused = _run_in_project(project, "pg_migrate.engine.backfill", env=env).assert_failed()
     assert (
         "no backfill script was given: set pg_migrate_backfill_script to the batch script "
         "(its companion <name>.count.sql must exist beside it). Nothing was changed." in refused.output

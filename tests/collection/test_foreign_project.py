@@ -1,11 +1,12 @@
 """Someone else's project uses the engine: the README's "Use it in your own project", run as written.
 
 The collection is built into a tarball and installed into a scratch project that holds nothing of this
-repository: its playbook (one play, the role pg_migrate.engine.pg_migrate), its inventory, its
-ansible.cfg and the blog's migrations (users, posts, comments; no extension, no seed, no expected
-schema, no probes). Ansible runs there with a fresh HOME and no ANSIBLE_* settings, so the engine it
-finds is the installed one, and community.postgresql the one of the `ansible` package. Against a real
-PostgreSQL database: check mode, migrate, status, verify, rollback to 001, migrate again.
+repository: its inventory, its ansible.cfg and the blog's migrations (users, posts, comments; no extension,
+no seed, no expected schema, no probes), and no playbook: the collection's own (pg_migrate.engine.migrate,
+.status, .verify, .rollback) run from the project's directory. Ansible runs there with a fresh HOME and no
+ANSIBLE_* settings, so the engine it finds is the installed one, and community.postgresql the one of the
+`ansible` package. Against a real PostgreSQL database: check mode, migrate, status, verify, rollback to 001,
+migrate again.
 """
 
 from __future__ import annotations
@@ -68,15 +69,15 @@ def _report(project: Path, kind: str) -> dict:
 
 
 def test_readme_section_is_complete():
-    """The section shows the three project files and exports what its inventory reads."""
+    """The section shows the two project files and exports what its inventory reads."""
     text = readme.section()
-    assert set(readme.project_files(text)) == {"site.yml", "inventory.yml", "ansible.cfg"}
+    assert set(readme.project_files(text)) == {"inventory.yml", "ansible.cfg"}
     exported = readme.exported_variables(text)
     for name in ("PATH", "PROJECT", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSSLMODE"):
         assert name in exported, name
     setup, steps = readme.commands(text)
     assert "ansible-galaxy collection build" in setup and "ansible-galaxy collection install" in setup
-    assert sum(step.startswith("ansible-playbook ") for step in steps) == 6
+    assert sum(step.startswith("ansible-playbook pg_migrate.engine.") for step in steps) == 6
 
 
 def test_a_foreign_project_installs_the_collection_and_rolls_out(db: Database, tmp_path: Path):
@@ -89,7 +90,8 @@ def test_a_foreign_project_installs_the_collection_and_rolls_out(db: Database, t
     setup, steps = readme.commands(text)
     doc, check, migrate, status, verify, rollback, again = steps
     assert doc.startswith("ansible-doc ") and check.endswith("--check --diff")
-    assert "pg_migrate_action=rollback" in rollback and "pg_migrate_target_version=001" in rollback
+    assert "pg_migrate.engine.rollback" in rollback and "pg_migrate_target_version=001" in rollback
+    assert "pg_migrate.engine.status" in status and "pg_migrate.engine.verify" in verify
 
     # Build and install, in this repository; the project then holds only its own files and the collection.
     _run(setup, ROOT, env).assert_ok()  # it ends in the project (cd "$PROJECT")
@@ -98,7 +100,6 @@ def test_a_foreign_project_installs_the_collection_and_rolls_out(db: Database, t
         "collections",
         "inventory.yml",
         "migrations",
-        "site.yml",
     ]
     installed = project / "collections" / "ansible_collections" / "pg_migrate" / "engine"
     assert json.loads((installed / "MANIFEST.json").read_text())["collection_info"]["name"] == "engine"
