@@ -438,7 +438,8 @@ def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_ma
 def test_a_copied_fleet_playbook_with_its_own_task_names_keeps_its_progress_lines(fleet_maker, tmp_path: Path):
     changeset = tiny_changeset(tmp_path / "tiny", {"V001__table.sql": "CREATE TABLE renamed_probe (id int);\n"})
     fleet = fleet_maker({"eu": 3}, at=None)
-    text = (ROOT / "playbooks" / "fleet.yml").read_text()
+    # The plays are the collection's (playbooks/fleet.yml only imports them).
+    text = (ROOT / "collections/ansible_collections/pg_migrate/engine/playbooks/fleet.yml").read_text()
     renamed = text.replace("Stop before this wave when the rollout must halt", "Gate").replace(
         "Fleet summary", "Show the table"
     )
