@@ -71,7 +71,8 @@ def test_the_engine_defaults_point_at_nothing_outside_the_project():
     spec = yaml.safe_load((COLLECTION / "roles/pg_migrate/meta/argument_specs.yml").read_text())
     documented = spec["argument_specs"]["main"]["options"]
     for name in ("pg_migrate_migrations_dir", "pg_migrate_seeds_dir", "pg_migrate_reports_dir"):
-        assert documented[name]["default"] == defaults[name].replace("{{ pg_migrate_project_dir }}", "<project directory>")
+        expected = defaults[name].replace("{{ pg_migrate_project_dir }}", "<project directory>")
+        assert documented[name]["default"] == expected, name
     for name in ("pg_migrate_expected_schema", "pg_migrate_probes", "pg_migrate_backfill_script"):
         assert documented[name]["default"] == "", name
     assert documented["pg_migrate_required_extensions"]["default"] == []
