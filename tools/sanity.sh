@@ -33,14 +33,6 @@ trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/ansible_collections/pg_migrate" "$home/.ansible/test/cache"
 cp -r "$collection" "$scratch/ansible_collections/pg_migrate/engine"
 rm -rf "$scratch/ansible_collections/pg_migrate/engine/tests/output"
-# The findings that wait for a fix (tools/sanity-pending.txt), ignored in the copy only, and shown.
-core=$(python3 -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))')
-pending=$(grep -v -E '^(#|$)' "$root/tools/sanity-pending.txt" || true)
-if [ -n "$pending" ]; then
-  printf '%s\n' "$pending" >>"$scratch/ansible_collections/pg_migrate/engine/tests/sanity/ignore-$core.txt"
-  echo "sanity findings pending a fix (tools/sanity-pending.txt), ignored in this run:"
-  printf '%s\n' "$pending" | sed 's/^/  /'
-fi
 # Its dependency beside it, where ansible-test looks for it (the import and pylint tests load it): the
 # community.postgresql that the Ansible in use has.
 postgresql=$(ansible-galaxy collection list community.postgresql --format json 2>/dev/null | python3 -c '

@@ -122,9 +122,9 @@ def _scratch_copy(target: Path) -> Path:
     if listed.returncode == 0:
         for name in filter(None, listed.stdout.split("\0")):
             source = ROOT / name
-            if source.is_file():  # a tracked file someone deleted in the working tree is not copied
+            if source.is_file():  # a tracked file someone deleted in the working tree is not copied (a link: as one)
                 (target / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / name)
+                shutil.copy2(source, target / name, follow_symlinks=False)
     else:  # not a git checkout (an unpacked archive): everything but what git ignores
         shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(*UNTRACKED), symlinks=True)
     (target / ".venv").symlink_to(ROOT / ".venv")

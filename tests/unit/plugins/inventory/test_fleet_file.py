@@ -21,6 +21,7 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_inventory import TOP_KEYS
 from tests.ansible_run import BIN, ROOT
 
 PLUGIN = "plugin: pg_migrate.engine.fleet\n"
@@ -133,7 +134,7 @@ def test_the_plugin_documentation_examples_parse(tmp_path: Path):
     path.write_text(yaml.safe_dump(example))
     assert len(hosts(path).get_groups_dict()["pg_migrate_targets"]) == 42
     # The keys a fleet file may have are the plugin's documented options.
-    assert set(yaml.safe_load(module.DOCUMENTATION)["options"]) == set(module.TOP_KEYS)
+    assert set(yaml.safe_load(module.DOCUMENTATION)["options"]) == set(TOP_KEYS)
 
 
 # --- broken fleet files: (the file after `plugin:`, what the message must say) --------------------------------

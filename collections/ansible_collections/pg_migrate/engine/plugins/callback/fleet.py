@@ -3,11 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.plugins.callback.default import CallbackModule as DefaultCallback
-
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import plan_of
-
 DOCUMENTATION = r"""
 name: fleet
 type: stdout
@@ -25,6 +20,11 @@ extends_documentation_fragment:
 requirements:
   - set as the stdout callback (ANSIBLE_STDOUT_CALLBACK or stdout_callback in ansible.cfg)
 """
+
+from ansible.plugins.callback.default import CallbackModule as DefaultCallback
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import plan_of
 
 # Keyed on what tasks do, never on their names (a copied or renamed playbook keeps its progress lines).
 RUN_ACTIONS = ("pg_migrate.engine.pg_migrate_run", "pg_migrate_run")

@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleError
-from ansible.plugins.inventory import BaseInventoryPlugin
-
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_inventory import (
-    TOP_KEYS,  # noqa: F401 - the file's keys are the plugin's options (a test keeps them equal)
-    check_top,
-    fleet_hosts,
-    mapping,
-    problem,
-)
-
 DOCUMENTATION = r"""
 name: fleet
 short_description: One inventory host per database of a fleet file (servers -> databases)
@@ -74,6 +63,16 @@ servers:
     database_range: {prefix: xp_shard_, count: 40}
 canary: [db1-xp_eu_1]
 """
+
+from ansible.errors import AnsibleError
+from ansible.plugins.inventory import BaseInventoryPlugin
+
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_inventory import (
+    check_top,
+    fleet_hosts,
+    mapping,
+    problem,
+)
 
 GROUP = "pg_migrate_targets"
 

@@ -39,7 +39,7 @@ def spread(servers: dict[str, list[str]], canaries: list[str]) -> list[str]:
     """The hosts in rollout order: the canaries first, then one database of each server in turn, so that a
     server's databases are spread over the waves instead of filling one. SERVERS maps a server to its hosts,
     each list in the fleet file's order."""
-    order = [host for host in canaries]
+    order = list(canaries)
     queues = [[host for host in hosts if host not in canaries] for hosts in servers.values()]
     while any(queues):
         for queue in queues:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 
 def _strings(values: object) -> tuple[str, ...]:
@@ -282,7 +283,8 @@ class RollbackPlan:
         )
 
 
-Plan = MigratePlan | RollbackPlan
+# typing.Union, not |: managed hosts may run Python < 3.10, where a runtime | of classes fails.
+Plan = Union[MigratePlan, RollbackPlan]
 
 
 def plan_from_dict(found: dict | None, rollback: bool | None = None) -> Plan | None:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import describe_db_error, sqlstate_of
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.connection import Session
 
@@ -26,7 +28,7 @@ def judge(value, maximum: float) -> dict:
         number = float(value)
     except (TypeError, ValueError):
         return failed_gate(maximum, "the health query returned %r, not a number" % (value,))
-    if number != number:  # NaN passes no comparison: never a pass
+    if math.isnan(number):  # NaN passes no comparison: never a pass
         return failed_gate(maximum, "the health query returned NaN, not a number")
     gate = {"value": number, "max": maximum, "passed": number <= maximum}
     gate["message"] = ("health gate passed: %g <= %g" if gate["passed"] else "health gate failed: %g > %g") % (

@@ -28,7 +28,7 @@ class Scripts:
     def path(self, entry: dict) -> str:
         """Where ENTRY is."""
         if self.script_roots:
-            top, _, rest = entry["path"].partition("/")
+            top, _slash, rest = entry["path"].partition("/")
             return os.path.join(self.script_roots[top], rest)
         return os.path.join(self.scripts_dir or "", entry["path"])
 
