@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.ansible_run import ROOT, PlaybookRun
+from tests.ansible_run import BIN, ROOT, PlaybookRun
 
 README = ROOT / "README.md"
 SECTION = "## Use it in your own project"
@@ -74,6 +74,23 @@ def outsider_environment() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("PG", "ANSIBLE_")) and key not in ("VIRTUAL_ENV", "PYTHONPATH")
     }
+
+
+def operator_shell(tmp_path: Path, **exported: str) -> dict[str, str]:
+    """An outsider's shell (outsider_environment) with a fresh HOME and TMPDIR under TMP_PATH, this repository's
+    pinned Ansible first on PATH, no colours, and EXPORTED (what the operator exported)."""
+    env = outsider_environment()
+    home, scratch = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    scratch.mkdir()
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(scratch),
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **exported,
+    )
+    return env
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> PlaybookRun:

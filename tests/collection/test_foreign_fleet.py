@@ -12,7 +12,6 @@ database is fixed, the rollout resumed with the report's resume list, and it com
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.ansible_run import BIN, ROOT, PlaybookRun
+from tests.ansible_run import ROOT, PlaybookRun
 from tests.collection import readme
 from tests.pgdb import Database
 
@@ -77,21 +76,6 @@ def _fleet_file(databases: list[Database]) -> dict:
     }
 
 
-def _environment(pg_server, tmp_path: Path) -> dict[str, str]:
-    env = readme.outsider_environment()
-    home, scratch = tmp_path / "home", tmp_path / "tmp"
-    home.mkdir()
-    scratch.mkdir()
-    env.update(
-        HOME=str(home),
-        TMPDIR=str(scratch),
-        ANSIBLE_NOCOLOR="1",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        **pg_server.libpq_env(),
-    )
-    return env
-
-
 def _run(command: str, cwd: Path, env: dict[str, str]) -> PlaybookRun:
     return readme.run(["bash", "-euo", "pipefail", "-c", command], cwd, env, timeout=600)
 
@@ -112,7 +96,7 @@ def test_a_foreign_project_rolls_out_to_a_fleet_with_the_collection_playbooks(
     (project / "migrations").mkdir()
     for script in BLOG.iterdir():
         (project / "migrations" / script.name).write_text(script.read_text())
-    env = _environment(pg_server, tmp_path)
+    env = readme.operator_shell(tmp_path, **pg_server.libpq_env())
     dist = tmp_path / "dist"
     _run(f"ansible-galaxy collection build {ENGINE} --output-path {dist}", ROOT, env).assert_ok()
     install = f"ansible-galaxy collection install {dist}/pg_migrate-engine-*.tar.gz -p collections"

@@ -12,10 +12,9 @@ migrate again.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from tests.ansible_run import BIN, ROOT, PlaybookRun
+from tests.ansible_run import ROOT, PlaybookRun
 from tests.collection import readme
 from tests.pgdb import Database
 
@@ -34,20 +33,8 @@ SKIPPED = [
 def _environment(db: Database, tmp_path: Path, project: Path) -> dict[str, str]:
     """A shell with nothing of this repository's Ansible setup: no ANSIBLE_* or PG* variables, no
     PYTHONPATH, a fresh HOME; then what step 1 of the section exports."""
-    env = readme.outsider_environment()
-    home, scratch = tmp_path / "home", tmp_path / "tmp"
-    home.mkdir()
-    scratch.mkdir()
-    env.update(
-        HOME=str(home),
-        TMPDIR=str(scratch),
-        ANSIBLE_NOCOLOR="1",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        PROJECT=str(project),
-        **db.server.libpq_env(db.name),
-        PGSSLMODE="disable",  # the test server has no TLS
-    )
-    return env
+    exported = {**db.server.libpq_env(db.name), "PGSSLMODE": "disable"}  # the test server has no TLS
+    return readme.operator_shell(tmp_path, PROJECT=str(project), **exported)
 
 
 def _run(command: str, cwd: Path, env: dict[str, str]) -> PlaybookRun:

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.ansible_run import start_playbook
+from tests.background import repeating
 from tests.pgdb import Database
 from tests.role.conftest import advisory_locks, history
 
@@ -262,24 +263,19 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
     home, scratch = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
     found: list[str] = []
-    done = threading.Event()
 
     def scan() -> None:
-        while not done.is_set():
-            # os.walk, not rglob: a directory removed mid-walk (Ansible's temp dirs) ended rglob's scan thread.
-            for folder, _dirs, names in os.walk(tmp_path):
-                for name in names:
-                    path = Path(folder) / name
-                    try:
-                        if path.is_file() and not path.is_symlink() and password in path.read_bytes():
-                            found.append(str(path))
-                    except OSError:
-                        pass  # removed while we looked
-            time.sleep(0.05)
+        # os.walk, not rglob: a directory removed mid-walk (Ansible's temp dirs) ended rglob's scan thread.
+        for folder, _dirs, names in os.walk(tmp_path):
+            for name in names:
+                path = Path(folder) / name
+                try:
+                    if path.is_file() and not path.is_symlink() and password in path.read_bytes():
+                        found.append(str(path))
+                except OSError:
+                    pass  # removed while we looked
 
-    scanner = threading.Thread(target=scan)
-    scanner.start()
-    try:
+    with repeating(scan, 0.05):
         result = play(
             "migrate.yml",
             "-e",
@@ -297,9 +293,6 @@ def test_the_password_is_never_written_to_disk(db: Database, play, changeset_dir
                 "ANSIBLE_ASYNC_DIR": str(tmp_path / "async"),
             },
         ).assert_ok()
-    finally:
-        done.set()
-        scanner.join()
     assert "applied V006__slow_step.sql" in result.output
     if execution == "host":
         # The scan looked where Ansible wrote (both folders are made by the run itself).

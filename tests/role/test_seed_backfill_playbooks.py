@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
 from tests.ansible_run import start_playbook
+from tests.background import repeating
 from tests.pgdb import Database
 from tests.role.test_reports import read_reports
 
@@ -200,18 +201,12 @@ def test_seeds_are_applied_where_enabled_deferred_below_the_latest_version(db: D
 def test_backfill_finishes_while_claims_keep_arriving(db: Database, migrated, play):
     migrated_with_claims(migrated, 2000)
     newest_at_start = db.scalar("SELECT max(award_id) FROM xp_awards")
-    stop = threading.Event()
+    claims = itertools.count(1)
 
-    def claims() -> None:  # the game keeps granting XP, unlinked, while the backfill runs
-        number = 0
-        while not stop.is_set():
-            number += 1
-            db.claim("00000000-0000-0000-0000-00000000c1a1", 5, f"live-{number}")
-            time.sleep(0.005)
+    def claim() -> None:  # the game keeps granting XP, unlinked, while the backfill runs
+        db.claim("00000000-0000-0000-0000-00000000c1a1", 5, f"live-{next(claims)}")
 
-    writer = threading.Thread(target=claims)
-    writer.start()
-    try:
+    with repeating(claim, 0.005):
         run = play(
             "backfill.yml",
             "-e",
@@ -220,9 +215,6 @@ def test_backfill_finishes_while_claims_keep_arriving(db: Database, migrated, pl
             "pg_migrate_backfill_pause=0.01",
             timeout=240,
         ).assert_ok()
-    finally:
-        stop.set()
-        writer.join()
     assert "done:" in run.output
     # Everything that existed at the start is linked; what arrived later is not chased.
     assert db.scalar(UNLINKED + " AND award_id <= %s", (newest_at_start,)) == 0

@@ -2,9 +2,13 @@
 SELECT user_id, email, name, created_at FROM users WHERE false;
 
 DO $verify$
+DECLARE
+    unique_email text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint
-                   WHERE conrelid = 'users'::regclass AND conname = 'users_email_key' AND contype = 'u') THEN
+    SELECT conname INTO unique_email
+      FROM pg_constraint
+     WHERE conrelid = 'users'::regclass AND contype = 'u' AND conname = 'users_email_key';
+    IF unique_email IS NULL THEN
         RAISE EXCEPTION 'V001 not in effect: unique constraint users_email_key is missing';
     END IF;
 END

@@ -1,4 +1,4 @@
-"""pg_migrate_fleet: the fleet-wide steps of playbooks/fleet.yml and fleet-status.yml, run once on the controller.
+"""pg_migrate_fleet: the fleet-wide steps of the fleet and fleet_status playbooks, run once on the controller.
 
 phase=preflight reads every database's read-only status (registered by the role) and says whether the rollout
 may start, with a line per problem; it also fixes the waves (as the waves play's serial cuts them) and the

@@ -8,7 +8,7 @@ name: fleet
 type: stdout
 short_description: Progress of a fleet rollout - a line per wave and per finished database
 description:
-  - For C(playbooks/fleet.yml) and C(fleet-status.yml) over many databases -
+  - For the playbooks C(pg_migrate.engine.fleet) and C(pg_migrate.engine.fleet_status) over many databases -
     C(ANSIBLE_STDOUT_CALLBACK=pg_migrate.engine.fleet).
   - Prints the preflight's verdict, C(wave 2/4 - 3 databases), one line per finished database with the running
     totals (C(wave 2/4 - eu-xp_003 applied 001 -> 005 in 310 ms (4/40 done, 0 failed))), the fleet summary

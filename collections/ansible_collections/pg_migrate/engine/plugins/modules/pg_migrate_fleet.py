@@ -7,8 +7,9 @@ DOCUMENTATION = r"""
 module: pg_migrate_fleet
 short_description: The fleet-wide steps of a fleet rollout - preflight verdict, report, status
 description:
-  - Run once (C(run_once)) in C(playbooks/fleet.yml) and C(fleet-status.yml), after the pg_migrate role ran on
-    every database of the play; reads each database's registered run from C(hostvars).
+  - Run once (C(run_once)) in the playbooks C(pg_migrate.engine.fleet) and C(pg_migrate.engine.fleet_status),
+    after the pg_migrate role ran on every database of the play; reads each database's registered run from
+    C(hostvars).
   - O(phase=preflight) - from every database's read-only status - lists the problems that stop the rollout
     before its first change (unreachable, hot standby, drift, a database not on the fleet's version), cuts the
     waves (C(pg_migrate_fleet_waves), as Ansible's serial) and fixes the failure budget
@@ -16,29 +17,16 @@ description:
   - O(phase=report) writes C(fleet.json), C(fleet.junit.xml), C(fleet.html) and C(fleet.resume) into
     C(pg_migrate_reports_dir) and returns the summary lines and the verdict, whatever happened.
   - O(phase=status) writes C(fleet-status.json) and returns a table - databases per version, behind, drift.
+extends_documentation_fragment:
+  - pg_migrate.engine.controller_action
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   phase:
     description: Which step.
     type: str
     choices: [preflight, report, status]
     required: true
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-author: pg_migrate developers (!UNKNOWN)
-extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
 """
 
 EXAMPLES = r"""

@@ -46,17 +46,9 @@ attributes:
     details: Nothing is changed; a migrate rehearses with C(rehearse) in O(settings) and is linted with squawk.
   diff_mode:
     support: full
-  platform:
-    platforms: all
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-author: pg_migrate developers (!UNKNOWN)
 extends_documentation_fragment:
   - pg_migrate.engine.session
+  - pg_migrate.engine.controller_action
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 """

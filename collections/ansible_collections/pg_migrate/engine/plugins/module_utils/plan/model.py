@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Union
 
 
@@ -16,43 +16,44 @@ def _strings(values: object) -> tuple[str, ...]:
     return tuple(values or ())
 
 
+class Record:
+    """A plan entry whose JSON form is its fields, in their order: read back with each absent field's default
+    ("" for a field without one)."""
+
+    def to_dict(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    @classmethod
+    def from_dict(cls, entry: dict):
+        return cls(
+            **{
+                field.name: entry.get(field.name, "" if field.default is MISSING else field.default)
+                for field in fields(cls)
+            }
+        )
+
+
 @dataclass(frozen=True)
-class PlannedMigration:
+class PlannedMigration(Record):
     """A migration of "pending" or "baseline"; only a pending one says whether it retries a failed attempt."""
 
+    # In the JSON form's order (docs/reports.md).
     version: str
-    script: str
     description: str = ""
+    script: str = ""
     checksum: str = ""
     transactional: bool = True
     retry_of_failed_run: bool | None = None  # None in "baseline": the field is absent there
 
     def to_dict(self) -> dict:
-        entry = {
-            "version": self.version,
-            "description": self.description,
-            "script": self.script,
-            "checksum": self.checksum,
-            "transactional": self.transactional,
-        }
-        if self.retry_of_failed_run is not None:
-            entry["retry_of_failed_run"] = self.retry_of_failed_run
+        entry = super().to_dict()
+        if self.retry_of_failed_run is None:
+            del entry["retry_of_failed_run"]
         return entry
-
-    @classmethod
-    def from_dict(cls, entry: dict) -> PlannedMigration:
-        return cls(
-            version=entry.get("version", ""),
-            script=entry.get("script", ""),
-            description=entry.get("description", ""),
-            checksum=entry.get("checksum", ""),
-            transactional=entry.get("transactional", True),
-            retry_of_failed_run=entry.get("retry_of_failed_run"),
-        )
 
 
 @dataclass(frozen=True)
-class Drift:
+class Drift(Record):
     """An applied migration whose file changed since: the checksum in the history and the file's."""
 
     version: str
@@ -60,43 +61,23 @@ class Drift:
     recorded_checksum: str = ""
     file_checksum: str = ""
 
-    def to_dict(self) -> dict:
-        return {
-            "version": self.version,
-            "script": self.script,
-            "recorded_checksum": self.recorded_checksum,
-            "file_checksum": self.file_checksum,
-        }
-
     @classmethod
     def from_dict(cls, entry: object) -> Drift:
         if not isinstance(entry, dict):  # what a foreign result holds there, named as it is
             return cls(version="", script=str(entry))
-        return cls(
-            version=entry.get("version", ""),
-            script=entry.get("script", str(entry)),
-            recorded_checksum=entry.get("recorded_checksum", ""),
-            file_checksum=entry.get("file_checksum", ""),
-        )
+        return super().from_dict(entry)
 
 
 @dataclass(frozen=True)
-class Missing:
+class Missing(Record):
     """An applied version whose file is gone."""
 
     version: str
     script: str
 
-    def to_dict(self) -> dict:
-        return {"version": self.version, "script": self.script}
-
-    @classmethod
-    def from_dict(cls, entry: dict) -> Missing:
-        return cls(version=entry.get("version", ""), script=entry.get("script", ""))
-
 
 @dataclass(frozen=True)
-class PlannedRepeatable:
+class PlannedRepeatable(Record):
     """A repeatable script to apply and why: new, changed, or forced (a forced seed run's entry carries only
     script, checksum and reason, as docs/reports.md says)."""
 
@@ -117,32 +98,15 @@ class PlannedRepeatable:
             "reason": self.reason,
         }
 
-    @classmethod
-    def from_dict(cls, entry: dict) -> PlannedRepeatable:
-        return cls(
-            script=entry.get("script", ""),
-            reason=entry.get("reason", ""),
-            checksum=entry.get("checksum", ""),
-            description=entry.get("description"),
-            transactional=entry.get("transactional"),
-        )
-
 
 @dataclass(frozen=True)
-class FailedAttempt:
+class FailedAttempt(Record):
     """A failed attempt the history records (a script outside a transaction stopped part-way)."""
 
     version: str
     script: str
     at: object = None
     by: object = None
-
-    def to_dict(self) -> dict:
-        return {"version": self.version, "script": self.script, "at": self.at, "by": self.by}
-
-    @classmethod
-    def from_dict(cls, entry: dict) -> FailedAttempt:
-        return cls(entry.get("version", ""), entry.get("script", ""), entry.get("at"), entry.get("by"))
 
 
 @dataclass(frozen=True)
@@ -224,30 +188,13 @@ class MigratePlan:
 
 
 @dataclass(frozen=True)
-class PlannedRevert:
+class PlannedRevert(Record):
     """A revert (U) script to run: the version it takes back, and the script's own checksum."""
 
     version: str
     script: str
     checksum: str = ""
     transactional: bool = True
-
-    def to_dict(self) -> dict:
-        return {
-            "version": self.version,
-            "script": self.script,
-            "checksum": self.checksum,
-            "transactional": self.transactional,
-        }
-
-    @classmethod
-    def from_dict(cls, entry: dict) -> PlannedRevert:
-        return cls(
-            version=entry.get("version", ""),
-            script=entry.get("script", ""),
-            checksum=entry.get("checksum", ""),
-            transactional=entry.get("transactional", True),
-        )
 
 
 @dataclass(frozen=True)
