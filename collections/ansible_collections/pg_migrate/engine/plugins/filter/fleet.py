@@ -1,4 +1,4 @@
-# pg_migrate: the fleet filter - whether a rollout must halt before its next wave. the fleet playbook asks it in
+# pg_migrate: the fleet filter - whether a rollout must halt before its next wave. The fleet playbook asks it in
 # a meta task at the start of each wave (decided in the controller's main process, no task per database).
 
 from __future__ import annotations
