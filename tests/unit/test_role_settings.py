@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from pathlib import Path
 
 import gen_settings
@@ -47,7 +49,8 @@ def test_every_setting_is_declared_once_in_the_argument_spec_and_its_defaults_ar
         list(fleet.DEFAULT_WAVES) == options["pg_migrate_fleet_waves"]["default"] == defaults["pg_migrate_fleet_waves"]
     )
     settings = role_settings.settings_from_variables({name: options[name].get("default") for name in options}.get)
-    assert list(settings) == names and settings["fleet_canary_stops"] is True and settings["verify"] is True
+    assert isinstance(settings, declared.RunSettings)
+    assert list(settings.to_dict()) == names and settings.fleet_canary_stops is True and settings.verify is True
 
 
 def test_the_typed_settings_are_generated_from_the_argument_spec():
@@ -107,9 +110,17 @@ def test_a_new_setting_is_one_declaration_plus_its_use(tmp_path: Path, monkeypat
     path.write_text(yaml.safe_dump(spec))
     monkeypatch.setattr(role_settings, "ARGUMENT_SPECS", str(path))
     monkeypatch.setattr(role_settings.role_options, "__defaults__", (str(path),))
+    # tools/gen_settings.py --write, for this argument spec: the typed settings gain the field.
+    generated = tmp_path / "declared_example.py"
+    generated.write_text(gen_settings.render_declared(path))
+    loader = importlib.util.spec_from_file_location("declared_example", generated)
+    module = importlib.util.module_from_spec(loader)
+    monkeypatch.setitem(sys.modules, "declared_example", module)
+    loader.loader.exec_module(module)
+    monkeypatch.setattr(role_settings, "RunSettings", module.RunSettings)
     given = {"pg_migrate_db": "xp"}
     validated = role_settings.validated_role_variables(given.get, given.__contains__)
-    assert role_settings.settings_from_variables(validated.get)["example_limit"] == 7
+    assert role_settings.settings_from_variables(validated.get).example_limit == 7
     given["pg_migrate_example_limit"] = "nine"
     with pytest.raises(AnsibleActionFail, match="pg_migrate_example_limit"):
         role_settings.validated_role_variables(given.get, given.__contains__)
@@ -118,11 +129,57 @@ def test_a_new_setting_is_one_declaration_plus_its_use(tmp_path: Path, monkeypat
 def test_settings_are_normalised_as_the_role_does():
     values = {"pg_migrate_verify": "no", "pg_migrate_target_version": 3, "pg_migrate_lock_timeout": "5s"}
     settings = role_settings.settings_from_variables(values.get)
-    assert settings["verify"] is False
-    assert settings["target_version"] == "3"
-    assert settings["baseline_version"] == ""  # None, as `| string` of an empty default
-    assert settings["lock_timeout"] == "5s"
-    assert settings["approved"] is False
+    assert settings.verify is False
+    assert settings.target_version == "3"
+    assert settings.baseline_version == ""  # None, as `| string` of an empty default
+    assert settings.lock_timeout == "5s"
+    assert settings.approved is False
+
+
+# What a value of each declared field type is (a raw setting is any value).
+FIELD_TYPES = {"str": str, "bool": bool, "int": int, "float": float, "list[str]": list, "object": object}
+
+
+def test_the_settings_of_the_role_variables_are_a_frozen_run_settings_typed_as_declared():
+    given = {
+        "pg_migrate_db": "xp",
+        "pg_migrate_lock_retries": "5",
+        "pg_migrate_advisory_lock_wait": 30,
+        "pg_migrate_verify": "no",
+        "pg_migrate_target_version": 3,
+        "pg_migrate_required_extensions": "pgcrypto,citext",
+        "pg_migrate_migrations_dir": "/srv/xp/migrations",
+    }
+    validated = role_settings.validated_role_variables(given.get, given.__contains__)
+    settings = role_settings.settings_from_variables(validated.get)
+    assert isinstance(settings, declared.RunSettings)
+    for field in dataclasses.fields(declared.RunSettings):
+        value = getattr(settings, field.name)
+        assert isinstance(value, FIELD_TYPES[field.type]), (field.name, field.type, value)
+    assert settings.lock_retries == 5 and settings.advisory_lock_wait == 30.0 and settings.verify is False
+    assert settings.target_version == "3" and settings.required_extensions == ["pgcrypto", "citext"]
+    assert settings.migrations_dir == "/srv/xp/migrations" and settings.action == "migrate"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.action = "rollback"  # type: ignore[misc]
+
+
+def test_the_settings_argument_reads_back_what_the_first_task_handed_over():
+    """The host path's finish task: the settings as RunSettings.to_dict() gave them (the same keys as the
+    settings), with the change set that job.yml combines in, which is no setting."""
+    options = role_settings.role_options()
+    settings = role_settings.settings_from_variables({name: options[name].get("default") for name in options}.get)
+    handed = settings.to_dict()
+    assert list(handed) == role_settings.setting_names()
+    assert role_settings.settings_from_argument(handed) == settings
+    assert role_settings.settings_from_argument({**handed, "changeset": {"migrations": []}}) == settings
+
+
+def test_a_settings_argument_that_leaves_settings_out_gets_their_declared_defaults():
+    settings = role_settings.settings_from_argument({"action": "status", "verify_schema": "no", "lock_retries": 1})
+    assert settings.action == "status" and settings.verify_schema is False and settings.lock_retries == 1
+    assert settings.verify is True and settings.lock_timeout == "2s" and settings.history_table == "pg_migrate_history"
+    # A default that depends on the run (<project directory>/migrations) is the role's to give: unset here.
+    assert settings.migrations_dir is None and settings.reports_dir is None
 
 
 def test_the_connection_leaves_out_an_empty_ca_certificate_and_reads_the_port_as_a_number():

@@ -31,10 +31,12 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report.summary_lines import lost_job_state
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.job_progress import note_line, stopped_run_message
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
     CONNECTION_OPTIONS,
+    Prepared,
     engine_params,
     lint_pending,
     prepare,
@@ -43,6 +45,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation impo
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.remote import RemoteRun
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
     connection_from_variables,
+    settings_from_argument,
     settings_from_variables,
     validated_role_variables,
 )
@@ -77,7 +80,7 @@ class ActionModule(ActionBase):
         job = self._task.args.get("job") or {}
         if self._task.args.get("phase") == "finish" and isinstance(job.get("duration_ms"), (int, float)):
             result["duration_ms"] = job["duration_ms"]  # the background job's run, not this task's
-        if settings.get("action") == "migrate" and not check and not outcome.get("deferred"):
+        if settings.action == "migrate" and not check and not outcome.get("deferred"):
             # In a fleet rollout: this database is finished; the in-progress fleet report says so at once.
             record_fleet_progress(task_vars, host, dict(result, action="migrate"))
         return result
@@ -91,10 +94,10 @@ class ActionModule(ActionBase):
             )
         return self._validated
 
-    def _settings(self, task_vars: dict) -> dict:
+    def _settings(self, task_vars: dict) -> RunSettings:
         """The settings argument when given (the host path's finish passes it), else the role's variables."""
         if "settings" in self._task.args:
-            return dict(self._task.args.get("settings") or {})
+            return settings_from_argument(dict(self._task.args.get("settings") or {}))
         variables = self._role_variables(task_vars)
         return settings_from_variables(variables.get)
 
@@ -106,65 +109,65 @@ class ActionModule(ActionBase):
         return connection_from_variables(self._role_variables(task_vars).get)
 
     # --- the two paths -----------------------------------------------------------------------------------
-    def execution(self, settings: dict) -> str:
-        chosen = settings.get("execution") or "auto"
+    def execution(self, settings: RunSettings) -> str:
+        chosen = settings.execution or "auto"
         if chosen not in ("auto", "controller", "host"):
             raise AnsibleActionFail("pg_migrate_execution (%r) must be auto, controller or host" % chosen)
         if chosen == "auto":
             return "controller" if self._connection.transport in ("local", "ansible.builtin.local") else "host"
         return chosen
 
-    def _start(self, settings: dict, host: str, check: bool, task_vars: dict) -> dict:
+    def _start(self, settings: RunSettings, host: str, check: bool, task_vars: dict) -> dict:
         connection = self._connection_options(task_vars)
-        changeset, warnings, bundle = prepare(settings, connection, host, check, self.execution(settings))
-        action = settings["action"]
-        if action == "seed" and not settings.get("seeds_enabled"):
+        prepared = prepare(settings, connection, host, check, self.execution(settings))
+        action = settings.action
+        if action == "seed" and not settings.seeds_enabled:
             return {"changed": False, "summary": [seeds_disabled(host, connection.get("login_db"))]}
-        params = engine_params(settings, connection, changeset, host, ENGINE_ACTION.get(action, action))
+        engine_action = ENGINE_ACTION.get(action, action)
+        params = engine_params(settings, connection, prepared.changeset, host, engine_action, documents=prepared)
         if action == "backfill":
             # The batches run on the managed host (pg_migrate_backfill): the scripts go there, checked first.
-            return self._stage_backfill(params, bundle, settings, changeset, check, task_vars, warnings)
+            return self._stage_backfill(params, prepared, settings, check, task_vars)
         if self.execution(settings) == "controller":
             params["script_roots"] = script_roots(settings)
             run = self._in_process(params, settings, check, host)
         else:
             remote = RemoteRun(self, task_vars)
-            run = remote.run(params, bundle, settings, check)
+            run = remote.run(params, prepared.bundle, settings, check)
             if run.get("deferred"):
                 # Names the job's files beside the scripts (progress note, password FIFO).
                 return {
                     "changed": bool(run.get("copied")),
                     "deferred": True,
-                    "changeset": changeset,
+                    "changeset": prepared.changeset,
                     # Validated once, here: the finish task gets them back as they are (no second road).
-                    "settings": handover(settings),
+                    "settings": settings.to_dict(),
                     "job_token": uuid.uuid4().hex[:12],
                     "summary": [],
-                    "warnings": warnings,
-                    "verification_documents": {
-                        "expected": settings.get("expected_document") or {},
-                        "probes": settings.get("probes_document") or {},
-                    },
+                    "warnings": prepared.warnings,
+                    "verification_documents": {"expected": prepared.expected, "probes": prepared.probes},
                 }
         squawk = lint_pending(run, settings, check) if action == "migrate" else None
         concluded = conclude(run, settings, host, check, squawk)
         # A read-only run (verify) stages the verify scripts on the host; that copy is not a change it reports.
         concluded["changed"] = concluded["changed"] or (bool(run.get("copied")) and action not in READ_ONLY)
-        concluded["warnings"] = warnings + run.get("warnings", [])
+        concluded["warnings"] = prepared.warnings + run.get("warnings", [])
         return concluded
 
-    def _stage_backfill(self, params, bundle, settings, changeset, check, task_vars, warnings) -> dict:
+    def _stage_backfill(
+        self, params: dict, prepared: Prepared, settings: RunSettings, check: bool, task_vars: dict
+    ) -> dict:
         """The preflight and the copy of a backfill's scripts; in check mode into a scratch directory that the
         role removes at the end (the batches need them there for more than this task)."""
         params = dict(params, action="plan")
         if check:
             params["scripts_dir"] = "/tmp/pg_migrate-check-%s" % uuid.uuid4().hex[:12]
-        run = RemoteRun(self, task_vars).run(params, bundle, dict(settings, keep_scripts=True), False)
+        run = RemoteRun(self, task_vars).run(params, prepared.bundle, settings, False)
         staged = {
             "changed": bool(run.get("copied")) and not check,
-            "changeset": changeset,
-            "settings": handover(settings),
-            "warnings": warnings,
+            "changeset": prepared.changeset,
+            "settings": settings.to_dict(),
+            "warnings": prepared.warnings,
             "scripts_dir": params["scripts_dir"],
             "staging": params["scripts_dir"] if check else "",
         }
@@ -179,7 +182,7 @@ class ActionModule(ActionBase):
             )
         return staged
 
-    def _finish(self, settings: dict, host: str, task_vars: dict) -> dict:
+    def _finish(self, settings: RunSettings, host: str, task_vars: dict) -> dict:
         """The deferred host-path job's result (from pg_migrate_watch): what a lost job left, then the reports."""
         job = dict(self._task.args.get("job") or {})
         if job.get("job_lost"):
@@ -187,18 +190,18 @@ class ActionModule(ActionBase):
             if "login_password" not in connection and "pg_migrate_login_password" in task_vars:
                 # Not a task argument (a callback that shows task arguments would show it): read here.
                 connection["login_password"] = self._templar.template(task_vars["pg_migrate_login_password"])
-            params = engine_params(
-                settings, connection, settings["changeset"], host, "plan", preflight=False, verify_schema=False
-            )
+            # job.yml hands the change set over in the settings argument (combined with the settings).
+            changeset = (self._task.args.get("settings") or {}).get("changeset")
+            params = engine_params(settings, connection, changeset, host, "plan", preflight=False, verify_schema=False)
             status = RemoteRun(self, task_vars).run(params, None, settings, False)
-            job["msg"] = "%s %s" % (job.get("msg", ""), lost_job_state(status, settings["action"]))
-        job.setdefault("action", settings["action"])
+            job["msg"] = "%s %s" % (job.get("msg", ""), lost_job_state(status, settings.action))
+        job.setdefault("action", settings.action)
         job.setdefault("database", self._task.args.get("login_db"))
         concluded = conclude(job, settings, host, bool(self._play_context.check_mode), None)
         concluded["changed"] = False  # the job's task (the watch, the batches) reported the change
         return concluded
 
-    def _in_process(self, params: dict, settings: dict, check: bool, host: str) -> dict:
+    def _in_process(self, params: dict, settings: RunSettings, check: bool, host: str) -> dict:
         """The engine in this process; a line for a step that runs long, as the host path's watch prints; a
         migrate or rollback that outlives pg_migrate_run_timeout is stopped, as the host path's job is."""
         notes: list[dict] = []
@@ -213,7 +216,7 @@ class ActionModule(ActionBase):
         worker = threading.Thread(target=work, name="pg_migrate %s" % host, daemon=True)
         started = time.monotonic()
         worker.start()
-        every = float(settings.get("progress_every") or 15)
+        every = float(settings.progress_every or 15)
         limit = run_limit(settings, params["action"], check)
         stopping = None
         shown = (None, 0.0)
@@ -236,12 +239,12 @@ class ActionModule(ActionBase):
         return outcome
 
 
-def run_limit(settings: dict, action: str, check: bool) -> float:
+def run_limit(settings: RunSettings, action: str, check: bool) -> float:
     """Seconds the run may take (0: no limit): pg_migrate_run_timeout, for what the host path runs as a timed
     background job - a migrate or rollback, not in check mode."""
     if check or action not in ("migrate", "rollback"):
         return 0.0
-    return float(settings.get("run_timeout") or 0)
+    return float(settings.run_timeout or 0)
 
 
 class RunStopper:
@@ -314,12 +317,6 @@ class RunStopper:
             detail = ""
         outcome["msg"] = self.message + (" As it stopped, the run said: %s" % detail if detail else "")
         return outcome
-
-
-def handover(settings: dict) -> dict:
-    """The validated settings for the host path's finish task, without what preparation derived from them
-    (the parsed verification documents travel on their own)."""
-    return {key: value for key, value in settings.items() if not key.endswith("_document")}
 
 
 def seeds_disabled(host: str, database: str) -> str:

@@ -17,6 +17,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.report.run_repor
     verify_lines,
     verify_report,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 
 # The role's action, as reports and messages name it, for the module's action.
 KIND = {"plan": "status"}
@@ -69,7 +70,7 @@ class ReportWriter:
 PASSED_ON = ("plan", "applied", "reverted", "repeatables_applied", "rehearsal", "failure", "server", "diff", "backfill")
 
 
-def conclude(result: dict, settings: dict, host: str, check: bool, squawk_results: list[dict] | None) -> dict:
+def conclude(result: dict, settings: RunSettings, host: str, check: bool, squawk_results: list[dict] | None) -> dict:
     """What the action returns for RESULT (the engine's): summary lines, report files, changed, and msg when
     the run or its verification failed."""
     if result.get("skipped"):
@@ -78,7 +79,7 @@ def conclude(result: dict, settings: dict, host: str, check: bool, squawk_result
     kind = KIND.get(action, action)
     concluded = {"changed": bool(result.get("changed")), "summary": [], "files": [], "action": kind}
     concluded.update((key, result[key]) for key in PASSED_ON if key in result)
-    reports = ReportWriter("%s/%s" % (settings["reports_dir"], host))
+    reports = ReportWriter("%s/%s" % (settings.reports_dir, host))
     if kind != "verify":
         add_run_report(concluded, reports, result, host, check, squawk_results or [])
     if result.get("msg"):
@@ -114,7 +115,7 @@ def add_health(concluded: dict, health: dict | None, host: str) -> None:
         concluded["msg"] = "%s: %s (pg_migrate_fleet_health_query)" % (host, health["message"])
 
 
-def add_verification(concluded: dict, reports: ReportWriter, result: dict, settings: dict, host: str) -> None:
+def add_verification(concluded: dict, reports: ReportWriter, result: dict, settings: RunSettings, host: str) -> None:
     """The verification's report files, summary and, when it failed or could not run, msg."""
     found = result.get("verification")
     if found is None:
@@ -122,9 +123,9 @@ def add_verification(concluded: dict, reports: ReportWriter, result: dict, setti
     if found.get("error"):
         concluded["msg"] = "%s: verification could not run: %s" % (host, found["error"])
         return
-    compare = bool(settings.get("expected_schema"))
-    checks = verification_checks(found, compare, settings["history_table"])
-    parts_skipped = skipped_parts(compare, bool(settings.get("probes")))
+    compare = bool(settings.expected_schema)
+    checks = verification_checks(found, compare, settings.history_table)
+    parts_skipped = skipped_parts(compare, bool(settings.probes))
     report = verify_report(host, result.get("database"), found["version"], checks, parts_skipped)
     files = reports.write("verify", report, verify_junit(report))
     concluded["files"] += files

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import line_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import DIR_MODES
 
 MODULE = "pg_migrate.engine.pg_migrate"
@@ -16,7 +17,7 @@ class RemoteRun:
         self.action = action
         self.task_vars = task_vars
 
-    def run(self, params: dict, bundle: str | None, settings: dict, check: bool) -> dict:
+    def run(self, params: dict, bundle: str | None, settings: RunSettings, check: bool) -> dict:
         """The module's result for PARAMS; with BUNDLE, the change set is unpacked first (into the scripts
         directory, or in check mode into the task's temporary directory, which goes with it). A migrate or
         rollback outside check mode stops before changing anything when it has work to do (deferred): the
@@ -31,9 +32,9 @@ class RemoteRun:
             self.action._fixup_perms2((tmpdir, remote_tar), execute=False)
             args.update(
                 bundle=remote_tar,
-                dir_mode=DIR_MODES.get(str(settings.get("remote_mode") or "0640"), "0750"),
-                remote_owner=settings.get("remote_owner") or None,
-                remote_group=settings.get("remote_group") or None,
+                dir_mode=DIR_MODES.get(str(settings.remote_mode or "0640"), "0750"),
+                remote_owner=settings.remote_owner or None,
+                remote_group=settings.remote_group or None,
             )
             if check:
                 args["scripts_dir"] = shell.join_path(tmpdir, "scripts")

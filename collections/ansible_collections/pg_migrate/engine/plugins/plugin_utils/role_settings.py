@@ -1,13 +1,18 @@
 # pg_migrate: the role's variables as pg_migrate_run reads them. Which variables there are, their types and
-# defaults come from one declaration, the role's meta/argument_specs.yml: a new setting is one entry there
-# (plus its default in defaults/main.yml, which a test keeps equal) and the code that uses it. The action
-# reads the variables from the task's variables itself instead of taking a templated dict as its argument: a
-# forked Ansible worker compiles every template it renders anew, so only the variables whose values are
-# templates are compiled. The host path's finish task gets the validated settings back from the first task.
+# defaults come from one declaration, the role's meta/argument_specs.yml: a new setting is one entry there, then
+# `python3 tools/gen_settings.py --write` (defaults/main.yml and module_utils/settings/declared.py are GENERATED
+# from the argument spec; tests/unit/test_role_settings.py fails while either differs from what it renders),
+# and the code that uses it. The settings of a run are a RunSettings (declared.py, frozen): code reads
+# `settings.lock_timeout`, and nothing writes into them. The action reads the variables from the task's
+# variables itself instead of taking a templated dict as its argument: a forked Ansible worker compiles every
+# template it renders anew, so only the variables whose values are templates are compiled. The host path's
+# finish task gets the validated settings back from the first task (RunSettings.to_dict(), read back with
+# settings_from_argument).
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +21,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.run_memo import fingerprint, remembered
 
 PREFIX = "pg_migrate_"
@@ -43,6 +49,9 @@ CONNECTION_VARIABLES = {
     "ca_cert": "pg_migrate_ca_cert",
     "connect_params": "pg_migrate_connect_params",
 }
+# A declared default that depends on the run ("<project directory>/migrations"): the role's defaults/main.yml
+# gives it its value, a settings argument that leaves the setting out does not.
+RUN_DEPENDENT = re.compile(r"<[a-z_ ]+>")
 
 
 def role_options(path: str = ARGUMENT_SPECS) -> dict:
@@ -89,12 +98,33 @@ def normalised(kind: str | None, value: Any) -> Any:
     return value
 
 
-def settings_from_variables(value_of: Callable[[str], Any]) -> dict:
-    """The settings dict (names without the prefix) from VALUE_OF(variable name), which renders one variable."""
+def settings_from_variables(value_of: Callable[[str], Any]) -> RunSettings:
+    """The run's settings from VALUE_OF(variable name), which renders one variable, each normalised by its
+    declared type."""
     options = role_options()
-    return {
-        name: normalised(options[PREFIX + name].get("type"), value_of(PREFIX + name)) for name in setting_names(options)
-    }
+    return RunSettings.from_dict(
+        {
+            name: normalised(options[PREFIX + name].get("type"), value_of(PREFIX + name))
+            for name in setting_names(options)
+        }
+    )
+
+
+def settings_from_argument(given: dict) -> RunSettings:
+    """The run's settings from pg_migrate_run's settings argument (names without the prefix): all of them as
+    the host path's first task returned them (RunSettings.to_dict()), or some, as a playbook may give them. A
+    setting left out takes its declared default (unset where that default depends on the run); keys that are
+    no setting (the changeset job.yml adds for the finish task) are not read."""
+    options = role_options()
+
+    def value_of(variable: str) -> Any:
+        name = variable[len(PREFIX) :]
+        if name in given:
+            return given[name]
+        default = options[variable].get("default")
+        return None if isinstance(default, str) and RUN_DEPENDENT.search(default) else default
+
+    return settings_from_variables(value_of)
 
 
 def connection_from_variables(value_of: Callable[[str], Any]) -> dict:
