@@ -16,6 +16,7 @@ tests/unit/test_role_settings.py fails while either file differs from what this 
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -27,20 +28,25 @@ SPEC = ROLE / "meta/argument_specs.yml"
 DEFAULTS = ROLE / "defaults/main.yml"
 DECLARED = ROOT / "collections/ansible_collections/pg_migrate/engine/plugins/module_utils/settings/declared.py"
 PREFIX = "pg_migrate_"
+ROLE_SETTINGS = ROOT / "collections/ansible_collections/pg_migrate/engine/plugins/plugin_utils/role_settings.py"
+
+
+def declared_in_role_settings(name: str):
+    """The literal value of NAME in plugin_utils/role_settings.py, read from its source: the action's own
+    lists, without importing Ansible (this tool runs without it)."""
+    for node in ast.parse(ROLE_SETTINGS.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == name for target in node.targets):
+            value = node.value
+            if isinstance(value, ast.Call):  # frozenset((...)): its argument
+                value = value.args[0]
+            return ast.literal_eval(value)
+    raise LookupError("%s: no %s" % (ROLE_SETTINGS, name))
+
+
 # The role's variables that are no setting of a run: the connection's (the engine takes them as connection
-# options) and the role tasks' own. plugin_utils/role_settings.py reads the same names.
-CONNECTION = (
-    "db",
-    "login_host",
-    "login_port",
-    "login_user",
-    "login_password",
-    "login_unix_socket",
-    "ssl_mode",
-    "ca_cert",
-    "connect_params",
-)
-ROLE_TASKS_ONLY = ("fail_host", "project_dir")
+# options) and the role tasks' own, as the action reads them.
+CONNECTION = [name[len(PREFIX) :] for name in declared_in_role_settings("CONNECTION_VARIABLES").values()]
+ROLE_TASKS_ONLY = tuple(declared_in_role_settings("ROLE_TASKS_ONLY"))
 PYTHON_TYPES = {
     "str": "str",
     "path": "str",

@@ -204,3 +204,10 @@ def test_validation_applies_the_spec_defaults_and_types():
     validated = role_settings.validated_role_variables(given.get, given.__contains__)
     assert validated["pg_migrate_login_port"] == 6432
     assert validated["pg_migrate_action"] == "migrate"
+
+
+def test_the_generator_skips_the_connection_variables_the_action_reads():
+    # tools/gen_settings.py runs without Ansible: it reads the action's names from role_settings.py's source.
+    connection = set(role_settings.CONNECTION_VARIABLES.values())
+    assert {"pg_migrate_" + name for name in gen_settings.CONNECTION} == connection
+    assert set(gen_settings.ROLE_TASKS_ONLY) == set(role_settings.ROLE_TASKS_ONLY)

@@ -33,9 +33,10 @@ options:
     default: start
   settings:
     description:
-      - The role's variables without their C(pg_migrate_) prefix (the role builds this dict in its vars/main.yml),
-        e.g. action, execution, migrations_dir, reports_dir, history_table, verify_schema, expected_schema.
-      - When omitted, the action reads the role's variables itself (see above).
+      - The role's variables without their C(pg_migrate_) prefix, e.g. action, execution, migrations_dir,
+        reports_dir, history_table, verify_schema, expected_schema; a setting left out takes its declared default.
+      - When omitted, the action reads the role's variables itself (see above). The host path's finish task gets
+        the settings the first task validated (its result's C(settings)).
     type: dict
   job:
     description: With O(phase=finish), the background job's result (from pg_migrate_watch, or the backfill's).

@@ -29,19 +29,11 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.checks 
     inputs_problems_message,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import CONNECTION_VARIABLES
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.run_memo import fingerprint, remembered
 
-CONNECTION_OPTIONS = (
-    "login_db",
-    "login_host",
-    "login_port",
-    "login_user",
-    "login_password",
-    "login_unix_socket",
-    "ssl_mode",
-    "ca_cert",
-    "connect_params",
-)
+# The engine's connection options: the task may give them instead of the role's variables.
+CONNECTION_OPTIONS = tuple(CONNECTION_VARIABLES)
 DIR_MODES = {"0600": "0700", "0640": "0750", "0400": "0500", "0440": "0550"}
 
 
