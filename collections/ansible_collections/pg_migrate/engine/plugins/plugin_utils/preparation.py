@@ -178,36 +178,42 @@ def prepare(settings: RunSettings, connection: dict, host: str, check: bool, exe
     return Prepared(changeset, warnings, bundle, expected, probes)
 
 
+# The engine's options that are settings of the same name and meaning, handed over as they are.
+SAME_AS_SETTINGS = (
+    "history_schema",
+    "history_table",
+    "allow_out_of_order",
+    "repair",
+    "verify",
+    "lock_timeout",
+    "statement_timeout",
+    "lock_retries",
+    "lock_retry_delay",
+    "advisory_lock_wait",
+    "rehearse",
+    "group_transactions",
+    "probe_lock_timeout",
+    "min_server_version",
+)
+
+
 def run_options(settings: RunSettings, action: str) -> dict:
     """The engine's options that come from the settings, for ACTION (None: the engine's default)."""
-    return dict(
-        scripts_dir=settings.remote_dir or "",
-        history_schema=settings.history_schema,
-        history_table=settings.history_table,
-        target_version=str(settings.target_version or "") or None,
-        baseline_version=str(settings.baseline_version or "") or None,
-        allow_out_of_order=settings.allow_out_of_order,
-        repair=settings.repair,
-        verify=settings.verify,
-        lock_timeout=settings.lock_timeout,
-        statement_timeout=settings.statement_timeout,
-        lock_retries=settings.lock_retries,
-        lock_retry_delay=settings.lock_retry_delay,
-        advisory_lock_wait=settings.advisory_lock_wait,
-        rehearse=settings.rehearse,
-        group_transactions=settings.group_transactions,
-        force=settings.seed_force,
-        probe_lock_timeout=settings.probe_lock_timeout,
-        required_extensions=list(settings.required_extensions or []),
-        min_server_version=settings.min_server_version,
-        on_standby=settings.on_standby or "skip",
-        health_query=(settings.fleet_health_query or None) if action == "migrate" else None,
-        health_max=settings.fleet_health_max,
-        health_timeout=settings.fleet_health_timeout or None,
-        fleet_server=settings.fleet_server or None,
-        per_server=int(settings.fleet_per_server or 0) if action in ("migrate", "rollback") else 0,
-        slot_db=settings.fleet_slot_db or None,
-    )
+    return {
+        **{name: getattr(settings, name) for name in SAME_AS_SETTINGS},
+        "scripts_dir": settings.remote_dir or "",
+        "target_version": str(settings.target_version or "") or None,
+        "baseline_version": str(settings.baseline_version or "") or None,
+        "force": settings.seed_force,
+        "required_extensions": list(settings.required_extensions or []),
+        "on_standby": settings.on_standby or "skip",
+        "health_query": (settings.fleet_health_query or None) if action == "migrate" else None,
+        "health_max": settings.fleet_health_max,
+        "health_timeout": settings.fleet_health_timeout or None,
+        "fleet_server": settings.fleet_server or None,
+        "per_server": int(settings.fleet_per_server or 0) if action in ("migrate", "rollback") else 0,
+        "slot_db": settings.fleet_slot_db or None,
+    }
 
 
 def engine_params(
