@@ -53,6 +53,13 @@ def test_summary_of_a_run_with_nothing_to_do_says_so():
     assert summary_lines.summary(result, "db1") == ["db1 xp: 005 -> 005", "  nothing pending: already at 005"]
 
 
+def test_a_plan_that_does_not_say_its_versions_reads_as_question_marks_not_none():
+    # A result from before the typed plan, or one a test or a tool wrote by hand, may leave the versions out.
+    result = {"action": "migrate", "database": "xp", "plan": {"applied": [], "pending": []}}
+    assert summary_lines.summary(result, "db1") == ["db1 xp: ? -> ?", "  nothing pending: already at ?"]
+    assert summary_lines.summary({"action": "migrate", "database": "xp"}, "db1")[0] == "db1 xp: ? -> ?"
+
+
 def test_summary_of_a_seed_names_what_it_applied_or_says_nothing_was_new():
     plan = {"from_version": "005", "to_version": "005", "applied": ["005"], "pending": []}
     seeded = {

@@ -102,6 +102,21 @@ def test_a_run_that_reports_a_message_without_failing_its_host_counts_as_failed(
     assert len(line.split("FAILED: ")[1].split(" in 310 ms")[0]) == 200  # the message is cut at 200 characters
 
 
+def test_a_run_task_that_failed_without_a_result_of_its_own_counts_as_a_failed_database_in_a_wave(
+    tasks, callback, capfd
+):
+    # An Ansible-level failure of the run's task (a bad variable, a lost connection): no action in the result.
+    # The fleet report counts it failed (fleet.rules.attempted): so do the running totals.
+    broken = {"failed": True, "msg": "the field 'vars' has an invalid value"}
+    callback.v2_runner_on_failed(result("db1-a", tasks.run, broken))  # the preflight's status run: not a database
+    callback.v2_playbook_on_task_start(tasks.wave_check, False)
+    callback.v2_runner_on_failed(result("db1-b", tasks.run, broken))
+    lines = printed(capfd)
+    assert lines[-1].startswith("wave 1/1 - db1-b FAILED: the field 'vars' has an invalid value")
+    assert lines[-1].endswith("(1/1 done, 1 failed)")
+    assert not any("db1-a" in line and "done" in line for line in lines)
+
+
 def test_only_the_halt_check_starts_a_wave_whatever_the_tasks_are_named(tasks, callback, capfd):
     callback.v2_playbook_on_task_start(task("wave 1", "ansible.builtin.meta", "end_play"), False)
     callback.v2_playbook_on_task_start(task("Start the next wave", "ansible.builtin.debug", {"msg": "x"}), False)

@@ -24,7 +24,7 @@ requirements:
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import plan_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import attempted, plan_of
 
 # Keyed on what tasks do, never on their names (a copied or renamed playbook keeps its progress lines).
 RUN_ACTIONS = ("pg_migrate.engine.pg_migrate_run", "pg_migrate_run")
@@ -70,10 +70,17 @@ class CallbackModule(DefaultCallback):
         if not self._quiet():
             super().v2_playbook_on_task_start(task, is_conditional)
 
+    def _a_migrate(self, outcome: dict, failed: bool) -> bool:
+        """Whether OUTCOME is a database's migrate, as the fleet report counts it (fleet.rules.attempted): a
+        failure of the run's task that left no action in its result counts too, once the waves have begun
+        (before them the run is the preflight's read-only status)."""
+        # The result a callback gets does not say "failed" (the event does): handed to the rule here.
+        return outcome.get("action") == "migrate" or (self.wave > 0 and attempted(dict(outcome, failed=failed)))
+
     def _finished(self, result, failed: bool) -> bool:
         """A database's line when RESULT is its migrate run; True when it was one."""
         outcome = result._result
-        if result._task.action not in RUN_ACTIONS or outcome.get("action") != "migrate":
+        if result._task.action not in RUN_ACTIONS or not self._a_migrate(outcome, failed):
             return False
         self.done += 1
         self.failed += int(failed or bool(outcome.get("msg")))

@@ -37,7 +37,7 @@ def _state_lines(result: dict, plan: MigratePlan, action: str, check_mode: bool)
             "  seed: nothing new (unchanged since it was applied; -e pg_migrate_seed_force=true re-applies it)"
         )
     elif not plan.pending and not plan.repeatables:
-        lines.append("  nothing pending: already at %s" % plan.from_version)
+        lines.append("  nothing pending: already at %s" % (plan.from_version or "?"))
     done = {item["version"] for item in result.get("applied", [])}
     left = [item for item in plan.pending if item.version not in done]
     if left:
@@ -116,8 +116,8 @@ def summary(result: dict, host: str, check_mode: bool = False, squawk_results: l
         host,
         result.get("database", "?"),
         "rollback " if action == "rollback" else "",
-        plan.from_version if plan else "?",
-        plan.to_version if plan else "?",
+        (plan and plan.from_version) or "?",  # "?" where a result's plan does not say (as before the typed plan)
+        (plan and plan.to_version) or "?",
     )
     if action == "rollback":
         lines = _rollback_lines(result, plan, head, check_mode)
@@ -141,7 +141,7 @@ def lost_job_state(status: dict, action: str = "migrate") -> str:
             "Where the database stands could not be read (%s): run a status (pg_migrate_action=status) once the "
             "server answers." % (status.get("msg") or "no answer")
         )
-    text = "The database is now at version %s" % plan.from_version
+    text = "The database is now at version %s" % (plan.from_version or "?")
     if plan.pending_versions:
         text += ", with %s pending" % " ".join(plan.pending_versions)
     text += (
