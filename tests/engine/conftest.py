@@ -7,6 +7,7 @@ a session.Runner whose parameters are the module's defaults."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,8 @@ def write_changeset(
     seeds: dict[str, str] | None = None,
     backfill: tuple[str, str] | None = None,
 ) -> dict:
-    """The change set of these scripts (file name -> SQL), written under BASE as the role copies them."""
+    """The change set of these scripts (file name -> SQL), written under BASE as the role copies them, in its JSON
+    form (the module option)."""
     for subdir, scripts in (("migrations", migrations), ("seeds", seeds or {})):
         (base / subdir).mkdir(parents=True, exist_ok=True)
         for name, text in scripts.items():
@@ -53,9 +55,9 @@ def write_changeset(
         (base / "backfill").mkdir(exist_ok=True)
         (base / "backfill" / "fill.sql").write_text(backfill[0])
         (base / "backfill" / "fill.count.sql").write_text(backfill[1])
-        changeset["backfill"] = discovery.read_backfill(str(base / "backfill" / "fill.sql"), problems)
+        changeset = replace(changeset, backfill=discovery.read_backfill(str(base / "backfill" / "fill.sql"), problems))
         assert problems == []
-    return changeset
+    return changeset.to_dict()
 
 
 def connection_params(db: Database) -> dict:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration, Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed, StatementFailed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
 from tests.engine.conftest import advisory_locks, connect, history, run, write_changeset
@@ -77,7 +78,7 @@ def test_a_lock_timeout_is_retried_and_the_work_runs_once_it_is_free(db: Databas
     with blocker.cursor() as cursor:
         cursor.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
     threading.Timer(0.5, blocker.commit).start()
-    script = {"script": "insert.sql", "path": "insert.sql", "bytes_sha256": None, "statements": [[0, 30, 1]]}
+    script = Script.from_dict({"script": "insert.sql", "path": "insert.sql", "statements": [[0, 30, 1]]})
     runner.scripts.texts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
 
     _rows, attempts = runner.session.in_transaction("insert.sql", lambda: runner.scripts.run(script))
@@ -93,7 +94,7 @@ def test_a_lock_timeout_on_every_attempt_fails_with_the_attempts_and_changes_not
     blocker = connect(db)
     with blocker.cursor() as cursor:
         cursor.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-    script = {"script": "insert.sql", "path": "insert.sql", "bytes_sha256": None, "statements": [[0, 30, 1]]}
+    script = Script.from_dict({"script": "insert.sql", "path": "insert.sql", "statements": [[0, 30, 1]]})
     runner.scripts.texts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
     try:
         with pytest.raises(StatementFailed) as failed:
@@ -128,17 +129,14 @@ def test_the_history_table_is_created_once_and_read_in_order(db: Database, runne
     runner = runner_for(write_changeset(tmp_path, V001), history_schema="audit", history_table="changes")
     assert runner.history.read() == [] and not runner.history.exists()
     assert runner.history.ensure() is True and runner.history.ensure() is False
-    runner.history.record(
-        "migration", {"version": "001", "description": "a"}, {"script": "V001__a.sql", "checksum": "0" * 64}, 5, True
-    )
+    migration = Migration(script="V001__a.sql", checksum="0" * 64, version="001", description="a")
+    runner.history.record("migration", migration, migration, 5, True)
     runner.session.commit()
     assert [(row["version"], row["kind"], row["success"]) for row in runner.history.read()] == [
         ("001", "migration", True)
     ]
     with pytest.raises(Exception, match="duplicate key"):  # a version is recorded as applied once
-        runner.history.record(
-            "migration", {"version": "001", "description": "a"}, {"script": "x", "checksum": "0" * 64}, 5, True
-        )
+        runner.history.record("migration", migration, Script.from_dict({"script": "x", "checksum": "0" * 64}), 5, True)
     runner.session.rollback()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery as changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,10 +61,23 @@ def test_parse_name_rejects_malformed_names(name):
 def test_the_project_change_set_is_valid():
     found, problems, warnings = changeset.build_changeset(str(ROOT / "files/migrations"), str(ROOT / "files/seeds"))
     assert problems == [] and warnings == []
-    assert [m["version"] for m in found["migrations"]] == ["001", "002", "003", "004", "005"]
-    assert all(m["revert"] and m["verify"] for m in found["migrations"])
-    assert [m["transactional"] for m in found["migrations"]] == [True, True, True, True, False]
-    assert [r["script"] for r in found["repeatables"]] == ["R__default_policy.sql"]
+    assert isinstance(found, Changeset) and found.backfill is None
+    assert [m.version for m in found.migrations] == ["001", "002", "003", "004", "005"]
+    assert all(m.revert and m.verify for m in found.migrations)
+    assert [m.transactional for m in found.migrations] == [True, True, True, True, False]
+    assert [r.script for r in found.repeatables] == ["R__default_policy.sql"]
+
+
+def test_the_json_form_keeps_its_keys_in_their_order():
+    found, _, _ = changeset.build_changeset(str(ROOT / "files/migrations"), str(ROOT / "files/seeds"))
+    form = found.to_dict()
+    script_keys = ["script", "path", "checksum", "checksum_equivalents", "bytes_sha256", "transactional", "statements"]
+    assert list(form) == ["migrations", "repeatables"]
+    migration_keys = [*script_keys, "version", "description", "description_slug", "revert", "verify"]
+    assert list(form["migrations"][0]) == migration_keys
+    assert list(form["migrations"][0]["revert"]) == script_keys
+    assert list(form["repeatables"][0]) == [*script_keys, "description"]
+    assert Changeset.from_dict(json.loads(json.dumps(form))) == found
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path):
@@ -119,7 +134,7 @@ def test_marker_only_counts_on_the_first_line(tmp_path: Path):
     )
     found, problems, _ = changeset.build_changeset(str(migrations))
     assert problems == ["V002__late.sql line 2: `-- pg_migrate:no-transaction` only counts on the first line"]
-    assert found["migrations"][0]["transactional"] is False
+    assert found.migrations[0].transactional is False
 
 
 def test_statement_boundaries_survive_dollar_quotes_and_non_ascii(tmp_path: Path):
@@ -127,7 +142,7 @@ def test_statement_boundaries_survive_dollar_quotes_and_non_ascii(tmp_path: Path
     migrations = write(tmp_path / "m", {"V001__x.sql": sql})
     found, problems, _ = changeset.build_changeset(str(migrations))
     assert problems == []
-    spans = found["migrations"][0]["statements"]
+    spans = found.migrations[0].statements
     assert [sql[start:end] for start, end, _ in spans] == [
         "SELECT 'é;'",
         "DO $x$ BEGIN RAISE NOTICE 'a;b'; END $x$",
@@ -141,7 +156,7 @@ def test_seeds_directory_takes_only_repeatables(tmp_path: Path):
     seeds = write(tmp_path / "s", {"R__ok.sql": "SELECT 1;", "V002__nope.sql": "SELECT 2;"})
     found, problems, _ = changeset.build_changeset(str(migrations), str(seeds))
     assert problems == ["V002__nope.sql: the seeds directory holds only repeatable scripts (R__<description>.sql)"]
-    assert [r["path"] for r in found["repeatables"]] == ["seeds/R__ok.sql"]
+    assert [r.path for r in found.repeatables] == ["seeds/R__ok.sql"]
 
 
 def test_missing_directory_is_a_problem(tmp_path: Path):
@@ -170,7 +185,7 @@ def test_entries_named_like_scripts_that_are_not_script_files_are_problems(tmp_p
         "V004__shouted.SQL: the extension must be lower-case .sql: rename it to V004__shouted.sql",
     ]
     assert warnings == ["migrations/README.md: ignored (not a .sql file)"]
-    assert [m["script"] for m in found["migrations"]] == ["V001__ok.sql"]
+    assert [m.script for m in found.migrations] == ["V001__ok.sql"]
 
 
 def test_a_symlink_to_a_script_is_read_through(tmp_path: Path):
@@ -179,7 +194,7 @@ def test_a_symlink_to_a_script_is_read_through(tmp_path: Path):
     migrations.mkdir()
     (migrations / "V001__shared.sql").symlink_to(target / "V001__shared.sql")
     found, problems, _ = changeset.build_changeset(str(migrations))
-    assert problems == [] and found["migrations"][0]["statements"] == [[0, 8, 1]]
+    assert problems == [] and found.migrations[0].statements == ((0, 8, 1),)
 
 
 BOM = b"\xef\xbb\xbf"
@@ -193,11 +208,11 @@ def test_a_byte_order_mark_is_dropped_and_offsets_match_the_text_the_module_runs
     data = FORMS[form]
     found, problems, _ = changeset.build_changeset(str(write(tmp_path / "m", {"V001__x.sql": data})))
     assert problems == []
-    entry = found["migrations"][0]
-    assert entry["transactional"] is False  # the marker is still the first line behind a BOM
+    entry = found.migrations[0]
+    assert entry.transactional is False  # the marker is still the first line behind a BOM
     text = data.decode("utf-8-sig")  # as Runner.script_text decodes the copy
-    assert [text[start:end] for start, end, _ in entry["statements"]] == ["CREATE TABLE t (id int)", "SELECT 'café'"]
-    assert [line for _, _, line in entry["statements"]] == [2, 4]
+    assert [text[start:end] for start, end, _ in entry.statements] == ["CREATE TABLE t (id int)", "SELECT 'café'"]
+    assert [line for _, _, line in entry.statements] == [2, 4]
 
 
 def test_checksum_scheme_2_ignores_line_endings_and_bom_and_lists_the_scheme_1_values(tmp_path: Path):
@@ -205,29 +220,29 @@ def test_checksum_scheme_2_ignores_line_endings_and_bom_and_lists_the_scheme_1_v
     for form, data in FORMS.items():
         found, problems, _ = changeset.build_changeset(str(write(tmp_path / form, {"V001__x.sql": data})))
         assert problems == []
-        entries[form] = found["migrations"][0]
+        entries[form] = found.migrations[0]
     raw = {form: hashlib.sha256(data).hexdigest() for form, data in FORMS.items()}
-    assert {entry["checksum"] for entry in entries.values()} == {raw["lf"]}  # scheme 2 = scheme 1 of LF without BOM
+    assert {entry.checksum for entry in entries.values()} == {raw["lf"]}  # scheme 2 = scheme 1 of LF without BOM
     for form, entry in entries.items():
-        assert entry["bytes_sha256"] == raw[form]
-        assert sorted(entry["checksum_equivalents"]) == sorted({raw["crlf"], raw["bom+lf"], raw["bom+crlf"]})
+        assert entry.bytes_sha256 == raw[form]
+        assert sorted(entry.checksum_equivalents) == sorted({raw["crlf"], raw["bom+lf"], raw["bom+crlf"]})
 
 
 def test_lone_carriage_returns_count_as_line_ends_and_the_raw_bytes_stay_accepted(tmp_path: Path):
     data = SQL_LF.replace(b"\n", b"\r")
     found, problems, _ = changeset.build_changeset(str(write(tmp_path / "m", {"V001__x.sql": data})))
     assert problems == []
-    entry = found["migrations"][0]
-    assert entry["checksum"] == hashlib.sha256(SQL_LF).hexdigest()
-    assert hashlib.sha256(data).hexdigest() in entry["checksum_equivalents"]
+    entry = found.migrations[0]
+    assert entry.checksum == hashlib.sha256(SQL_LF).hexdigest()
+    assert hashlib.sha256(data).hexdigest() in entry.checksum_equivalents
 
 
 def test_a_real_edit_changes_the_checksum(tmp_path: Path):
     first, _, _ = changeset.build_changeset(str(write(tmp_path / "a", {"V001__x.sql": SQL_LF})))
     edited = SQL_CRLF.replace(b"int", b"bigint")
     second, _, _ = changeset.build_changeset(str(write(tmp_path / "b", {"V001__x.sql": edited})))
-    accepted = {second["migrations"][0]["checksum"], *second["migrations"][0]["checksum_equivalents"]}
-    assert first["migrations"][0]["checksum"] not in accepted
+    accepted = {second.migrations[0].checksum, *second.migrations[0].checksum_equivalents}
+    assert first.migrations[0].checksum not in accepted
 
 
 def test_a_file_holding_only_a_byte_order_mark_is_empty(tmp_path: Path):

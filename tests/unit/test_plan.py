@@ -229,7 +229,8 @@ SCRIPT_FORMS = {
 
 
 def discovered(tmp_path: Path, data: bytes) -> dict:
-    """The change set the controller builds from one migration (with its revert) and one seed holding DATA."""
+    """The change set the controller builds from one migration (with its revert) and one seed holding DATA, in its
+    JSON form."""
     files = {"V001__x.sql": data, "U001__x.sql": b"DROP TABLE t;\n"}
     directory = tmp_path / "m"
     directory.mkdir(parents=True)
@@ -237,7 +238,7 @@ def discovered(tmp_path: Path, data: bytes) -> dict:
         (directory / name).write_bytes(content)
     found, problems, _ = discovery.build_changeset(str(directory))
     assert problems == []
-    return found
+    return found.to_dict()
 
 
 def scheme_1(data: bytes) -> str:

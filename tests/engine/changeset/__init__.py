@@ -15,6 +15,7 @@ as the pg_migrate_run action (tests/engine/conftest.py: library)."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery
@@ -41,7 +42,7 @@ def scripts(up_to: str | None = None) -> dict[str, str]:
 
 def copy_to(base: Path, up_to: str | None = None, seeds: bool = False, backfill: bool = False) -> dict:
     """The change set up to UP_TO written under BASE (migrations/, seeds/, backfill/) and discovered: the
-    changeset the pg_migrate_run action hands the module."""
+    changeset the pg_migrate_run action hands the module (its JSON form)."""
     (base / "migrations").mkdir(parents=True, exist_ok=True)
     for name, text in scripts(up_to).items():
         (base / "migrations" / name).write_text(text)
@@ -53,6 +54,7 @@ def copy_to(base: Path, up_to: str | None = None, seeds: bool = False, backfill:
     assert problems == [], problems
     if backfill:
         shutil.copytree(BACKFILL.parent, base / "backfill", dirs_exist_ok=True)
-        changeset["backfill"] = discovery.read_backfill(str(base / "backfill" / BACKFILL.name), problems)
+        found = discovery.read_backfill(str(base / "backfill" / BACKFILL.name), problems)
+        changeset = replace(changeset, backfill=found)
         assert problems == [], problems
-    return changeset
+    return changeset.to_dict()

@@ -20,7 +20,6 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
     postgres_common_argument_spec,
 )
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     unexpected_failure_message,
@@ -177,8 +176,8 @@ def would_change(runner: Runner) -> bool:
     history = runner.history.read()
     runner.session.rollback()
     if params["action"] == "rollback":
-        return bool(plan_rollback(Changeset.from_dict(params["changeset"]), history, params["target_version"]).revert)
-    return migrate_plan(params, history).changes_something
+        return bool(plan_rollback(runner.changeset, history, params["target_version"]).revert)
+    return migrate_plan(runner, history).changes_something
 
 
 def verification(runner: Runner) -> dict:

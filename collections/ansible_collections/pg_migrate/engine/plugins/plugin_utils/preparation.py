@@ -21,6 +21,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discov
     read_backfill,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import lint_groups, run_squawk
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import PGLAST_MISSING, pglast
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import argument_spec
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import plan_from_dict
@@ -39,9 +40,10 @@ DIR_MODES = {"0600": "0700", "0640": "0750", "0400": "0500", "0440": "0550"}
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-    """What the controller prepared for a run: the change set (as the engine takes it), discovery's warnings,
-    the change set packed for the managed host (None when the run does not go there), and the parsed
-    verification documents of pg_migrate_expected_schema and pg_migrate_probes ({} when not read)."""
+    """What the controller prepared for a run: the change set as the engine takes it (the module option's JSON
+    form, Changeset.to_dict()), discovery's warnings, the change set packed for the managed host (None when the
+    run does not go there), and the parsed verification documents of pg_migrate_expected_schema and
+    pg_migrate_probes ({} when not read)."""
 
     changeset: dict
     warnings: list[str]
@@ -97,7 +99,7 @@ def check_inputs(settings: RunSettings, connection: dict, host: str, check: bool
         raise AnsibleActionFail(inputs_problems_message(problems, host))
 
 
-def discover(settings: RunSettings) -> tuple[dict, list[str]]:
+def discover(settings: RunSettings) -> tuple[Changeset, list[str]]:
     """The change set of the migrations (and, where enabled, seeds) directory; every problem in one message."""
     if pglast is None:
         raise AnsibleActionFail(PGLAST_MISSING)
@@ -111,8 +113,9 @@ def discover(settings: RunSettings) -> tuple[dict, list[str]]:
         (migrations_dir, seeds_dir, fingerprint(migrations_dir, seeds_dir)),
         lambda: build_changeset(migrations_dir, seeds_dir or None),
     )
+    problems = list(problems)  # the remembered list stays as discovery left it
     if settings.action == "backfill":
-        changeset["backfill"] = read_backfill(settings.backfill_script, problems)
+        changeset = dataclasses.replace(changeset, backfill=read_backfill(settings.backfill_script, problems))
     if problems:
         raise AnsibleActionFail(changeset_problems_message(problems, migrations_dir))
     return changeset, warnings
@@ -127,7 +130,7 @@ def script_roots(settings: RunSettings) -> dict:
     }
 
 
-def pack(changeset: dict, settings: RunSettings) -> str:
+def pack(changeset: Changeset, settings: RunSettings) -> str:
     """The change set as one tar for the managed host, in Ansible's per-run temporary directory (removed when
     ansible-playbook exits)."""
     bundle_dir = tempfile.mkdtemp(prefix="pg_migrate-", dir=C.DEFAULT_LOCAL_TMP)
@@ -175,7 +178,8 @@ def prepare(settings: RunSettings, connection: dict, host: str, check: bool, exe
     # The backfill's batches always run on the managed host (pg_migrate_backfill), so its scripts go there.
     on_host = execution == "host" or settings.action == "backfill"
     bundle = pack(changeset, settings) if on_host and settings.action != "status" else None
-    return Prepared(changeset, warnings, bundle, expected, probes)
+    # The one place the change set becomes JSON: the module option (and job.yml) carry that form.
+    return Prepared(changeset.to_dict(), warnings, bundle, expected, probes)
 
 
 # The engine's options that are settings of the same name and meaning, handed over as they are.

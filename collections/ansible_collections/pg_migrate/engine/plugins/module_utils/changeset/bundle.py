@@ -11,21 +11,20 @@ import pwd
 import tarfile
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import sha256_hex
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically
 
 BUNDLE_MODE = 0o640
 
 
-def bundle_members(changeset: dict) -> list[str]:
+def bundle_members(changeset: Changeset) -> list[str]:
     """Relative paths of every file the target needs, in a stable order."""
     paths = []
-    for migration in changeset["migrations"]:
-        paths.append(migration["path"])
-        for companion in ("revert", "verify"):
-            if migration[companion]:
-                paths.append(migration[companion]["path"])
-    paths.extend(r["path"] for r in changeset["repeatables"])
-    paths.extend(entry["path"] for entry in (changeset.get("backfill") or {}).values())
+    for migration in changeset.migrations:
+        paths.append(migration.path)
+        paths.extend(companion.path for companion in (migration.revert, migration.verify) if companion)
+    paths.extend(r.path for r in changeset.repeatables)
+    paths.extend(entry.path for entry in (changeset.backfill or {}).values())
     return sorted(paths)
 
 
@@ -41,7 +40,7 @@ def _tar_info(relpath: str, mode: int, size: int = 0, directory: bool = False) -
 
 
 def write_bundle(
-    changeset: dict, roots: dict[str, str], destination: str, file_mode: int = BUNDLE_MODE, dir_mode: int = 0o750
+    changeset: Changeset, roots: dict[str, str], destination: str, file_mode: int = BUNDLE_MODE, dir_mode: int = 0o750
 ) -> str:
     """A deterministic tar (sorted, mtime 0) of the change set, with the modes the target must have; its sha256."""
     buffer = io.BytesIO()

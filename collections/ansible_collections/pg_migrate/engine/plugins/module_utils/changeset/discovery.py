@@ -23,8 +23,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import (
+    Changeset,
+    Migration,
+    Repeatable,
+    Script,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (
     analyse_sql,
     is_transactional,
@@ -144,18 +150,23 @@ def equivalent_checksums(data: bytes, text: str) -> list[str]:
     return equivalents
 
 
-def script_entry(name: str, relpath: str, data: bytes, text: str, spans: list[list[int]]) -> dict:
+def script_entry(name: str, relpath: str, data: bytes, text: str, spans: list[list[int]]) -> Script:
     """One script as the plan and the module see it: "checksum" is what the history records (scheme 2),
     "bytes_sha256" is what the copy on the managed host must hash to."""
-    return {
-        "script": name,
-        "path": relpath,
-        "checksum": text_checksum(text),
-        "checksum_equivalents": equivalent_checksums(data, text),
-        "bytes_sha256": sha256_hex(data),
-        "transactional": is_transactional(text),
-        "statements": spans,
-    }
+    return Script(
+        script=name,
+        path=relpath,
+        checksum=text_checksum(text),
+        checksum_equivalents=tuple(equivalent_checksums(data, text)),
+        bytes_sha256=sha256_hex(data),
+        transactional=is_transactional(text),
+        statements=tuple(tuple(span) for span in spans),
+    )
+
+
+def script_fields(script: Script) -> dict:
+    """The Script fields of SCRIPT, to build a Migration or Repeatable of it."""
+    return {field.name: getattr(script, field.name) for field in fields(Script)}
 
 
 def entry_problem(path: str, name: str) -> str | None:
@@ -181,7 +192,7 @@ def entry_problem(path: str, name: str) -> str | None:
 
 
 def read_scripts(directory: str, subdir: str, problems: list[str], warnings: list[str]) -> list[tuple]:
-    """(name, ScriptName, entry) for every well-named, valid .sql file of DIRECTORY."""
+    """(name, ScriptName, Script) for every well-named, valid .sql file of DIRECTORY."""
     if not os.path.isdir(directory):
         variable = DIRECTORY_VARIABLES.get(subdir, "the directory")
         problems.append(
@@ -219,18 +230,16 @@ def read_scripts(directory: str, subdir: str, problems: list[str], warnings: lis
     return found
 
 
-def _pair_companions(companions: list[tuple], problems: list[str]) -> dict[tuple, dict]:
+def _pair_companions(companions: list[tuple], problems: list[str]) -> dict[tuple, Migration]:
     """The migrations by version key, each with its revert and verify script (when it has them)."""
-    migrations: dict[tuple, dict] = {}
+    migrations: dict[tuple, Migration] = {}
     for role, key, _name, parsed, entry in companions:
         if role == "deploy":
-            migrations[key] = dict(
-                entry,
+            migrations[key] = Migration(
+                **script_fields(entry),
                 version=parsed.version,
                 description=parsed.description,
                 description_slug=parsed.slug,
-                revert=None,
-                verify=None,
             )
     for role, key, name, parsed, entry in companions:
         if role == "deploy":
@@ -239,18 +248,18 @@ def _pair_companions(companions: list[tuple], problems: list[str]) -> dict[tuple
         label = "revert" if role == "revert" else "verify script"
         if migration is None:
             problems.append("%s: %s without migration (no V%s__%s.sql)" % (name, label, parsed.version, parsed.slug))
-        elif migration["description_slug"] != parsed.slug:
+        elif migration.description_slug != parsed.slug:
             problems.append(
-                "%s: %s does not match its migration %s (the descriptions differ)" % (name, label, migration["script"])
+                "%s: %s does not match its migration %s (the descriptions differ)" % (name, label, migration.script)
             )
-        elif migration[role] is not None:
+        elif getattr(migration, role) is not None:
             problems.append("%s: a second %s for version %s" % (name, label, parsed.version))
         else:
-            migration[role] = entry
+            migrations[key] = replace(migration, **{role: entry})
     return migrations
 
 
-def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[dict, list[str], list[str]]:
+def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[Changeset, list[str], list[str]]:
     """(changeset, problems, warnings). The changeset is only meaningful when problems is empty."""
     problems: list[str] = []
     warnings: list[str] = []
@@ -262,7 +271,7 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
     repeatables = []
     for name, parsed, entry in scripts:
         if parsed.role == "repeatable":
-            repeatables.append(dict(entry, description=parsed.description))
+            repeatables.append(Repeatable(**script_fields(entry), description=parsed.description))
         elif parsed.role == "deploy":
             key = version_key(parsed.version)
             if key in deploys:
@@ -282,25 +291,25 @@ def build_changeset(migrations_dir: str, seeds_dir: str | None = None) -> tuple[
         if parsed.role != "repeatable":
             problems.append("%s: the seeds directory holds only repeatable scripts (R__<description>.sql)" % name)
             continue
-        repeatables.append(dict(entry, description=parsed.description))
+        repeatables.append(Repeatable(**script_fields(entry), description=parsed.description))
 
     migrations = _pair_companions(companions, problems)
-    changeset = {
-        "migrations": [migrations[key] for key in sorted(migrations)],
-        "repeatables": sorted(repeatables, key=lambda r: r["script"]),
-    }
-    if not changeset["migrations"] and not changeset["repeatables"] and not problems:
+    changeset = Changeset(
+        migrations=tuple(migrations[key] for key in sorted(migrations)),
+        repeatables=tuple(sorted(repeatables, key=lambda r: r.script)),
+    )
+    if not changeset.migrations and not changeset.repeatables and not problems:
         problems.append("%s: no migrations found (%s)" % (migrations_dir, NAMING_HELP))
     return changeset, problems, warnings
 
 
-def read_backfill(batch_script: str, problems: list[str]) -> dict:
+def read_backfill(batch_script: str, problems: list[str]) -> dict[str, Script]:
     """The backfill's batch script and its companion <name>.count.sql, each exactly one statement."""
     if not batch_script.endswith(".sql"):
         problems.append("pg_migrate_backfill_script (%s) must name a .sql file" % batch_script)
         return {}
     scripts = {"batch": batch_script, "count": batch_script[: -len(".sql")] + ".count.sql"}
-    found = {}
+    found: dict[str, Script] = {}
     for role, path in scripts.items():
         name = os.path.basename(path)
         if not os.path.isfile(path):

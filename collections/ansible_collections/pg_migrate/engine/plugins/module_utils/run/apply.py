@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration, Repeatable, Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -44,11 +44,12 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.units import
 
 
 # --- the plan and what it asks for ------------------------------------------------------------------------
-def render_diff(runner: Runner, entries: list[tuple[str, dict]], header: str) -> str:
+def render_diff(runner: Runner, entries: list[tuple[str, Script]], header: str) -> str:
+    """The diff text of ENTRIES, (label, script) pairs: each script under its header line."""
     chunks = []
     for label, entry in entries:
         chunks.append(
-            "-- ===== %s: %s (%s) =====\n%s" % (header, entry["script"], label, runner.scripts.text(entry).rstrip("\n"))
+            "-- ===== %s: %s (%s) =====\n%s" % (header, entry.script, label, runner.scripts.text(entry).rstrip("\n"))
         )
     return "\n\n".join(chunks) + ("\n" if chunks else "")
 
@@ -63,10 +64,11 @@ def failed_attempts(history: list[dict]) -> list[dict]:
     ]
 
 
-def migrate_plan(params: dict, history: list[dict]) -> MigratePlan:
-    """The migrate plan of the run's options (change set, target, baseline, out-of-order, repair) on HISTORY."""
+def migrate_plan(runner: Runner, history: list[dict]) -> MigratePlan:
+    """The migrate plan of the run's change set and options (target, baseline, out-of-order, repair) on HISTORY."""
+    params = runner.params
     return plan_migrate(
-        Changeset.from_dict(params["changeset"]),
+        runner.changeset,
         history,
         params["target_version"],
         params["baseline_version"],
@@ -77,10 +79,9 @@ def migrate_plan(params: dict, history: list[dict]) -> MigratePlan:
 
 def run_plan(runner: Runner, check: bool = False, diff: bool = False) -> ActionOutcome:
     """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
-    params = runner.params
     history = runner.history.read()
     plan = replace(
-        migrate_plan(params, history),
+        migrate_plan(runner, history),
         failed_attempts=tuple(FailedAttempt(**attempt) for attempt in failed_attempts(history)),
         invalid_indexes=tuple(runner.session.invalid_indexes()),
     )
@@ -90,8 +91,7 @@ def run_plan(runner: Runner, check: bool = False, diff: bool = False) -> ActionO
 def plan_at_latest(runner: Runner, step: str, migrate_note: str = "") -> MigratePlan:
     """The plan of a data step (seed, backfill): refused unless every migration is applied and nothing drifted."""
     params = runner.params
-    changeset = Changeset.from_dict(params["changeset"])
-    plan = plan_migrate(changeset, runner.history.read(), None, None, params["allow_out_of_order"], False)
+    plan = plan_migrate(runner.changeset, runner.history.read(), None, None, params["allow_out_of_order"], False)
     if plan.pending:
         raise refused(
             "the %s needs the change set's schema, but %s is at version %s with %d migration(s) pending (%s): "
@@ -123,8 +123,8 @@ def refused(message: str, plan: object) -> ActionFailed:
 def checked_plan(runner: Runner, history: list[dict]) -> MigratePlan:
     """The migrate plan, refused when the version check found problems; repeatables wait for the latest version."""
     params = runner.params
-    plan = migrate_plan(params, history)
-    latest = Changeset.from_dict(params["changeset"]).latest_version
+    plan = migrate_plan(runner, history)
+    latest = runner.changeset.latest_version
     if plan.repeatables and latest and version_key(plan.to_version) < version_key(latest):
         # Seeds are written against the change set's latest schema: a run that stops below it
         # (pg_migrate_target_version) leaves them for the run that gets there.
@@ -164,30 +164,30 @@ def run_migrate(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     return replace(so_far, plan=replace(plan, to_version=current if pending else plan.to_version))
 
 
-def scripts_to_run(runner: Runner, plan: MigratePlan) -> tuple[list[dict], list[dict]]:
+def scripts_to_run(runner: Runner, plan: MigratePlan) -> tuple[list[Migration], list[Repeatable]]:
     """(pending migrations, pending repeatables), every file this run may execute checked against its checksum
     before anything is changed."""
-    params = runner.params
-    migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
-    repeatables = {r["script"]: r for r in params["changeset"]["repeatables"]}
+    migrations = {m.version: m for m in runner.changeset.migrations}
+    repeatables = {r.script: r for r in runner.changeset.repeatables}
     pending = [migrations[version] for version in plan.pending_versions]
     pending_repeatables = [repeatables[r.script] for r in plan.repeatables]
     for migration in pending:
         runner.scripts.text(migration)
-        if params["verify"] and migration.get("verify"):
-            runner.scripts.text(migration["verify"])
+        if runner.params["verify"] and migration.verify:
+            runner.scripts.text(migration.verify)
     for migration in plan.baseline:
         full = migrations[migration.version]
-        if full.get("verify"):
-            runner.scripts.text(full["verify"])
+        if full.verify:
+            runner.scripts.text(full.verify)
     for repeatable in pending_repeatables:
         runner.scripts.text(repeatable)
     return pending, pending_repeatables
 
 
-def migrate_diff(runner: Runner, plan: MigratePlan, pending: list[dict], check: bool) -> dict:
+def migrate_diff(runner: Runner, plan: MigratePlan, pending: list[Migration], check: bool) -> dict:
+    """The diff of a migrate: the scripts it runs (would run, in check mode)."""
     login_db = runner.params["login_db"]
-    repeatables = {r["script"]: r for r in runner.params["changeset"]["repeatables"]}
+    repeatables = {r.script: r for r in runner.changeset.repeatables}
     entries = [("pending", m) for m in pending] + [
         ("repeatable, %s" % r.reason, repeatables[r.script]) for r in plan.repeatables
     ]
@@ -202,7 +202,7 @@ def migrate_diff(runner: Runner, plan: MigratePlan, pending: list[dict], check: 
 def prepare_history(runner: Runner, plan: MigratePlan, so_far: ActionOutcome) -> ActionOutcome:
     """The history table (only a run that passed the version check creates it: a refused run creates
     nothing), the repaired checksums and the baseline."""
-    migrations = {m["version"]: m for m in runner.params["changeset"]["migrations"]}
+    migrations = {m.version: m for m in runner.changeset.migrations}
     so_far = replace(so_far, changed=runner.history.ensure() or so_far.changed)
     if plan.repair:
         repaired = tuple(item.to_dict() for item in plan.repair)
@@ -215,16 +215,16 @@ def prepare_history(runner: Runner, plan: MigratePlan, so_far: ActionOutcome) ->
 
 
 def apply_pending(
-    runner: Runner, plan: MigratePlan, pending: list[dict], so_far: ActionOutcome
+    runner: Runner, plan: MigratePlan, pending: list[Migration], so_far: ActionOutcome
 ) -> tuple[ActionOutcome, str | None]:
     """Each pending migration (or group of them) with its history row: (the outcome, the version now)."""
     current = plan.from_version if not plan.baseline else plan.baseline[-1].version
     number = 0
     for group in group_for_execution(pending, runner.params["group_transactions"]):
         number += len(group)
-        runner.note_progress(" + ".join(m["script"] for m in group), number, len(pending))
+        runner.note_progress(" + ".join(m.script for m in group), number, len(pending))
         try:
-            if group[0]["transactional"]:
+            if group[0].transactional:
                 timings, attempts = apply_transactional(runner, [("migration", m, m) for m in group])
             else:
                 timings, attempts = apply_one(runner, "migration", group[0])
@@ -233,17 +233,18 @@ def apply_pending(
         except Exception as exc:
             raise ActionFailed(exc, so_far) from exc
         applied = tuple(
-            Applied(m["version"], m["script"], m["checksum"], round(duration, 1), attempts, m["transactional"])
+            Applied(m.version, m.script, m.checksum, round(duration, 1), attempts, m.transactional)
             for m, duration in zip(group, timings, strict=True)
         )
         so_far = replace(so_far, applied=so_far.applied + applied, changed=True)
-        current = group[-1]["version"]
+        current = group[-1].version
     return so_far, current
 
 
 def apply_repeatables(
-    runner: Runner, repeatables: list[dict], current: str | None, so_far: ActionOutcome, action: str = "migrate"
+    runner: Runner, repeatables: list[Repeatable], current: str | None, so_far: ActionOutcome, action: str = "migrate"
 ) -> ActionOutcome:
+    """Each of REPEATABLES with its history row, in its own transaction (or statement by statement)."""
     for repeatable in repeatables:
         try:
             timings, _attempts = apply_one(runner, "repeatable", repeatable)
@@ -251,7 +252,7 @@ def apply_repeatables(
             raise stopped_by(failure, action, current, so_far) from None
         except Exception as exc:
             raise ActionFailed(exc, so_far) from exc
-        applied = RepeatableApplied(repeatable["script"], repeatable["checksum"], round(timings[0], 1))
+        applied = RepeatableApplied(repeatable.script, repeatable.checksum, round(timings[0], 1))
         so_far = replace(so_far, repeatables_applied=(*so_far.repeatables_applied, applied), changed=True)
     return so_far
 
@@ -259,8 +260,8 @@ def apply_repeatables(
 def run_seed(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     """The repeatable scripts (the seed) on their own, on a database whose migrations are all applied."""
     params = runner.params
-    changeset = params["changeset"]
-    if not changeset["repeatables"]:
+    changeset = runner.changeset
+    if not changeset.repeatables:
         raise RunFailed(
             "the change set has no seed (no R__*.sql in pg_migrate_seeds_dir); nothing was changed. "
             "Check pg_migrate_seeds_dir and pg_migrate_seeds_enabled in this environment's group_vars."
@@ -271,14 +272,14 @@ def run_seed(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     if params["force"]:
         listed = {r.script for r in plan.repeatables}
         forced = tuple(
-            PlannedRepeatable(script=r["script"], reason="forced", checksum=r["checksum"])
-            for r in changeset["repeatables"]
-            if r["script"] not in listed
+            PlannedRepeatable(script=r.script, reason="forced", checksum=r.checksum)
+            for r in changeset.repeatables
+            if r.script not in listed
         )
         plan = replace(plan, repeatables=plan.repeatables + forced)
     so_far = ActionOutcome(plan=plan)
     try:
-        by_script = {r["script"]: r for r in changeset["repeatables"]}
+        by_script = {r.script: r for r in changeset.repeatables}
         seeds = [by_script[r.script] for r in plan.repeatables]
         for seed in seeds:
             runner.scripts.text(seed)
@@ -294,26 +295,26 @@ def run_seed(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
         raise ActionFailed(exc, so_far) from exc
 
 
-def baseline_migrations(runner: Runner, migrations: list[dict]) -> None:
+def baseline_migrations(runner: Runner, migrations: list[Migration]) -> None:
     """Adopt an existing schema: its verify scripts must pass, then the versions are recorded, not run."""
 
     def work() -> None:
         for migration in migrations:
-            if migration.get("verify"):
+            if migration.verify:
                 try:
-                    runner.scripts.run(migration["verify"])
+                    runner.scripts.run(migration.verify)
                 except StatementFailed as failure:
                     raise RunFailed(
                         "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
                         "the schema of version %s, so it cannot be adopted at that version; nothing was changed."
-                        % (failure.script, failure.sqlstate, failure.error, migration["version"])
+                        % (failure.script, failure.sqlstate, failure.error, migration.version)
                     ) from None
             runner.history.record("baseline", migration, migration, 0, True)
 
     runner.session.in_transaction("the baseline", work, retry=False)
 
 
-def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[dict]) -> Rehearsal:
+def rehearse_migrations(runner: Runner, pending: list[Migration], repeatables: list[Repeatable]) -> Rehearsal:
     """Execute the pending transactional scripts in ONE transaction, then roll it back."""
     rehearsed: list[dict] = []
     not_rehearsed: list[dict] = []
@@ -321,8 +322,8 @@ def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[d
     def work() -> None:
         runner.history.create_uncommitted()
         for kind, item in [("migration", m) for m in pending] + [("repeatable", r) for r in repeatables]:
-            if not item["transactional"]:
-                not_rehearsed.append({"script": item["script"], "reason": NOT_REHEARSED})
+            if not item.transactional:
+                not_rehearsed.append({"script": item.script, "reason": NOT_REHEARSED})
                 continue
             started = time.monotonic()
             try:
@@ -332,7 +333,7 @@ def rehearse_migrations(runner: Runner, pending: list[dict], repeatables: list[d
             except StatementFailed as failure:
                 message = failure_message(failure, "rehearsal", None)
                 raise RunFailed("rehearsal failed (everything was rolled back, nothing changed): " + message) from None
-            rehearsed.append({"script": item["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+            rehearsed.append({"script": item.script, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
 
     runner.session.in_transaction("the rehearsal", work, commit=False, retry=False)
     return Rehearsal(tuple(rehearsed), tuple(not_rehearsed))

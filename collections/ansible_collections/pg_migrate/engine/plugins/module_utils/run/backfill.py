@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -35,21 +36,21 @@ def cursor_setting(cursor: object) -> str:
     return "" if cursor in (None, "", 0) else str(cursor)
 
 
-def count_backfill(runner: Runner, count_entry: dict) -> tuple[int, int, object]:
+def count_backfill(runner: Runner, count_entry: Script) -> tuple[int, int, object]:
     """(remaining, processable, high_water) from the count script; high_water: the newest key when counted."""
     rows = runner.scripts.run(count_entry)
     runner.session.commit()
     if not rows or "remaining" not in rows[0]:
         raise RunFailed(
             "%s must return one row with the column remaining (and optionally blocked and high_water); it returned %s"
-            % (count_entry["script"], ", ".join(rows[0]) if rows else "no row")
+            % (count_entry.script, ", ".join(rows[0]) if rows else "no row")
         )
     row = rows[0]
     remaining = int(row["remaining"] or 0)
     return remaining, remaining - int(row.get("blocked") or 0), row.get("high_water")
 
 
-def backfill_batch(runner: Runner, batch_entry: dict, batch_size: int, cursor: object) -> tuple[int, object, int]:
+def backfill_batch(runner: Runner, batch_entry: Script, batch_size: int, cursor: object) -> tuple[int, object, int]:
     """One batch in its own transaction, retried after a lock timeout: (done, last_key, blocked)."""
 
     def work() -> dict:
@@ -57,11 +58,11 @@ def backfill_batch(runner: Runner, batch_entry: dict, batch_size: int, cursor: o
         rows = runner.scripts.run(batch_entry)
         return rows[0] if rows else {}
 
-    row, _attempts = runner.session.in_transaction(batch_entry["script"], work)
+    row, _attempts = runner.session.in_transaction(batch_entry.script, work)
     if not all(column in row for column in ("done", "last_key")):
         raise RunFailed(
             "%s must return one row with the columns done and last_key (and optionally blocked); it returned %s"
-            % (batch_entry["script"], ", ".join(row) or "no row")
+            % (batch_entry.script, ", ".join(row) or "no row")
         )
     return int(row["done"] or 0), row["last_key"], int(row.get("blocked") or 0)
 
@@ -83,7 +84,8 @@ def new_report(params: dict, check: bool) -> dict:
     }
 
 
-def checked_scripts(params: dict) -> dict:
+def checked_scripts(params: dict) -> dict[str, Script]:
+    """The backfill's batch and count scripts, read from the module option backfill (their JSON form)."""
     scripts = params["backfill"] or {}
     if not scripts.get("batch") or not scripts.get("count"):
         raise RunFailed(
@@ -94,7 +96,7 @@ def checked_scripts(params: dict) -> dict:
         raise RunFailed(
             "pg_migrate_backfill_batch_size must be a positive number of rows, not %d" % params["batch_size"]
         )
-    return scripts
+    return {role: Script.from_dict(scripts[role]) for role in ("batch", "count")}
 
 
 def run_backfill(runner: Runner, check: bool, diff: bool = False) -> ActionOutcome:
@@ -138,7 +140,7 @@ def run_backfill(runner: Runner, check: bool, diff: bool = False) -> ActionOutco
     return outcome(changed)
 
 
-def batches(runner: Runner, batch_entry: dict, report: dict, started: float) -> Iterator[int]:
+def batches(runner: Runner, batch_entry: Script, report: dict, started: float) -> Iterator[int]:
     """Run batch after batch along the cursor until done or max_seconds after STARTED, noting each in REPORT
     (run_backfill's, which reports it when a later batch fails); the rows each batch changed."""
     params = runner.params

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration, Repeatable, Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.connection import Session
 
 
@@ -78,23 +79,24 @@ class History:
         self.session.commit()
         return history
 
-    def record(self, kind: str, item: dict, entry: dict, duration_ms: float, success: bool) -> None:
-        """A history row for ENTRY (the script that ran) of ITEM (its migration or repeatable)."""
+    def record(self, kind: str, item: Migration | Repeatable, entry: Script, duration_ms: float, success: bool) -> None:
+        """A history row for ENTRY (the script that ran) of ITEM (its migration or repeatable; a repeatable's row
+        has no version)."""
         self.session.rows(
             "INSERT INTO %s (version, description, script, checksum, kind, execution_ms, success) "
             "VALUES (%%s, %%s, %%s, %%s, %%s, %%s, %%s)" % self.sql_name,
             (
-                item.get("version"),
-                item["description"],
-                entry["script"],
-                entry["checksum"],
+                item.version if isinstance(item, Migration) else None,
+                item.description,
+                entry.script,
+                entry.checksum,
                 kind,
                 int(duration_ms),
                 success,
             ),
         )
 
-    def record_failure_outside_transaction(self, kind: str, item: dict, entry: dict) -> None:
+    def record_failure_outside_transaction(self, kind: str, item: Migration | Repeatable, entry: Script) -> None:
         """The failed attempt of a marked script, committed at once: its committed statements stay."""
         self.session.set_autocommit(True)
         self.record(kind, item, entry, 0, False)
@@ -113,7 +115,9 @@ class History:
         """VERSION's history row, removed together with its revert (in the current transaction)."""
         self.session.rows("DELETE FROM %s WHERE version = %%s AND kind = 'migration'" % self.sql_name, (version,))
 
-    def record_lost_attempt(self, kind: str, item: dict, entry: dict, invalid_before: list[str]) -> list[str]:
+    def record_lost_attempt(
+        self, kind: str, item: Migration | Repeatable, entry: Script, invalid_before: list[str]
+    ) -> list[str]:
         """On a new session: record the failed attempt of a marked script; the INVALID indexes it left."""
         if not self.session.replace_lost():
             return []

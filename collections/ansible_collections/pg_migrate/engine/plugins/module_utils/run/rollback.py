@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration, Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -42,7 +42,7 @@ def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     # Check mode too: it rehearses the reverts like the real run, so it needs the same stable history.
     runner.lock.acquire()
     history = runner.history.read()
-    plan = plan_rollback(Changeset.from_dict(params["changeset"]), history, params["target_version"])
+    plan = plan_rollback(runner.changeset, history, params["target_version"])
     so_far = ActionOutcome(plan=plan)
     if plan.problems:
         raise ActionFailed(
@@ -52,8 +52,8 @@ def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
             ),
             so_far,
         )
-    migrations = {m["version"]: m for m in params["changeset"]["migrations"]}
-    reverts = [(migrations[item.version], migrations[item.version]["revert"]) for item in plan.revert]
+    migrations = {m.version: m for m in runner.changeset.migrations}
+    reverts = [(migrations[item.version], migrations[item.version].revert) for item in plan.revert]
     try:
         for _migration, revert in reverts:
             runner.scripts.text(revert)
@@ -73,29 +73,29 @@ def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
 
 
 def revert_all(
-    runner: Runner, reverts: list[tuple[dict, dict]], history: list[dict], so_far: ActionOutcome
+    runner: Runner, reverts: list[tuple[Migration, Script]], history: list[dict], so_far: ActionOutcome
 ) -> ActionOutcome:
     """Each (migration, revert) of REVERTS in order, with the removal of its history row."""
     plan = so_far.plan
     current = plan.from_version
     for number, (migration, revert) in enumerate(reverts, start=1):
-        runner.note_progress(revert["script"], number, len(reverts))
+        runner.note_progress(revert.script, number, len(reverts))
         try:
-            duration, attempts = revert_one(runner, migration["version"], revert)
+            duration, attempts = revert_one(runner, migration.version, revert)
         except StatementFailed as failure:
             raise stopped_by(failure, "rollback", current, so_far) from None
         except Exception as exc:
             raise ActionFailed(exc, so_far) from exc
-        reverted = Reverted(migration["version"], revert["script"], round(duration, 1), attempts)
-        plan = replace(plan, revert_versions=tuple(v for v in plan.revert_versions if v != migration["version"]))
+        reverted = Reverted(migration.version, revert.script, round(duration, 1), attempts)
+        plan = replace(plan, revert_versions=tuple(v for v in plan.revert_versions if v != migration.version))
         so_far = replace(so_far, plan=plan, reverted=(*so_far.reverted, reverted), changed=True)
-        current = highest_applied_below(history, migration["version"])
+        current = highest_applied_below(history, migration.version)
     return so_far
 
 
-def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
+def revert_one(runner: Runner, version: str, revert: Script) -> tuple[float, int]:
     """REVERT together with the removal of VERSION's history row: (duration_ms, attempts)."""
-    if not revert["transactional"]:
+    if not revert.transactional:
         duration, attempts = execute_outside_transaction(runner, revert)
         runner.history.remove_migration(version)
         runner.session.set_autocommit(False)
@@ -107,11 +107,11 @@ def revert_one(runner: Runner, version: str, revert: dict) -> tuple[float, int]:
         runner.history.remove_migration(version)
         return (time.monotonic() - started) * 1000
 
-    return runner.session.in_transaction(revert["script"], work)
+    return runner.session.in_transaction(revert.script, work)
 
 
 def rehearse_reverts(
-    runner: Runner, reverts: list[dict], plan: RollbackPlan, check: bool, so_far: ActionOutcome
+    runner: Runner, reverts: list[Script], plan: RollbackPlan, check: bool, so_far: ActionOutcome
 ) -> Rehearsal:
     """Run the transactional REVERTS of the plan, in order, in ONE transaction, then roll it back.
 
@@ -121,19 +121,17 @@ def rehearse_reverts(
     in a transaction: it is skipped and listed in "not_rehearsed". The rehearsal holds the same table locks
     as the real reverts, with the run's timeouts and lock-timeout retries.
     """
-    transactional = [revert for revert in reverts if revert["transactional"]]
-    skipped = [
-        {"script": revert["script"], "reason": NOT_REHEARSED} for revert in reverts if not revert["transactional"]
-    ]
+    transactional = [revert for revert in reverts if revert.transactional]
+    skipped = [{"script": revert.script, "reason": NOT_REHEARSED} for revert in reverts if not revert.transactional]
 
     def work() -> list[dict]:
         rehearsed = []
         for number, revert in enumerate(transactional, start=1):
             if not check:  # check mode runs in the foreground, with no watcher to read the note
-                runner.note_progress("%s (rehearsal)" % revert["script"], number, len(transactional))
+                runner.note_progress("%s (rehearsal)" % revert.script, number, len(transactional))
             started = time.monotonic()
             runner.scripts.run(revert)
-            rehearsed.append({"script": revert["script"], "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+            rehearsed.append({"script": revert.script, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
         return rehearsed
 
     rehearsed = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -25,16 +26,16 @@ class Scripts:
         self.script_roots = script_roots
         self.texts: dict[str, str] = {}  # path -> checked text: each file is read once
 
-    def path(self, entry: dict) -> str:
+    def path(self, entry: Script) -> str:
         """Where ENTRY is."""
         if self.script_roots:
-            top, _slash, rest = entry["path"].partition("/")
+            top, _slash, rest = entry.path.partition("/")
             return os.path.join(self.script_roots[top], rest)
-        return os.path.join(self.scripts_dir or "", entry["path"])
+        return os.path.join(self.scripts_dir or "", entry.path)
 
-    def text(self, entry: dict) -> str:
-        """The copied file, checked byte for byte against the controller's sha256 of its bytes ("bytes_sha256";
-        "checksum" hashes the normalised text, for the history). A leading byte-order mark is dropped, as the
+    def text(self, entry: Script) -> str:
+        """The copied file, checked byte for byte against the controller's sha256 of its bytes (bytes_sha256;
+        its checksum hashes the normalised text, for the history). A leading byte-order mark is dropped, as the
         controller dropped it before computing the statement offsets (PostgreSQL would reject it)."""
         path = self.path(entry)
         if path not in self.texts:
@@ -47,27 +48,25 @@ class Scripts:
                     "again without skipping the copy." % (path, exc.strerror)
                 ) from None
             checksum = hashlib.sha256(data).hexdigest()
-            if checksum != entry["bytes_sha256"]:
+            if checksum != entry.bytes_sha256:
                 raise RunFailed(
                     "%s on this host differs from the controller's file (sha256 %s, expected %s): the copy is stale "
                     "or was altered. Nothing was changed; run the role again to copy it."
-                    % (path, checksum, entry["bytes_sha256"])
+                    % (path, checksum, entry.bytes_sha256)
                 )
             self.texts[path] = data.decode("utf-8-sig")  # utf-8, without one leading BOM
         return self.texts[path]
 
-    def statements(self, entry: dict) -> list[tuple[int, int, str]]:
+    def statements(self, entry: Script) -> list[tuple[int, int, str]]:
         """(number, line, text) of each statement of ENTRY, at the controller's offsets."""
         text = self.text(entry)
-        return [
-            (number, line, text[start:end]) for number, (start, end, line) in enumerate(entry["statements"], start=1)
-        ]
+        return [(number, line, text[start:end]) for number, (start, end, line) in enumerate(entry.statements, start=1)]
 
-    def run(self, entry: dict) -> list[dict]:
+    def run(self, entry: Script) -> list[dict]:
         """Execute every statement of ENTRY; the rows of the last one."""
         rows: list[dict] = []
         session = self.session
-        session.current_script = entry["script"]
+        session.current_script = entry.script
         for number, line, statement in self.statements(entry):
             session.check_stop()
             try:
@@ -75,5 +74,5 @@ class Scripts:
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
                 if sqlstate_of(exc) is None or session_ended(exc):
                     raise  # not the script's doing: the run broke off (reported with the script it was running)
-                raise StatementFailed(entry["script"], number, line, statement, exc) from exc
+                raise StatementFailed(entry.script, number, line, statement, exc) from exc
         return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.advisory_lock import AdvisoryLock
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.connection import Session, Timeouts, ignore
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.history import History
@@ -23,7 +24,8 @@ class Runner:
     PARAMS: the module's parameters (login_db, history_schema, history_table, action, scripts_dir, the
     timeouts and retry settings, progress_file). CONN: an open DB-API connection, or None until the run
     connects. RECONNECT, CONNECT_FOR_CHECK: see connection.Session. ON_NOTE: in the controller process,
-    progress straight to the action plugin."""
+    progress straight to the action plugin. CHANGESET: the change set of params["changeset"] (its JSON form, the
+    module option), read once here; the run reads this one."""
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class Runner:
         on_note: Callable[[dict], None] | None = None,
     ) -> None:
         self.params = params
+        self.changeset = Changeset.from_dict(params.get("changeset") or {})
         self.warn = warn
         self.session = Session(conn, Timeouts.of(params), log, reconnect, connect_for_check)
         self.notes = ProgressNotes(params["action"], params.get("progress_file"), on_note)

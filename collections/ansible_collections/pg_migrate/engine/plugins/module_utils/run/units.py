@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration, Repeatable, Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     StatementFailed,
@@ -17,22 +18,25 @@ NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
 
 
 # --- one unit: a migration or repeatable script with its history row -------------------------------------
-def run_verify_script(runner: Runner, migration: dict) -> None:
+def run_verify_script(runner: Runner, migration: Migration) -> None:
     """The verify script of MIGRATION, in the current transaction; a failure names the migration."""
     try:
-        runner.scripts.run(migration["verify"])
+        runner.scripts.run(migration.verify)
     except StatementFailed as failure:
-        failure.verify_of = migration["script"]
+        failure.verify_of = migration.script
         raise
 
 
-def verifies(runner: Runner, kind: str, migration: dict) -> bool:
-    return kind == "migration" and runner.params["verify"] and bool(migration.get("verify"))
+def verifies(runner: Runner, kind: str, item: Migration | Repeatable) -> bool:
+    """Whether ITEM, applied as KIND, has its verify script run after it."""
+    return kind == "migration" and runner.params["verify"] and isinstance(item, Migration) and item.verify is not None
 
 
-def apply_transactional(runner: Runner, items: list[tuple[str, dict, dict]]) -> tuple[list[float], int]:
-    """ITEMS: [(kind, migration entry, script entry)] applied in one transaction with their history rows:
-    (duration_ms of each, attempts)."""
+def apply_transactional(
+    runner: Runner, items: list[tuple[str, Migration | Repeatable, Script]]
+) -> tuple[list[float], int]:
+    """ITEMS: [(kind, its migration or repeatable, the script that runs)] applied in one transaction with their
+    history rows: (duration_ms of each, attempts)."""
 
     def work() -> list[float]:
         timings = []
@@ -46,10 +50,10 @@ def apply_transactional(runner: Runner, items: list[tuple[str, dict, dict]]) -> 
             timings.append(duration)
         return timings
 
-    return runner.session.in_transaction(", ".join(entry["script"] for _kind, _migration, entry in items), work)
+    return runner.session.in_transaction(", ".join(entry.script for _kind, _migration, entry in items), work)
 
 
-def execute_outside_transaction(runner: Runner, entry: dict) -> tuple[float, int]:
+def execute_outside_transaction(runner: Runner, entry: Script) -> tuple[float, int]:
     """Run a marked script statement by statement, each committing on its own: (duration_ms, attempts)."""
 
     def attempt() -> float:
@@ -60,12 +64,14 @@ def execute_outside_transaction(runner: Runner, entry: dict) -> tuple[float, int
         return (time.monotonic() - started) * 1000
 
     try:
-        return runner.session.retry_on_lock_timeout(entry["script"], attempt)
+        return runner.session.retry_on_lock_timeout(entry.script, attempt)
     finally:
         runner.session.reset_timeouts()
 
 
-def apply_outside_transaction(runner: Runner, kind: str, migration: dict, entry: dict) -> tuple[float, int]:
+def apply_outside_transaction(
+    runner: Runner, kind: str, migration: Migration | Repeatable, entry: Script
+) -> tuple[float, int]:
     """A marked script: each statement commits on its own; the history row follows success."""
     before = set(runner.session.invalid_indexes())
     try:
@@ -84,25 +90,25 @@ def apply_outside_transaction(runner: Runner, kind: str, migration: dict, entry:
         # committed, and a CREATE INDEX CONCURRENTLY leaves an INVALID index. A new session records the
         # failed attempt and finds that index, so the message can name it.
         left = runner.history.record_lost_attempt(kind, migration, entry, before)
-        raise RunFailed(lost_session_message(runner.params["login_db"], entry["script"], exc, left)) from None
+        raise RunFailed(lost_session_message(runner.params["login_db"], entry.script, exc, left)) from None
     runner.history.record(kind, migration, entry, duration, True)
     runner.session.set_autocommit(False)
     return duration, attempts
 
 
-def apply_one(runner: Runner, kind: str, item: dict) -> tuple[list[float], int]:
+def apply_one(runner: Runner, kind: str, item: Migration | Repeatable) -> tuple[list[float], int]:
     """A single migration or repeatable script, as its marker says: (duration_ms, attempts)."""
-    if item["transactional"]:
+    if item.transactional:
         return apply_transactional(runner, [(kind, item, item)])
     duration, attempts = apply_outside_transaction(runner, kind, item, item)
     return [duration], attempts
 
 
-def group_for_execution(pending: list[dict], group_transactions: bool) -> list[list[dict]]:
+def group_for_execution(pending: list[Migration], group_transactions: bool) -> list[list[Migration]]:
     """One migration per transaction, or runs of consecutive transactional ones together."""
-    groups = []
+    groups: list[list[Migration]] = []
     for migration in pending:
-        if group_transactions and migration["transactional"] and groups and groups[-1][0]["transactional"]:
+        if group_transactions and migration.transactional and groups and groups[-1][0].transactional:
             groups[-1].append(migration)
         else:
             groups.append([migration])

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import describe_db_error, sqlstate_of
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import (
     NO_VERSION,
@@ -101,11 +102,11 @@ def run_probe(runner: Runner, probe: dict, fixtures: dict) -> dict:
     }
 
 
-def verify_script_result(runner: Runner, migration: dict) -> dict:
+def verify_script_result(runner: Runner, migration: Migration) -> dict:
     """The verify script of an applied MIGRATION, run again and rolled back."""
-    statements = [text for _number, _line, text in runner.scripts.statements(migration["verify"])]
+    statements = [text for _number, _line, text in runner.scripts.statements(migration.verify)]
     outcome = run_in_rolled_back_transaction(runner, statements)
-    script = migration["verify"]["script"]
+    script = migration.verify.script
     return {
         "id": "verify script %s" % script,
         "kind": "verify script",
@@ -129,8 +130,8 @@ def run_verify(runner: Runner) -> dict:
     applied = set(applied_versions(history))
     results = [
         verify_script_result(runner, migration)
-        for migration in params["changeset"]["migrations"]
-        if migration["version"] in applied and migration.get("verify")
+        for migration in runner.changeset.migrations
+        if migration.version in applied and migration.verify
     ]
     probes = params["probes"] or {}
     for probe in probes.get("probes", []):
