@@ -15,7 +15,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
-from ansible.plugins.loader import connection_loader
+from ansible.plugins.loader import action_loader, connection_loader
 from ansible.template import Templar
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
@@ -35,7 +35,17 @@ def start(variables: dict, check: bool = False) -> dict:
     play_context.check_mode = check
     task = Task.load({"name": "Run pg_migrate", "pg_migrate.engine.pg_migrate_run": {}}, loader=loader)
     connection = connection_loader.get("local", play_context, "/dev/null")
-    action = ACTION.ActionModule(task, connection, play_context, loader, Templar(loader=loader), None)
+    # As Ansible loads it (the collection loader's copy of the plugin and of module_utils: the change set it
+    # remembers between workers is pickled by that class).
+    action = action_loader.get(
+        "pg_migrate.engine.pg_migrate_run",
+        task=task,
+        connection=connection,
+        play_context=play_context,
+        loader=loader,
+        templar=Templar(loader=loader),
+        shared_loader_obj=None,
+    )
     return action.run(task_vars={"inventory_hostname": "db1", "playbook_dir": "/nonexistent", **variables})
 
 
