@@ -11,7 +11,7 @@ argument spec, then
 python3 tools/gen_settings.py           # print both files
 python3 tools/gen_settings.py --write   # write them
 
-tests/unit/test_role_settings.py fails while either file differs from what this renders.
+tests/unit/plugins/plugin_utils/test_role_settings.py fails while either file differs from what this renders.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_check_mode_says_the_rollback_would_be_refused(db: Database, migrated, p
 def test_a_target_on_the_wrong_side_of_the_current_version_points_at_the_other_playbook(db: Database, migrated, play):
     """migrate.yml only goes forward and rollback.yml only goes back: a target on the wrong side is refused,
     naming the other playbook, and nothing changes. (Every version-check refusal, word for word, including
-    a target that matches no migration: tests/unit/test_plan.py.)"""
+    a target that matches no migration: tests/unit/plugins/module_utils/plan/test_plan.py.)"""
     migrated("002")
     before = _state(db)
     run = play("migrate.yml", "-e", "pg_migrate_target_version=001").assert_failed()

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery as changeset
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Changeset
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[5]  # the repository: tests/unit/plugins/module_utils/changeset/<this file>
 
 
 def write(directory: Path, files: dict[str, str | bytes]) -> Path:

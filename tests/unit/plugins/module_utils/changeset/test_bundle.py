@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import bundle
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import discovery as changeset
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[5]  # the repository: tests/unit/plugins/module_utils/changeset/<this file>
 
 
 def test_bundle_is_deterministic_and_carries_the_modes(tmp_path: Path):
