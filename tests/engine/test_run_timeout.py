@@ -1,20 +1,21 @@
-"""pg_migrate_run_timeout on the controller path below the playbook: pg_migrate_run's RunStopper against a run of
+"""pg_migrate_run_timeout on the controller path below the playbook: run/time_limit.py's RunStopper against a run of
 the engine in a thread, on a real database (tests/role/test_field_trials_engine.py has the playbook's side)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply
-from tests.engine.conftest import advisory_locks, history, run, tables, write_changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run import apply, time_limit
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.time_limit import RunStopper
+from tests.engine.conftest import MODULE, advisory_locks, history, module_defaults, run, tables, write_changeset
 from tests.pgdb import Database
-from tests.unit.plugins import load
 
-ACTION = load("action/pg_migrate_run.py", "pg_migrate_run_action")
 STOPPED = "stopped: pg_migrate_run_timeout"
 
 
@@ -65,7 +66,7 @@ def test_a_stopped_no_transaction_script_keeps_what_it_committed_and_records_the
     runner = runner_for(changeset)
     thread, outcome = _migrate_in_thread(runner)
     _when_sleeping(db)
-    seconds = _press_until_done(ACTION.RunStopper(runner, STOPPED), thread)
+    seconds = _press_until_done(RunStopper(runner, STOPPED), thread)
     assert seconds < 5, seconds  # the cancel ended the sleep; no terminate needed
     assert "V002__slow.sql failed at statement 2" in outcome["msg"] and "57014" in outcome["msg"]
     assert tables(db) == ["accounts", "first_half", "pg_migrate_history"]  # never the statement after the stop
@@ -85,8 +86,8 @@ def test_a_run_whose_cancel_gets_lost_is_terminated_after_the_grace(
     _when_sleeping(db)
     # A cancel request that never reaches the server (a pooler or a firewall in between drops it).
     monkeypatch.setattr(type(runner.session.conn), "cancel_safe", lambda _conn, timeout=None: None)
-    monkeypatch.setattr(ACTION.RunStopper, "STOP_GRACE", 1.0)
-    seconds = _press_until_done(ACTION.RunStopper(runner, STOPPED), thread)
+    monkeypatch.setattr(RunStopper, "STOP_GRACE", 1.0)
+    seconds = _press_until_done(RunStopper(runner, STOPPED), thread)
     assert 1.0 <= seconds < 5, seconds
     assert "terminating connection due to administrator command" in outcome["error"], outcome
     assert db.scalar("SELECT to_regclass('accounts')") is None  # the terminated session's transaction rolled back
@@ -100,7 +101,40 @@ def test_a_run_told_to_stop_while_it_waits_for_the_lock_stops_waiting(db: Databa
     waiting = runner_for(changeset, advisory_lock_wait=60)
     thread, outcome = _migrate_in_thread(waiting)
     time.sleep(0.5)
-    seconds = _press_until_done(ACTION.RunStopper(waiting, STOPPED), thread)
+    seconds = _press_until_done(RunStopper(waiting, STOPPED), thread)
     assert seconds < 5, seconds  # not the 60 s of advisory_lock_wait
     assert outcome["msg"] == STOPPED
     assert history(db) == [] and db.scalar("SELECT to_regclass('accounts')") is None
+
+
+def test_a_background_job_whose_kill_does_not_reach_it_stops_itself(
+    db: Database, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """The host path's job is killed by async_wrapper at pg_migrate_run_timeout, but a module process that started
+    before the wrapper moved its child into the killed process group escapes the kill. Here nothing kills the
+    job: the module's own run_timeout stops it (BACKSTOP_S after the timeout, shortened for the test), and what
+    the report will say - stopped, rolled back - is true."""
+    monkeypatch.setattr(time_limit, "BACKSTOP_S", 0.5)
+    changeset = write_changeset(tmp_path, {"V001__slow.sql": "CREATE TABLE accounts (id int);\nSELECT pg_sleep(30);\n"})
+    server = db.server
+    params = dict(
+        module_defaults(),
+        action="migrate",
+        changeset=changeset,
+        scripts_dir=str(tmp_path),
+        login_db=db.name,
+        login_host=server.host,
+        login_port=server.port,
+        login_user=server.user,
+        login_password=server.password,
+        ssl_mode="disable",
+        run_timeout=1.0,
+    )
+    job = SimpleNamespace(check_mode=False, _diff=False, warn=lambda _message: None)
+    started = time.monotonic()
+    result = MODULE.run_job(Runner(params), params, job)
+    assert time.monotonic() - started < 10  # not the 30 s of the sleep
+    assert result["msg"].startswith("the run ran longer than pg_migrate_run_timeout (1 s) and was stopped while")
+    assert "V001__slow.sql" in result["msg"] and "its open transaction rolled back" in result["msg"]
+    assert db.scalar("SELECT to_regclass('accounts')") is None and history(db) == []
+    assert advisory_locks(db) == 0

@@ -15,7 +15,8 @@ from tests.unit.plugins import load
 
 # Options whose module default differs from the role's on purpose: the role always passes its own value, the
 # module's default is for a task that calls the module directly (action plan: a read-only default; the
-# versions and owners: none; verify_schema: the role's verification is on, a bare module call only applies).
+# versions and owners: none; verify_schema: the role's verification is on, a bare module call only applies;
+# run_timeout: a bare module call has no time limit, the role's job has pg_migrate_run_timeout).
 MODULE_OWN_DEFAULT = {
     "action",
     "target_version",
@@ -25,6 +26,7 @@ MODULE_OWN_DEFAULT = {
     "verify_schema",
     "remote_owner",
     "remote_group",
+    "run_timeout",
 }
 
 

@@ -14,8 +14,6 @@ delegate_to: localhost), the managed host otherwise.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 import uuid
 
@@ -29,8 +27,9 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
     new_result,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report.summary_lines import lost_job_state
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.job_progress import note_line, stopped_run_message
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.job_progress import note_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.time_limit import run_limit, run_within
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
@@ -208,114 +207,26 @@ class ActionModule(ActionBase):
         warnings: list[str] = []
         runner = Runner(params, warn=warnings.append, on_note=notes.append)
         conn_params = connection_settings(params, warnings.append)
-        outcome: dict = {}
-
-        def work() -> None:
-            outcome.update(execute(runner, conn_params, check, bool(self._play_context.diff)))
-
-        worker = threading.Thread(target=work, name="pg_migrate %s" % host, daemon=True)
-        started = time.monotonic()
-        worker.start()
         every = float(settings.progress_every or 15)
-        limit = run_limit(settings, params["action"], check)
-        stopping = None
-        shown = (None, 0.0)
-        while worker.is_alive():
-            worker.join(0.2)
+        shown: list = [None, 0.0]  # what the last line showed, and when
+
+        def show_progress(waited: float) -> None:
             note = notes[-1] if notes else None
-            waited = time.monotonic() - started
-            if limit and stopping is None and worker.is_alive() and waited >= limit:
-                stopping = RunStopper(runner, stopped_run_message(limit, note))
-            if stopping is not None and worker.is_alive() and not stopping.pressed():
-                break  # nothing more to try: the worker is left to end with its (terminated) session
-            if worker.is_alive() and note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
+            if note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
                 what, now = (note.get("state"), note.get("script")), time.monotonic()
                 if what != shown[0] or now - shown[1] >= every:
                     display.display(note_line(host, params["login_db"], note, time.time()))
-                    shown = (what, now)
-        if stopping is not None:
-            outcome = stopping.verdict(dict(outcome), new_result(params), worker.is_alive())
+                    shown[:] = [what, now]
+
+        outcome = run_within(
+            runner,
+            lambda: execute(runner, conn_params, check, bool(self._play_context.diff)),
+            run_limit(params["action"], float(settings.run_timeout or 0), check),
+            new_result(params),
+            lambda: notes[-1] if notes else None,
+            tick=show_progress,
+        )
         outcome["warnings"] = warnings
-        return outcome
-
-
-def run_limit(settings: RunSettings, action: str, check: bool) -> float:
-    """Seconds the run may take (0: no limit): pg_migrate_run_timeout, for what the host path runs as a timed
-    background job - a migrate or rollback, not in check mode."""
-    if check or action not in ("migrate", "rollback"):
-        return 0.0
-    return float(settings.run_timeout or 0)
-
-
-class RunStopper:
-    """Ends a run of the engine in this process that outlived its time: the run is told to stop at its next
-    statement, the statement running now is cancelled on the server (its transaction then rolls back in the
-    engine, which also records a marked script's failed attempt); a session that does not end on that within
-    STOP_GRACE seconds is terminated from a second connection (which ends its transaction and its lock)."""
-
-    STOP_GRACE = 10.0
-
-    def __init__(self, runner: Runner, message: str) -> None:
-        self.runner = runner
-        self.message = message
-        self.steps = [self._cancel, self._terminate]
-        self.next_at = time.monotonic()
-
-    def pressed(self) -> bool:
-        """Take the next step once the previous one had its grace; False when none is left and it is over."""
-        if time.monotonic() < self.next_at:
-            return True
-        if not self.steps:
-            return False
-        self.steps.pop(0)()
-        self.next_at = time.monotonic() + self.STOP_GRACE
-        return True
-
-    def _cancel(self) -> None:
-        self.runner.session.stop_reason = self.message
-        conn = self.runner.session.conn
-        if conn is None:
-            return
-        with contextlib.suppress(Exception):  # a connection that is closing has nothing to cancel
-            if hasattr(conn, "cancel_safe"):  # psycopg 3.2 and later
-                conn.cancel_safe(timeout=5)
-            else:  # psycopg 2 and older 3: thread-safe
-                conn.cancel()
-
-    def _terminate(self) -> None:
-        conn, second = self.runner.session.conn, None
-        try:
-            info = getattr(conn, "info", None)
-            pid = getattr(info, "backend_pid", None) or conn.get_backend_pid()
-            second = self.runner.session.connect_for_check()
-            with second.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        except Exception:  # best effort: the verdict says the session may still run
-            pass
-        finally:
-            if second is not None:
-                with contextlib.suppress(Exception):
-                    second.close()
-
-    def verdict(self, outcome: dict, empty: dict, still_running: bool) -> dict:
-        """The run's result: failed with the timeout's message, unless it finished without failing (its last
-        commit beat the stop); the run's own message follows as its detail."""
-        if still_running:
-            outcome = dict(empty, **outcome)
-            outcome["msg"] = self.message + (
-                " Its session did not end when cancelled and terminated: look for application_name = 'pg_migrate' "
-                "in pg_stat_activity and end it with SELECT pg_terminate_backend(<pid>)."
-            )
-            return outcome
-        detail = outcome.get("msg") or ""
-        if not detail:
-            error = (outcome.get("verification") or {}).get("error")
-            if not error:
-                return outcome
-            detail = "verification could not run: %s" % error
-        if self.message in detail:  # stopped between statements: the run's message is this one
-            detail = ""
-        outcome["msg"] = self.message + (" As it stopped, the run said: %s" % detail if detail else "")
         return outcome
 
 

@@ -130,4 +130,13 @@ options:
         nothing to do runs here and now.
     type: bool
     default: false
+  run_timeout:
+    description:
+      - Seconds a O(action=migrate) or O(action=rollback) outside check mode may run (the role's
+        C(pg_migrate_run_timeout)); 0 sets no limit. Run as a background job (C(async)), the module stops itself
+        10 seconds after this - its statement cancelled, its open transaction rolled back - should Ansible's
+        kill of the job at C(async) seconds not reach it (a job whose process escaped the killed process group
+        on a busy host).
+    type: float
+    default: 0
 """

@@ -268,8 +268,10 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
     argument_spec,
     connection_settings,
     execute,
+    new_result,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.time_limit import job_backstop, run_within
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 HANDOFF_WAIT = 60.0
@@ -313,6 +315,22 @@ def receive_password(path: str, wait_s: float) -> str:
     return received.split(b"\n", 1)[0].decode("utf-8")
 
 
+def run_job(runner: Runner, params: dict, module: AnsibleModule) -> dict:
+    """The engine's run; one that outlives run_timeout (plus the backstop) is stopped by the module itself."""
+    conn_params = connection_settings(params, module.warn)
+    limit = job_backstop(params["action"], params["run_timeout"], module.check_mode)
+    if not limit:
+        return execute(runner, conn_params, module.check_mode, module._diff)
+    return run_within(
+        runner,
+        lambda: execute(runner, conn_params, module.check_mode, module._diff),
+        limit,
+        new_result(params),
+        runner.notes.latest,
+        reported_limit=params["run_timeout"],
+    )
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
@@ -351,7 +369,7 @@ def main() -> None:
             module.fail_json(
                 msg="cannot unpack the change set into %s: %s" % (params["scripts_dir"], exc), changed=False
             )
-    result = execute(runner, connection_settings(params, module.warn), module.check_mode, module._diff)
+    result = run_job(runner, params, module)
     result["copied"] = copied
     if "msg" in result:
         module.fail_json(**result)

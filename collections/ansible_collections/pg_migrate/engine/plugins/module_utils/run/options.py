@@ -77,6 +77,8 @@ def server_options() -> dict:
         # the role then runs the change as a background job.
         defer_changes=dict(type="bool", default=False),
         progress_file=dict(type="path"),
+        # The background job's own stop (run/time_limit.py): 0 leaves the run unlimited.
+        run_timeout=dict(type="float", default=0),
     )
 
 

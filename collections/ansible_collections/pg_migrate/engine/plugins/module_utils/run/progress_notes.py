@@ -31,12 +31,18 @@ class ProgressNotes:
         self.path = path
         self.on_note = on_note
         self.written = False
+        self.last: dict | None = None
+
+    def latest(self) -> dict | None:
+        """The run's latest note (where it was when it had to stop)."""
+        return self.last
 
     def write_note(self, state: dict) -> None:
         """Write STATE (JSON) to this run's progress file, atomically.
 
         Every note carries the process's pid and the host's boot id, so the watcher on the controller can
         tell a job that still runs from one whose process died (kill -9, OOM killer, reboot)."""
+        self.last = dict(state, action=self.action)
         if self.on_note is not None:
             self.on_note(dict(state, action=self.action, since=time.time()))
         if not self.path:
