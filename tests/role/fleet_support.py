@@ -1,4 +1,4 @@
-"""Fleets for the fleet tests beyond tests/role/test_fleet.py (issue 18): several fleets per test, each in a
+"""Fleets for the fleet tests beyond tests/role/test_fleet.py: several fleets per test, each in a
 directory of its own, servers with vars of their own, databases at different versions, the host execution path,
 and runs started in the background (to be killed).
 

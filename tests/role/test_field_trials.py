@@ -1,4 +1,4 @@
-"""Field trials (issue 10): bad inputs refused before any change, a dead background job noticed, a killed
+"""Field trials: bad inputs refused before any change, a dead background job noticed, a killed
 concurrent index build named, a waiting run's own progress, and no password on disk."""
 
 from __future__ import annotations

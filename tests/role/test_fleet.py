@@ -1,4 +1,4 @@
-"""Fleet rollouts end to end (issue 13): playbooks/fleet.yml and fleet-status.yml over many databases of the
+"""Fleet rollouts end to end: playbooks/fleet.yml and fleet-status.yml over many databases of the
 test server, each an inventory host made by the fleet inventory plugin from a fleet file of the test's own."""
 
 from __future__ import annotations

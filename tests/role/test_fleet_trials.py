@@ -1,4 +1,4 @@
-"""Fleet rollouts in the field (issue 18): both execution paths obey the fleet's rules and the report says what
+"""Fleet rollouts in the field: both execution paths obey the fleet's rules and the report says what
 the databases say; waves from host variables, every form of the waves setting, check mode beside a real report,
 a preflight that blocks on anything a migrate would refuse (two hosts on one database, a hot standby, a version
 the change set does not know), a bounded health gate, an interrupted rollout, and the per-server limit across

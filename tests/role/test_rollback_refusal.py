@@ -1,4 +1,4 @@
-"""A rollback that cannot finish is refused before it starts; target versions mean one thing (issue 10)."""
+"""A rollback that cannot finish is refused before it starts; target versions mean one thing."""
 
 from __future__ import annotations
 

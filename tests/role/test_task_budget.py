@@ -1,4 +1,4 @@
-"""What a run costs in Ansible tasks per host (issue 12): few, and flat in the number of migrations.
+"""What a run costs in Ansible tasks per host: few, and flat in the number of migrations.
 
 Counts, not times: the executed tasks of the recap (ok, which includes changed; skipped tasks do not count)."""
 

@@ -1,4 +1,4 @@
-"""The collection's code stays in pieces a reader takes in at once (issue 19): no function of plugins/ is over
+"""The collection's code stays in pieces a reader takes in at once: no function of plugins/ is over
 60 lines, no Python file there over 400. A failure names every offender with its size."""
 
 from __future__ import annotations

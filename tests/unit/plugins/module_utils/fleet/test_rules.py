@@ -1,4 +1,4 @@
-"""The fleet's rules as pure functions (issue 18): wave forms, exact shares, the waves Ansible is told to cut, a
+"""The fleet's rules as pure functions: wave forms, exact shares, the waves Ansible is told to cut, a
 run that failed at Ansible's level, a missing preflight, a report that survives any server message, and the
 health gate's messages (module_utils/run/health.py on a real connection)."""
 

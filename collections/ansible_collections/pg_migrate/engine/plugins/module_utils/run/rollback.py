@@ -116,8 +116,8 @@ def rehearse_reverts(
     """Run the transactional REVERTS of the plan, in order, in ONE transaction, then roll it back.
 
     Each real revert commits on its own, so a revert that refuses late in the chain (one that guards data a
-    later migration made) used to leave the database half way, at a version nobody asked for. Its refusal
-    is found here first, while the database is still where it was. A marked no-transaction revert cannot run
+    later migration made) would leave the database half way, at a version nobody asked for. Its refusal is
+    found here first, while the database is still where it was. A marked no-transaction revert cannot run
     in a transaction: it is skipped and listed in "not_rehearsed". The rehearsal holds the same table locks
     as the real reverts, with the run's timeouts and lock-timeout retries.
     """

@@ -1,11 +1,11 @@
 # pg_migrate: the inputs the argument spec cannot check, checked on the controller before any connection.
 #
 # The argument spec checks types and choices; it lets an empty string through a required variable, and it
-# knows nothing of PostgreSQL's duration syntax or of the controller's file system. Each of those mistakes
-# used to surface late: `-e pg_migrate_db=` connected to the login user's default database and migrated
-# it; a timeout such as `2 sec` broke the run off half-way; an unwritable reports directory failed the run
-# after the database had been migrated. These functions find them all first, each naming its variable and
-# the fix (the pg_migrate_inputs action plugin reports them in one message).
+# knows nothing of PostgreSQL's duration syntax or of the controller's file system. Unchecked, each of those
+# mistakes would surface late: `-e pg_migrate_db=` would connect to the login user's default database and
+# migrate it; a timeout such as `2 sec` would break the run off half-way; an unwritable reports directory would
+# fail the run after the database had been migrated. These functions find them all first, each naming its
+# variable and the fix (pg_migrate_run reports them in one message, plugin_utils/preparation.py).
 
 from __future__ import annotations
 
