@@ -50,13 +50,9 @@ def start(variables: dict, check: bool = False) -> dict:
 
 
 def role_variables(db: Database, tmp_path: Path, **settings: object) -> dict:
-    server = db.server
     return {
         "pg_migrate_db": db.name,
-        "pg_migrate_login_host": server.host,
-        "pg_migrate_login_port": server.port,
-        "pg_migrate_login_user": server.user,
-        "pg_migrate_login_password": server.password,
+        **{"pg_migrate_login_" + key: getattr(db.server, key) for key in ("host", "port", "user", "password")},
         "pg_migrate_ssl_mode": "disable",
         "pg_migrate_execution": "controller",
         "pg_migrate_migrations_dir": str(LIBRARY),
