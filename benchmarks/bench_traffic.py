@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""XP claims while the schema changes: claim latency before and during a rollout, measured in one run.
+
+    .venv/bin/python benchmarks/bench_traffic.py [--awards 1000000] [--rate 200] [--before 10]
+                                                 [--scenarios a,b,c] [--fleet 20] [--fleet-awards 100000]
+                                                 [--hold 5] [--path controller] [--json FILE]
+
+On a disposable local PostgreSQL, a database at V001 with --awards awards takes a steady claim load: pgbench
+with the application's claim path (INSERT ... ON CONFLICT (idempotency_key) DO NOTHING, a new key each time) at
+a fixed rate (--rate claims/s, 4 clients). After --before seconds of claims alone, the rollout starts; the
+figures compare the claims that started before it with those that started while it ran:
+  a  the whole change set V001 -> latest (playbooks/migrate.yml)
+  b  the same while an application transaction holds a lock on xp_awards that conflicts with the migration
+     (it updated an award) for --hold seconds, then commits
+  c  a fleet rollout (playbooks/fleet.yml) of --fleet databases on this one server, each at V001 with
+     --fleet-awards awards; the claims go to the database of the last wave
+Latency is pgbench's: with a fixed rate it counts from each claim's scheduled start, so time spent queued behind
+a lock counts. A claim that fails ends its pgbench client: "failed" counts such clients. Prints a table; asserts
+nothing. How long each rollout takes without load is measured first (pgbench runs for a fixed time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_speed import LOCAL, ROOT, Bench, localpg
+
+CLIENTS = 4
+CLAIM = """\\set key random(1, 2000000000)
+\\set player random(1, 100000)
+INSERT INTO xp_awards (player_id, amount, reason, idempotency_key)
+VALUES (md5(:player::text)::uuid, 5, 'quest', 'claim-' || :client_id || '-' || :key)
+ON CONFLICT (idempotency_key) DO NOTHING;
+"""
+AWARDS = """INSERT INTO xp_awards (player_id, amount, reason, idempotency_key, awarded_at)
+SELECT md5((i %% 100000)::text)::uuid, 1 + i %% 500, 'quest', 'seed-' || i, now() - (i || ' seconds')::interval
+  FROM generate_series(1, %s) AS i"""
+# The application's transaction that blocks the migration: it changed an award and has not committed yet.
+BLOCKER = "UPDATE xp_awards SET amount = amount WHERE award_id = 1"
+
+
+@dataclass
+class Window:
+    latencies_ms: list[float]
+
+    def row(self) -> dict:
+        values = sorted(self.latencies_ms)
+        if not values:
+            return {"claims": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+        return {
+            "claims": len(values),
+            "p50_ms": round(statistics.median(values), 2),
+            "p99_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 2),
+            "max_ms": round(values[-1], 2),
+        }
+
+
+def template_at_v001(bench: Bench, name: str, awards: int) -> str:
+    """A database at V001 with AWARDS awards, to copy for each run."""
+    bench.fresh([name])
+    migrate = bench.migrate("controller", LOCAL, "-e", "pg_migrate_target_version=001")
+    subprocess.run(migrate, cwd=ROOT, env=bench.env(name), check=True, capture_output=True)
+    with psycopg.connect(bench.conn.conninfo(name), autocommit=True) as conn:
+        conn.execute(AWARDS % awards)
+        conn.execute("VACUUM ANALYZE xp_awards")
+    return name
+
+
+def claims_for(bench: Bench, database: str, rate: int, seconds: float, log_prefix: Path) -> subprocess.Popen:
+    script = log_prefix.parent / "claim.sql"
+    script.write_text(CLAIM)
+    command = [
+        bench.conn.program("pgbench"),
+        "-n",
+        "-f",
+        str(script),
+        "-R",
+        str(rate),
+        "-T",
+        str(max(1, round(seconds))),
+        "-c",
+        str(CLIENTS),
+        "-j",
+        "2",
+        "--log",
+        f"--log-prefix={log_prefix}",
+        database,
+    ]
+    return subprocess.Popen(
+        command, cwd=log_prefix.parent, env=bench.env(database), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def read_claims(log_prefix: Path) -> list[tuple[float, float]]:
+    """(started epoch s, latency ms) of every claim pgbench logged."""
+    claims = []
+    for path in log_prefix.parent.glob(log_prefix.name + ".*"):
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            latency_us, epoch, micros = int(fields[2]), int(fields[4]), int(fields[5])
+            finished = epoch + micros / 1e6
+            claims.append((finished - latency_us / 1e6, latency_us / 1000))
+    return claims
+
+
+def rollout_command(bench: Bench, scenario: str, database: str, fleet: Path | None, path: str) -> list[str]:
+    if scenario == "c":
+        return bench.playbook(ROOT / "playbooks/fleet.yml", fleet, "-e", f"pg_migrate_execution={path}")
+    return bench.migrate(path, LOCAL)
+
+
+def timed_rollout(bench: Bench, command: list[str], database: str) -> tuple[float, float, str]:
+    started = time.time()
+    done = subprocess.run(command, cwd=ROOT, env=bench.env(database), capture_output=True, text=True, check=False)
+    ended = time.time()
+    verdict = "ok" if done.returncode == 0 else "FAILED (exit %d): %s" % (done.returncode, done.stdout[-400:])
+    return started, ended, verdict
+
+
+def hold_a_lock(bench: Bench, database: str, seconds: float, held: threading.Event) -> None:
+    with psycopg.connect(bench.conn.conninfo(database)) as conn:
+        conn.execute(BLOCKER)
+        held.set()
+        time.sleep(seconds)
+        conn.commit()
+
+
+def fleet_file(bench: Bench, names: list[str], work: Path) -> Path:
+    """A fleet file for NAMES on this server: waves 1, 5%, 25%, 100%."""
+    path = work / "traffic-fleet.yml"
+    databases = ", ".join(names)
+    path.write_text(
+        "plugin: pg_migrate.engine.fleet\n"
+        "runner: {ansible_connection: local, ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        "vars:\n"
+        "  pg_migrate_login_host: \"{{ lookup('ansible.builtin.env', 'PGHOST') }}\"\n"
+        "  pg_migrate_login_port: \"{{ lookup('ansible.builtin.env', 'PGPORT') | int }}\"\n"
+        "  pg_migrate_login_user: \"{{ lookup('ansible.builtin.env', 'PGUSER') }}\"\n"
+        "  pg_migrate_login_password: \"{{ lookup('ansible.builtin.env', 'PGPASSWORD') }}\"\n"
+        "  pg_migrate_ssl_mode: disable\n"
+        f"servers:\n  local:\n    databases: [{databases}]\n"
+    )
+    return path
+
+
+def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[str, str], work: Path) -> dict:
+    """One scenario: the rollout once without claims (its duration), then again under the claim load."""
+    names = [f"traffic_{key}"] if key != "c" else [f"traffic_c_{n:02d}" for n in range(args.fleet)]
+    template = templates["fleet" if key == "c" else "main"]
+    fleet = fleet_file(bench, names, work) if key == "c" else None
+    claimed = names[-1]
+    command = rollout_command(bench, key, claimed, fleet, args.path)
+    bench.fresh(names, template)
+    started, ended, verdict = timed_rollout(bench, command, claimed)
+    if verdict != "ok":
+        return {"scenario": key, "error": "the rollout without claims: " + verdict}
+    unloaded = ended - started
+    bench.fresh(names, template)
+    log_prefix = work / f"claims-{key}" / "claims"
+    log_prefix.parent.mkdir(parents=True, exist_ok=True)
+    seconds = args.before + 3 * unloaded + args.hold + 10
+    load = claims_for(bench, claimed, args.rate, seconds, log_prefix)
+    time.sleep(args.before)
+    blocker = None
+    if key == "b":
+        held = threading.Event()
+        blocker = threading.Thread(target=hold_a_lock, args=(bench, claimed, args.hold, held), daemon=True)
+        blocker.start()
+        held.wait(10)
+    started, ended, verdict = timed_rollout(bench, command, claimed)
+    if blocker is not None:
+        blocker.join()
+    output = load.communicate()[0].decode("utf-8", "replace")
+    claims = read_claims(log_prefix)
+    first = min((start for start, _ in claims), default=started)
+    before = Window([ms for start, ms in claims if first + 1 <= start < started])
+    during = Window([ms for start, ms in claims if started <= start <= ended])
+    return {
+        "scenario": key,
+        "rollout": verdict,
+        "rollout_s": round(ended - started, 1),
+        "rollout_unloaded_s": round(unloaded, 1),
+        "failed": output.count("aborted") + (0 if load.returncode == 0 else 1),
+        "before": before.row(),
+        "during": during.row(),
+        "covered": bool(claims) and max(start for start, _ in claims) >= ended,
+    }
+
+
+def print_rows(rows: list[dict], args: argparse.Namespace) -> None:
+    titles = {
+        "a": "(a) V001 -> latest",
+        "b": f"(b) V001 -> latest, a conflicting lock held {args.hold:g} s",
+        "c": f"(c) fleet of {args.fleet}",
+    }
+    print(f"\n{'scenario':44} {'window':7} {'claims':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  rollout")
+    for row in rows:
+        if "error" in row:
+            print(f"{titles[row['scenario']]:44} {row['error']}")
+            continue
+        for window in ("before", "during"):
+            figures = row[window]
+            cells = [
+                "%8s" % ("-" if figures[name] is None else "%.1f" % figures[name])
+                for name in ("p50_ms", "p99_ms", "max_ms")
+            ]
+            rollout = (
+                "%s in %.1f s (%.1f s without claims), failed claims: %d%s"
+                % (
+                    row["rollout"],
+                    row["rollout_s"],
+                    row["rollout_unloaded_s"],
+                    row["failed"],
+                    "" if row["covered"] else ", claims ended before the rollout",
+                )
+                if window == "during"
+                else ""
+            )
+            title = titles[row["scenario"]] if window == "before" else ""
+            print(f"{title:44} {window:7} {figures['claims']:>7} {' '.join(cells)}  {rollout}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--awards", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=200, help="claims per second")
+    parser.add_argument("--before", type=float, default=10, help="seconds of claims before the rollout")
+    parser.add_argument("--hold", type=float, default=5, help="seconds the blocker of (b) holds its lock")
+    parser.add_argument("--fleet", type=int, default=20)
+    parser.add_argument("--fleet-awards", type=int, default=100_000)
+    parser.add_argument("--scenarios", default="a,b,c")
+    parser.add_argument("--path", default="controller", choices=["controller", "host"])
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    chosen = args.scenarios.split(",")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="pg_migrate-traffic-"))
+    try:
+        bench = Bench(work, localpg.start(work / "pg"), forks=10)
+        print(
+            f"pg_migrate traffic benchmark: PostgreSQL {Path(bench.conn.bindir).parent.name}, {os.cpu_count()} "
+            f"cores, {args.awards:,} awards, {args.rate} claims/s from {CLIENTS} clients, {args.path} path",
+            flush=True,
+        )
+        templates = {"main": template_at_v001(bench, "traffic_v001", args.awards)}
+        if "c" in chosen:
+            templates["fleet"] = template_at_v001(bench, "traffic_fleet_v001", args.fleet_awards)
+        rows = []
+        for key in chosen:
+            print(f"  measuring ({key}) ...", file=sys.stderr, flush=True)
+            rows.append(measure(bench, args, key, templates, work))
+        print_rows(rows, args)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
+    finally:
+        localpg.stop(work / "pg")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
