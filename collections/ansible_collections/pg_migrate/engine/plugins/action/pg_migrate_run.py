@@ -203,15 +203,14 @@ class ActionModule(ActionBase):
     def _in_process(self, params: dict, settings: RunSettings, check: bool, host: str) -> dict:
         """The engine in this process; a line for a step that runs long, as the host path's watch prints; a
         migrate or rollback that outlives pg_migrate_run_timeout is stopped, as the host path's job is."""
-        notes: list[dict] = []
         warnings: list[str] = []
-        runner = Runner(params, warn=warnings.append, on_note=notes.append)
+        runner = Runner(params, warn=warnings.append)
         conn_params = connection_settings(params, warnings.append)
         every = float(settings.progress_every or 15)
         shown: list = [None, 0.0]  # what the last line showed, and when
 
         def show_progress(waited: float) -> None:
-            note = notes[-1] if notes else None
+            note = runner.notes.latest()
             if note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
                 what, now = (note.get("state"), note.get("script")), time.monotonic()
                 if what != shown[0] or now - shown[1] >= every:
@@ -223,7 +222,7 @@ class ActionModule(ActionBase):
             lambda: execute(runner, conn_params, check, bool(self._play_context.diff)),
             run_limit(params["action"], float(settings.run_timeout or 0), check),
             new_result(params),
-            lambda: notes[-1] if notes else None,
+            runner.notes.latest,
             tick=show_progress,
         )
         outcome["warnings"] = warnings

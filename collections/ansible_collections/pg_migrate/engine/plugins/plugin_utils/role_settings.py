@@ -1,8 +1,8 @@
 # pg_migrate: the role's variables as pg_migrate_run reads them. Which variables there are, their types and
 # defaults come from one declaration, the role's meta/argument_specs.yml: a new setting is one entry there, then
 # `python3 tools/gen_settings.py --write` (defaults/main.yml and module_utils/settings/declared.py are GENERATED
-# from the argument spec; tests/unit/test_role_settings.py fails while either differs from what it renders),
-# and the code that uses it. The settings of a run are a RunSettings (declared.py, frozen): code reads
+# from the argument spec; tests/unit/plugins/plugin_utils/test_role_settings.py fails while either differs from
+# what it renders), and the code that uses it. The settings of a run are a RunSettings (declared.py, frozen): code reads
 # `settings.lock_timeout`, and nothing writes into them. The action reads the variables from the task's
 # variables itself instead of taking a templated dict as its argument: a forked Ansible worker compiles every
 # template it renders anew, so only the variables whose values are templates are compiled. The host path's

@@ -1,7 +1,7 @@
 # pg_migrate: the rules of a fleet rollout, as pure functions: the order of the databases (canaries first, each
 # server's databases spread over the waves), the waves as Ansible's `serial` cuts them, the failure budget,
 # each database's state from its run, and the verdict. The fleet action plugin, the fleet filter and the
-# inventory plugin call these; tests/unit/test_fleet.py tests them.
+# inventory plugin call these; tests/unit/plugins/module_utils/fleet/ tests them.
 
 from __future__ import annotations
 

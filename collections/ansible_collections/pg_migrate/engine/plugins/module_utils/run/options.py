@@ -1,6 +1,6 @@
 # pg_migrate: the options of one run, in groups (joined by engine.argument_spec, the pg_migrate module's spec
 # and pg_migrate_run's database part). Their documentation: the module's DOCUMENTATION and
-# doc_fragments/session.py; tests/unit/test_settings_declared.py keeps the three in step.
+# doc_fragments/session.py; tests/unit/plugins/module_utils/settings/test_declared.py keeps the three in step.
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # pg_migrate: the progress note of a run, for a watcher on the controller: a JSON file on the managed host
-# (read by pg_migrate_watch), or, in the controller process, a callback straight to the pg_migrate_run
-# action plugin.
+# (read by pg_migrate_watch), and the latest note in memory (read by the pg_migrate_run action plugin in the
+# controller process, and by a run that has to say where it stopped).
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically
 
@@ -23,18 +22,17 @@ def boot_id() -> str | None:
 
 
 class ProgressNotes:
-    """The notes of one run of ACTION: to PATH (the module's progress_file; None writes no file) and/or to
-    ON_NOTE."""
+    """The notes of one run of ACTION: the latest in memory, and to PATH (the module's progress_file; None writes
+    no file)."""
 
-    def __init__(self, action: str, path: str | None = None, on_note: Callable[[dict], None] | None = None) -> None:
+    def __init__(self, action: str, path: str | None = None) -> None:
         self.action = action
         self.path = path
-        self.on_note = on_note
         self.written = False
         self.last: dict | None = None
 
     def latest(self) -> dict | None:
-        """The run's latest note (where it was when it had to stop)."""
+        """The run's latest note (state, script, number, total, action, since), None before the first."""
         return self.last
 
     def write_note(self, state: dict) -> None:
@@ -42,9 +40,7 @@ class ProgressNotes:
 
         Every note carries the process's pid and the host's boot id, so the watcher on the controller can
         tell a job that still runs from one whose process died (kill -9, OOM killer, reboot)."""
-        self.last = dict(state, action=self.action)
-        if self.on_note is not None:
-            self.on_note(dict(state, action=self.action, since=time.time()))
+        self.last = dict(state, action=self.action, since=time.time())
         if not self.path:
             return
         state = dict(state, action=self.action, pid=os.getpid(), boot_id=boot_id(), since=time.time())

@@ -23,9 +23,8 @@ class Runner:
 
     PARAMS: the module's parameters (login_db, history_schema, history_table, action, scripts_dir, the
     timeouts and retry settings, progress_file). CONN: an open DB-API connection, or None until the run
-    connects. RECONNECT, CONNECT_FOR_CHECK: see connection.Session. ON_NOTE: in the controller process,
-    progress straight to the action plugin. CHANGESET: the change set of params["changeset"] (its JSON form, the
-    module option), read once here; the run reads this one."""
+    connects. RECONNECT, CONNECT_FOR_CHECK: see connection.Session. CHANGESET: the change set of
+    params["changeset"] (its JSON form, the module option), read once here; the run reads this one."""
 
     def __init__(
         self,
@@ -35,13 +34,12 @@ class Runner:
         log: Callable[[str], None] = ignore,
         reconnect: Callable[[], Any] | None = None,
         connect_for_check: Callable[[], Any] | None = None,
-        on_note: Callable[[dict], None] | None = None,
     ) -> None:
         self.params = params
         self.changeset = Changeset.from_dict(params.get("changeset") or {})
         self.warn = warn
         self.session = Session(conn, Timeouts.of(params), log, reconnect, connect_for_check)
-        self.notes = ProgressNotes(params["action"], params.get("progress_file"), on_note)
+        self.notes = ProgressNotes(params["action"], params.get("progress_file"))
         self.history = History(self.session, params["history_schema"], params["history_table"])
         # Backfills exclude each other, not migrations: a long backfill must not hold up a rollout.
         self.lock = AdvisoryLock(
