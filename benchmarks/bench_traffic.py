@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -195,7 +196,10 @@ def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[st
         "rollout": verdict,
         "rollout_s": round(ended - started, 1),
         "rollout_unloaded_s": round(unloaded, 1),
-        "failed": output.count("aborted") + (0 if load.returncode == 0 else 1),
+        # pgbench names each client a failed claim ended ("client 2 aborted in command 2 ..."); its closing
+        # "Run was aborted" line is no further claim.
+        "failed": len(re.findall(r"client \d+ aborted", output)),
+        "pgbench_exit": load.returncode,
         "before": before.row(),
         "during": during.row(),
         "covered": bool(claims) and max(start for start, _ in claims) >= ended,
@@ -220,12 +224,13 @@ def print_rows(rows: list[dict], args: argparse.Namespace) -> None:
                 for name in ("p50_ms", "p99_ms", "max_ms")
             ]
             rollout = (
-                "%s in %.1f s (%.1f s without claims), failed claims: %d%s"
+                "%s in %.1f s (%.1f s without claims), failed claims: %d%s%s"
                 % (
                     row["rollout"],
                     row["rollout_s"],
                     row["rollout_unloaded_s"],
                     row["failed"],
+                    "" if row["pgbench_exit"] == 0 else ", pgbench exit %d" % row["pgbench_exit"],
                     "" if row["covered"] else ", claims ended before the rollout",
                 )
                 if window == "during"
