@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 def _spans(statements: object) -> tuple[tuple[int, int, int], ...]:
@@ -117,6 +118,16 @@ class Changeset:
     @property
     def latest_version(self) -> str | None:
         return self.migrations[-1].version if self.migrations else None
+
+    @cached_property
+    def migration_of(self) -> dict[str, Migration]:
+        """The migrations by version (the plan names them by version)."""
+        return {migration.version: migration for migration in self.migrations}
+
+    @cached_property
+    def repeatable_of(self) -> dict[str, Repeatable]:
+        """The repeatables by script name (the plan names them by script)."""
+        return {repeatable.script: repeatable for repeatable in self.repeatables}
 
     def to_dict(self) -> dict:
         found = {

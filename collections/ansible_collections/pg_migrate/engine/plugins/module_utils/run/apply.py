@@ -167,8 +167,7 @@ def run_migrate(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
 def scripts_to_run(runner: Runner, plan: MigratePlan) -> tuple[list[Migration], list[Repeatable]]:
     """(pending migrations, pending repeatables), every file this run may execute checked against its checksum
     before anything is changed."""
-    migrations = {m.version: m for m in runner.changeset.migrations}
-    repeatables = {r.script: r for r in runner.changeset.repeatables}
+    migrations, repeatables = runner.changeset.migration_of, runner.changeset.repeatable_of
     pending = [migrations[version] for version in plan.pending_versions]
     pending_repeatables = [repeatables[r.script] for r in plan.repeatables]
     for migration in pending:
@@ -187,7 +186,7 @@ def scripts_to_run(runner: Runner, plan: MigratePlan) -> tuple[list[Migration], 
 def migrate_diff(runner: Runner, plan: MigratePlan, pending: list[Migration], check: bool) -> dict:
     """The diff of a migrate: the scripts it runs (would run, in check mode)."""
     login_db = runner.params["login_db"]
-    repeatables = {r.script: r for r in runner.changeset.repeatables}
+    repeatables = runner.changeset.repeatable_of
     entries = [("pending", m) for m in pending] + [
         ("repeatable, %s" % r.reason, repeatables[r.script]) for r in plan.repeatables
     ]
@@ -202,7 +201,7 @@ def migrate_diff(runner: Runner, plan: MigratePlan, pending: list[Migration], ch
 def prepare_history(runner: Runner, plan: MigratePlan, so_far: ActionOutcome) -> ActionOutcome:
     """The history table (only a run that passed the version check creates it: a refused run creates
     nothing), the repaired checksums and the baseline."""
-    migrations = {m.version: m for m in runner.changeset.migrations}
+    migrations = runner.changeset.migration_of
     so_far = replace(so_far, changed=runner.history.ensure() or so_far.changed)
     if plan.repair:
         repaired = tuple(item.to_dict() for item in plan.repair)
@@ -279,8 +278,7 @@ def run_seed(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
         plan = replace(plan, repeatables=plan.repeatables + forced)
     so_far = ActionOutcome(plan=plan)
     try:
-        by_script = {r.script: r for r in changeset.repeatables}
-        seeds = [by_script[r.script] for r in plan.repeatables]
+        seeds = [changeset.repeatable_of[r.script] for r in plan.repeatables]
         for seed in seeds:
             runner.scripts.text(seed)
         if diff and seeds:

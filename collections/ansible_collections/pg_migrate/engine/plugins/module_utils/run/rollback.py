@@ -52,7 +52,7 @@ def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
             ),
             so_far,
         )
-    migrations = {m.version: m for m in runner.changeset.migrations}
+    migrations = runner.changeset.migration_of
     reverts = [(migrations[item.version], migrations[item.version].revert) for item in plan.revert]
     try:
         for _migration, revert in reverts:
