@@ -51,6 +51,41 @@ options:
     description: Seconds to wait for another run's advisory lock on the same database before failing.
     type: float
     default: 120
+  lock_ladder:
+    description:
+      - C(lock_timeout) of a unit's first attempts, in order, before the attempts at O(lock_timeout) (retried
+        O(lock_retries) times); a rung not shorter than O(lock_timeout) is left out. An empty list leaves those
+        alone.
+    type: list
+    elements: str
+    default: [50ms, 100ms, 200ms, 500ms, 1s]
+  lock_wait_limit:
+    description: The most one unit waits for its table locks in all (looking, queued, sleeping) before it fails
+      naming its blockers (a PostgreSQL duration).
+    type: str
+    default: 2min
+  lock_blocker_age:
+    description: A session holding or awaiting a conflicting lock on a table a statement is about to lock blocks
+      it when its transaction is at least this old; the run then waits without queueing (a PostgreSQL duration).
+    type: str
+    default: 50ms
+  standby_max_lag:
+    description: The most replay lag of a standby (pg_stat_replication.replay_lag) before a change; 0 sets no
+      limit.
+    type: str
+    default: 30s
+  standby_max_lag_bytes:
+    description: The most WAL bytes a standby may have left to replay before a change; 0 sets no limit.
+    type: int
+    default: 0
+  standby_wait:
+    description: The most the run waits for its standbys before it fails naming them (a PostgreSQL duration).
+    type: str
+    default: 5min
+  standby_catch_up:
+    description: Also wait until every standby has replayed all WAL written before the run looked.
+    type: bool
+    default: false
 """
 
     # The options of one run about the server beyond this database: the preflight of its facts, its

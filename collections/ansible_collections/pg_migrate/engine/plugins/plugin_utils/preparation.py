@@ -58,6 +58,11 @@ def durations(settings: RunSettings) -> dict:
         "pg_migrate_lock_timeout": settings.lock_timeout,
         "pg_migrate_statement_timeout": settings.statement_timeout,
         "pg_migrate_probe_lock_timeout": settings.probe_lock_timeout,
+        "pg_migrate_lock_wait_limit": settings.lock_wait_limit,
+        "pg_migrate_lock_blocker_age": settings.lock_blocker_age,
+        "pg_migrate_standby_max_lag": settings.standby_max_lag,
+        "pg_migrate_standby_wait": settings.standby_wait,
+        **{"pg_migrate_lock_ladder[%d]" % index: rung for index, rung in enumerate(settings.lock_ladder or [])},
     }
 
 
@@ -67,6 +72,7 @@ def minimums(settings: RunSettings) -> dict:
         "pg_migrate_lock_retries": [settings.lock_retries, 0],
         "pg_migrate_lock_retry_delay": [settings.lock_retry_delay, 0],
         "pg_migrate_advisory_lock_wait": [settings.advisory_lock_wait, 0],
+        "pg_migrate_standby_max_lag_bytes": [settings.standby_max_lag_bytes, 0],
         "pg_migrate_run_timeout": [settings.run_timeout, 1],
         "pg_migrate_progress_every": [settings.progress_every, 0],
         "pg_migrate_backfill_batch_size": [settings.backfill_batch_size, 1],
@@ -194,6 +200,13 @@ SAME_AS_SETTINGS = (
     "lock_retries",
     "lock_retry_delay",
     "advisory_lock_wait",
+    "lock_ladder",
+    "lock_wait_limit",
+    "lock_blocker_age",
+    "standby_max_lag",
+    "standby_max_lag_bytes",
+    "standby_wait",
+    "standby_catch_up",
     "rehearse",
     "group_transactions",
     "probe_lock_timeout",

@@ -17,6 +17,15 @@ def session_options() -> dict:
         lock_retries=dict(type="int", default=3),
         lock_retry_delay=dict(type="float", default=2.0),
         advisory_lock_wait=dict(type="float", default=120),
+        # The lock ladder and the look before queueing (run/table_locks.py).
+        lock_ladder=dict(type="list", elements="str", default=["50ms", "100ms", "200ms", "500ms", "1s"]),
+        lock_wait_limit=dict(type="str", default="2min"),
+        lock_blocker_age=dict(type="str", default="50ms"),
+        # The standbys' replay lag before a change (run/standby_lag.py).
+        standby_max_lag=dict(type="str", default="30s"),
+        standby_max_lag_bytes=dict(type="int", default=0),
+        standby_wait=dict(type="str", default="5min"),
+        standby_catch_up=dict(type="bool", default=False),
     )
 
 

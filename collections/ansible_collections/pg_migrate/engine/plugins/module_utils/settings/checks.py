@@ -13,9 +13,8 @@ import os
 import re
 import tempfile
 
-# PostgreSQL's syntax for a time setting: a number, optionally with a unit (no unit means milliseconds).
-# Units are case-sensitive on the server ("2S" is rejected there too).
-DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import is_duration
+
 
 
 def connection_problems(database: str, login_user: str, login_host: str) -> list[str]:
@@ -47,7 +46,7 @@ def duration_problems(durations: dict[str, object]) -> list[str]:
         "%s (%r) is not a PostgreSQL duration: use a number with one of the units us, ms, s, min, h, d "
         "(e.g. 2s, 500ms, 30min; a bare number means milliseconds)" % (name, value)
         for name, value in sorted(durations.items())
-        if isinstance(value, bool) or not DURATION.match(str(value))
+        if not is_duration(value)
     ]
 
 

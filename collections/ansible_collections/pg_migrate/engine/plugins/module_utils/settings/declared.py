@@ -46,6 +46,13 @@ class RunSettings:
     statement_timeout: str
     lock_retries: int
     lock_retry_delay: float
+    lock_ladder: list[str]
+    lock_wait_limit: str
+    lock_blocker_age: str
+    standby_max_lag: str
+    standby_max_lag_bytes: int
+    standby_wait: str
+    standby_catch_up: bool
     advisory_lock_wait: float
     group_transactions: bool
     run_timeout: int
