@@ -81,9 +81,9 @@ def test_a_lock_timeout_is_retried_and_the_work_runs_once_it_is_free(db: Databas
     script = Script.from_dict({"script": "insert.sql", "path": "insert.sql", "statements": [[0, 30, 1]]})
     runner.scripts.texts[str(tmp_path / "insert.sql")] = "INSERT INTO busy VALUES (1)"
 
-    _rows, attempts = runner.session.in_transaction("insert.sql", lambda: runner.scripts.run(script))
+    _rows, waits = runner.session.in_transaction("insert.sql", lambda: runner.scripts.run(script))
     blocker.close()
-    assert attempts > 1 and db.scalar("SELECT count(*) FROM busy") == 1
+    assert waits.attempts > 1 and waits.wait_ms > 0 and db.scalar("SELECT count(*) FROM busy") == 1
 
 
 def test_a_lock_timeout_on_every_attempt_fails_with_the_attempts_and_changes_nothing(
@@ -107,10 +107,10 @@ def test_a_lock_timeout_on_every_attempt_fails_with_the_attempts_and_changes_not
 
 def test_a_rehearsal_transaction_is_rolled_back_even_when_it_succeeds(db: Database, runner_for, tmp_path):
     runner = runner_for(write_changeset(tmp_path, V001))
-    value, attempts = runner.session.in_transaction(
+    value, waits = runner.session.in_transaction(
         "rehearsal", lambda: runner.session.rows("CREATE TABLE gone (id int)"), commit=False
     )
-    assert (value, attempts) == ([], 1)
+    assert (value, waits.attempts, waits.wait_ms) == ([], 1, 0.0)
     assert db.scalar("SELECT to_regclass('gone') IS NULL")
 
 

@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass, fields, replace
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lock_targets import script_locks
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import (
     Changeset,
     Migration,
@@ -161,6 +162,7 @@ def script_entry(name: str, relpath: str, data: bytes, text: str, spans: list[li
         bytes_sha256=sha256_hex(data),
         transactional=is_transactional(text),
         statements=tuple(tuple(span) for span in spans),
+        locks=script_locks(text),
     )
 
 

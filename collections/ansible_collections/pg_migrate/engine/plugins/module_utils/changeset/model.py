@@ -25,6 +25,9 @@ class Script:
     bytes_sha256: str = ""
     transactional: bool = True
     statements: tuple[tuple[int, int, int], ...] = ()  # (start, end, line) of each statement
+    # (statement number from 1, relation, lock mode) of each existing table a statement locks against the
+    # application (changeset/lock_targets.py): what the run looks at in pg_locks before that statement.
+    locks: tuple[tuple[int, str, str], ...] = ()
 
     def same_checksum(self, recorded: str) -> bool:
         """Whether a history row's checksum RECORDED stands for this script (docs/checksums.md): a line-ending
@@ -40,6 +43,7 @@ class Script:
             "bytes_sha256": self.bytes_sha256,
             "transactional": self.transactional,
             "statements": [list(span) for span in self.statements],
+            "locks": [list(lock) for lock in self.locks],
         }
 
     @staticmethod
@@ -53,6 +57,9 @@ class Script:
             "bytes_sha256": entry.get("bytes_sha256", ""),
             "transactional": bool(entry.get("transactional", True)),
             "statements": _spans(entry.get("statements")),
+            "locks": tuple(
+                (int(number), str(relation), str(mode)) for number, relation, mode in entry.get("locks") or ()
+            ),
         }
 
     @classmethod

@@ -74,13 +74,31 @@ class StatementFailed(Exception):
 
     def summary(self) -> dict:
         """Where and why it failed, for the module's result (no statement text)."""
-        return {
+        found = {
             "script": self.script,
             "statement": self.number,
             "line": self.line,
             "sqlstate": self.sqlstate,
             "error": self.error,
         }
+        if getattr(self, "blockers", None):
+            found["blocked_by"] = list(self.blockers)
+        return found
+
+
+class LockWaitExpired(StatementFailed):
+    """A statement's table was blocked for the whole of pg_migrate_lock_wait_limit, and the run never queued
+    behind the blockers (BLOCKERS: their descriptions as dicts, run/table_locks.Holder)."""
+
+    def __init__(self, script: str, number: int, line: int, statement: str, error: str, blockers: list) -> None:
+        Exception.__init__(self, error)
+        self.script = script
+        self.number = number
+        self.line = line
+        self.statement = statement
+        self.sqlstate = LOCK_NOT_AVAILABLE
+        self.error = error
+        self.blockers = blockers
 
 
 def stopped_by(result: dict, failure: StatementFailed, action: str, from_version: str | None) -> RunFailed:
@@ -90,12 +108,20 @@ def stopped_by(result: dict, failure: StatementFailed, action: str, from_version
 
 
 def lock_timeout_advice(failure: StatementFailed, then: str = "") -> str:
-    """What to do when a statement lost to the lock timeout on every attempt ('' for any other failure)."""
+    """What to do when a statement lost its table lock: the wait without queueing ran out, or the lock timeout
+    fired on every attempt ('' for any other failure)."""
     if failure.sqlstate != LOCK_NOT_AVAILABLE:
         return ""
+    if isinstance(failure, LockWaitExpired):
+        return (
+            " The run never queued behind them, so the application was not held up, and it does not touch them: "
+            "let them finish, or end them yourself (docs/runbook.md, 'A rollout waits for a lock')%s." % then
+        )
+    lines = getattr(failure, "blocker_lines", None)
+    now = " holding or awaiting a conflicting lock when it gave up: %s;" % "; ".join(lines) if lines else ""
     return (
-        " The lock timeout fired on every attempt (%d): another session holds a conflicting lock for longer; "
-        "find it in pg_stat_activity/pg_locks%s." % (getattr(failure, "attempts", 1), then)
+        " The lock timeout fired on every attempt (%d): another session holds a conflicting lock for longer;%s "
+        "find it in pg_stat_activity/pg_locks%s." % (getattr(failure, "attempts", 1), now, then)
     )
 
 

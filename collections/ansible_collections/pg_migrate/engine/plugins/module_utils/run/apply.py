@@ -224,15 +224,24 @@ def apply_pending(
         runner.note_progress(" + ".join(m.script for m in group), number, len(pending))
         try:
             if group[0].transactional:
-                timings, attempts = apply_transactional(runner, [("migration", m, m) for m in group])
+                timings, waits = apply_transactional(runner, [("migration", m, m) for m in group])
             else:
-                timings, attempts = apply_one(runner, "migration", group[0])
+                timings, waits = apply_one(runner, "migration", group[0])
         except StatementFailed as failure:
             raise stopped_by(failure, "migrate", current, so_far) from None
         except Exception as exc:
             raise ActionFailed(exc, so_far) from exc
         applied = tuple(
-            Applied(m.version, m.script, m.checksum, round(duration, 1), attempts, m.transactional)
+            Applied(
+                m.version,
+                m.script,
+                m.checksum,
+                round(duration, 1),
+                waits.attempts,
+                m.transactional,
+                waits.wait_ms,
+                waits.blocked_by(),
+            )
             for m, duration in zip(group, timings, strict=True)
         )
         so_far = replace(so_far, applied=so_far.applied + applied, changed=True)
@@ -246,7 +255,7 @@ def apply_repeatables(
     """Each of REPEATABLES with its history row, in its own transaction (or statement by statement)."""
     for repeatable in repeatables:
         try:
-            timings, _attempts = apply_one(runner, "repeatable", repeatable)
+            timings, _waits = apply_one(runner, "repeatable", repeatable)
         except StatementFailed as failure:
             raise stopped_by(failure, action, current, so_far) from None
         except Exception as exc:

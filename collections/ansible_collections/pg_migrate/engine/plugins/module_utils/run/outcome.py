@@ -26,6 +26,8 @@ class Applied:
     duration_ms: float
     attempts: int
     transactional: bool
+    lock_wait_ms: float = 0.0  # time lost to locks by its unit (run/table_locks.LockWaits)
+    blocked_by: tuple[dict, ...] = ()  # the sessions its unit waited for, the latest look at each
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Reverted:
     script: str
     duration_ms: float
     attempts: int
+    lock_wait_ms: float = 0.0
+    blocked_by: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

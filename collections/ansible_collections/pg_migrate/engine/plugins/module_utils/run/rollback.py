@@ -26,6 +26,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome impo
     stopped_by,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.table_locks import LockWaits
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.units import (
     NOT_REHEARSED,
     execute_outside_transaction,
@@ -81,25 +82,27 @@ def revert_all(
     for number, (migration, revert) in enumerate(reverts, start=1):
         runner.note_progress(revert.script, number, len(reverts))
         try:
-            duration, attempts = revert_one(runner, migration.version, revert)
+            duration, waits = revert_one(runner, migration.version, revert)
         except StatementFailed as failure:
             raise stopped_by(failure, "rollback", current, so_far) from None
         except Exception as exc:
             raise ActionFailed(exc, so_far) from exc
-        reverted = Reverted(migration.version, revert.script, round(duration, 1), attempts)
+        reverted = Reverted(
+            migration.version, revert.script, round(duration, 1), waits.attempts, waits.wait_ms, waits.blocked_by()
+        )
         plan = replace(plan, revert_versions=tuple(v for v in plan.revert_versions if v != migration.version))
         so_far = replace(so_far, plan=plan, reverted=(*so_far.reverted, reverted), changed=True)
         current = highest_applied_below(history, migration.version)
     return so_far
 
 
-def revert_one(runner: Runner, version: str, revert: Script) -> tuple[float, int]:
-    """REVERT together with the removal of VERSION's history row: (duration_ms, attempts)."""
+def revert_one(runner: Runner, version: str, revert: Script) -> tuple[float, LockWaits]:
+    """REVERT together with the removal of VERSION's history row: (duration_ms, what its locks cost)."""
     if not revert.transactional:
-        duration, attempts = execute_outside_transaction(runner, revert)
+        duration, waits = execute_outside_transaction(runner, revert)
         runner.history.remove_migration(version)
         runner.session.set_autocommit(False)
-        return duration, attempts
+        return duration, waits
 
     def work() -> float:
         started = time.monotonic()

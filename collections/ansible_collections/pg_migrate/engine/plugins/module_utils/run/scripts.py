@@ -69,10 +69,14 @@ class Scripts:
         session.current_script = entry.script
         for number, line, statement in self.statements(entry):
             session.check_stop()
+            targets = [(relation, mode) for at, relation, mode in entry.locks if at == number]
+            session.look_before_locking((entry.script, number, line, statement), targets)
             try:
                 rows = session.rows(statement)
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
                 if sqlstate_of(exc) is None or session_ended(exc):
                     raise  # not the script's doing: the run broke off (reported with the script it was running)
-                raise StatementFailed(entry.script, number, line, statement, exc) from exc
+                failure = StatementFailed(entry.script, number, line, statement, exc)
+                failure.locks = targets  # whom to name, should its lock timeout fire on every attempt
+                raise failure from exc
         return rows

@@ -13,6 +13,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     lost_session_message,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.table_locks import LockWaits
 
 NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
 
@@ -34,9 +35,9 @@ def verifies(runner: Runner, kind: str, item: Migration | Repeatable) -> bool:
 
 def apply_transactional(
     runner: Runner, items: list[tuple[str, Migration | Repeatable, Script]]
-) -> tuple[list[float], int]:
+) -> tuple[list[float], LockWaits]:
     """ITEMS: [(kind, its migration or repeatable, the script that runs)] applied in one transaction with their
-    history rows: (duration_ms of each, attempts)."""
+    history rows: (duration_ms of each, what the transaction's locks cost)."""
 
     def work() -> list[float]:
         timings = []
@@ -53,8 +54,9 @@ def apply_transactional(
     return runner.session.in_transaction(", ".join(entry.script for _kind, _migration, entry in items), work)
 
 
-def execute_outside_transaction(runner: Runner, entry: Script) -> tuple[float, int]:
-    """Run a marked script statement by statement, each committing on its own: (duration_ms, attempts)."""
+def execute_outside_transaction(runner: Runner, entry: Script) -> tuple[float, LockWaits]:
+    """Run a marked script statement by statement, each committing on its own: (duration_ms, what its locks
+    cost)."""
 
     def attempt() -> float:
         runner.session.set_autocommit(True)
@@ -71,11 +73,11 @@ def execute_outside_transaction(runner: Runner, entry: Script) -> tuple[float, i
 
 def apply_outside_transaction(
     runner: Runner, kind: str, migration: Migration | Repeatable, entry: Script
-) -> tuple[float, int]:
+) -> tuple[float, LockWaits]:
     """A marked script: each statement commits on its own; the history row follows success."""
     before = set(runner.session.invalid_indexes())
     try:
-        duration, attempts = execute_outside_transaction(runner, entry)
+        duration, waits = execute_outside_transaction(runner, entry)
         if verifies(runner, kind, migration):
             run_verify_script(runner, migration)
     except StatementFailed as failure:
@@ -93,15 +95,15 @@ def apply_outside_transaction(
         raise RunFailed(lost_session_message(runner.params["login_db"], entry.script, exc, left)) from None
     runner.history.record(kind, migration, entry, duration, True)
     runner.session.set_autocommit(False)
-    return duration, attempts
+    return duration, waits
 
 
-def apply_one(runner: Runner, kind: str, item: Migration | Repeatable) -> tuple[list[float], int]:
-    """A single migration or repeatable script, as its marker says: (duration_ms, attempts)."""
+def apply_one(runner: Runner, kind: str, item: Migration | Repeatable) -> tuple[list[float], LockWaits]:
+    """A single migration or repeatable script, as its marker says: (duration_ms, what its locks cost)."""
     if item.transactional:
         return apply_transactional(runner, [(kind, item, item)])
-    duration, attempts = apply_outside_transaction(runner, kind, item, item)
-    return [duration], attempts
+    duration, waits = apply_outside_transaction(runner, kind, item, item)
+    return [duration], waits
 
 
 def group_for_execution(pending: list[Migration], group_transactions: bool) -> list[list[Migration]]:

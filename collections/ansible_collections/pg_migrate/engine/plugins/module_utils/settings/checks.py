@@ -16,7 +16,6 @@ import tempfile
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import is_duration
 
 
-
 def connection_problems(database: str, login_user: str, login_host: str) -> list[str]:
     """An empty database or user makes libpq fall back to defaults: the run would touch another database."""
     problems = []
