@@ -71,7 +71,16 @@ def test_the_project_change_set_is_valid():
 def test_the_json_form_keeps_its_keys_in_their_order():
     found, _, _ = changeset.build_changeset(str(ROOT / "files/migrations"), str(ROOT / "files/seeds"))
     form = found.to_dict()
-    script_keys = ["script", "path", "checksum", "checksum_equivalents", "bytes_sha256", "transactional", "statements", "locks"]
+    script_keys = [
+        "script",
+        "path",
+        "checksum",
+        "checksum_equivalents",
+        "bytes_sha256",
+        "transactional",
+        "statements",
+        "locks",
+    ]
     assert list(form) == ["migrations", "repeatables"]
     migration_keys = [*script_keys, "version", "description", "description_slug", "revert", "verify"]
     assert list(form["migrations"][0]) == migration_keys

@@ -23,7 +23,7 @@ def _rollback_lines(result: dict, plan: RollbackPlan | None, head: str, check_mo
         head += " (check mode: would revert %s)" % (" ".join(to_revert) or "nothing")
     lines = [head]
     for item in result.get("reverted", []):
-        lines.append("  reverted %s in %.0f ms" % (item["script"], item["duration_ms"]))
+        lines.append("  reverted %s in %.0f ms%s" % (item["script"], item["duration_ms"], lock_wait(item)))
     return lines
 
 
@@ -63,6 +63,15 @@ def _plan_detail_lines(result: dict, plan: MigratePlan, check_mode: bool) -> lis
     return lines
 
 
+def lock_wait(item: dict) -> str:
+    """', 1.2 s waiting for its table locks (blocked by pid 4242)' when its unit waited for them."""
+    if not item.get("lock_wait_ms"):
+        return ""
+    pids = [str(entry.get("pid") or entry.get("gid")) for entry in item.get("blocked_by") or ()]
+    blocked = " (blocked by pid %s)" % ", ".join(pids) if pids else ""
+    return ", %.1f s waiting for its table locks%s" % (item["lock_wait_ms"] / 1000, blocked)
+
+
 def _forward_lines(result: dict, plan: MigratePlan | None, head: str, action: str, check_mode: bool) -> list[str]:
     """What a migrate, seed or status did or would do."""
     pending = plan.pending if plan else ()
@@ -75,7 +84,7 @@ def _forward_lines(result: dict, plan: MigratePlan | None, head: str, action: st
         lines += _state_lines(result, plan, action, check_mode) + _plan_detail_lines(result, plan, check_mode)
     for item in result.get("applied", []):
         retried = " after %d attempts" % item["attempts"] if item.get("attempts", 1) > 1 else ""
-        lines.append("  applied %s in %.0f ms%s" % (item["script"], item["duration_ms"], retried))
+        lines.append("  applied %s in %.0f ms%s%s" % (item["script"], item["duration_ms"], retried, lock_wait(item)))
     for item in result.get("repeatables_applied", []):
         verb = "seeded" if action == "seed" else "applied"
         lines.append("  %s %s in %.0f ms" % (verb, item["script"], item["duration_ms"]))

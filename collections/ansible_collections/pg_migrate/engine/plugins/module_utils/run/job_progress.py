@@ -57,7 +57,31 @@ def progress_line(host: str, database: str, progress: dict, now: float) -> str:
     )
 
 
+def table_locks_line(host: str, database: str, note: dict, now: float) -> str:
+    """A unit waiting for its table locks: without queueing, behind the blockers the look named; or after a lost
+    rung of the lock ladder, before the next."""
+    if note.get("blockers"):
+        waited = max(0.0, now - float(note.get("waiting_since", note.get("since", now))))
+        return "%s %s: %s waits without queueing for its table locks, %.0f s so far: %s" % (
+            host,
+            database,
+            note.get("script", "?"),
+            waited,
+            "; ".join(note["blockers"]),
+        )
+    return "%s %s: %s lost its lock request at lock_timeout %s (attempt %s); next attempt in %.2f s" % (
+        host,
+        database,
+        note.get("script", "?"),
+        note.get("lock_timeout", "?"),
+        note.get("attempt", "?"),
+        float(note.get("next_in_s", 0)),
+    )
+
+
 def waiting_line(host: str, database: str, note: dict, now: float) -> str:
+    if note.get("lock") == "table locks":
+        return table_locks_line(host, database, note, now)
     if note.get("lock") == "server slot":
         return (
             "%s %s: waiting for a slot on server %s (pg_migrate_fleet_per_server=%s, held by pids %s), %.0f s so far"
@@ -152,6 +176,8 @@ def where_it_was(note: dict | None) -> str:
         return "before it wrote its first note"
     if note.get("state") == "running":
         return "while %s %s (%s of %s)" % (_verb(note), note.get("script"), note.get("number"), note.get("total"))
+    if note.get("state") == "waiting" and note.get("lock") == "table locks":
+        return "while %s waited for its table locks" % note.get("script")
     if note.get("state") == "waiting":
         return "while waiting for the lock of another run"
     return "before its first script"
