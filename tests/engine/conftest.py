@@ -6,6 +6,7 @@ a session.Runner whose parameters are the module's defaults."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -167,3 +168,41 @@ def advisory_locks(db: Database) -> int:
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
         "(SELECT oid FROM pg_database WHERE datname = current_database())"
     )
+
+
+@pytest.fixture
+def role(db: Database) -> Iterator[str]:
+    """A login role of this test only (the server is shared by parallel workers), dropped with what it owns."""
+    name = f"least_{uuid.uuid4().hex[:10]}"
+    db.query(f"CREATE ROLE {name} LOGIN PASSWORD 'secret'")
+    try:
+        yield name
+    finally:
+        db.query(f"DROP OWNED BY {name}")
+        db.query(f"DROP ROLE {name}")
+
+
+@pytest.fixture
+def runner_as(db: Database, role: str, tmp_path) -> Iterator[Callable[..., Runner]]:
+    """Runners logged in as ROLE, with the module's defaults and the preflight on; closed at the end."""
+    opened: list[Runner] = []
+
+    def make(changeset: dict, **params: object) -> Runner:
+        login = dict(connection_params(db), user=role, password="secret")
+
+        def connect(autocommit: bool = False):
+            conn = connect_to_db(ConnectOnly({}), dict(login), autocommit=True)[0]
+            conn.autocommit = autocommit
+            return conn
+
+        values = dict(module_defaults(), changeset=changeset, scripts_dir=str(tmp_path), login_db=db.name)
+        values.update(preflight=True, inventory_host="here", lock_retry_delay=0.05, advisory_lock_wait=5.0)
+        values.update(params)
+        runner = Runner(values, connect(), connect_for_check=lambda: connect(autocommit=True))
+        opened.append(runner)
+        return runner
+
+    yield make
+    for runner in opened:
+        runner.release_quietly()
+        runner.session.conn.close()

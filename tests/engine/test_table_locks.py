@@ -4,8 +4,10 @@ once it commits; the waits and attempts reach the result."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -46,9 +48,10 @@ class QueueWatch:
             time.sleep(0.005)
 
     def close(self) -> float:
-        self.stop.set()
-        self.thread.join()
-        self.conn.close()
+        if not self.stop.is_set():
+            self.stop.set()
+            self.thread.join()
+            self.conn.close()
         return self.longest
 
 
@@ -57,6 +60,33 @@ def shelf(db: Database) -> Database:
     db.query("CREATE TABLE shelf (id int PRIMARY KEY, label text)")
     db.query("INSERT INTO shelf VALUES (1, 'a'), (2, 'b')")
     return db
+
+
+@pytest.fixture
+def watch_queue(shelf: Database) -> Iterator[Callable[[int], QueueWatch]]:
+    """watch_queue(pid): a QueueWatch of PID on shelf, stopped at the end whatever happened."""
+    watches: list[QueueWatch] = []
+    yield lambda pid: watches.append(QueueWatch(shelf, pid, "shelf")) or watches[-1]
+    for watch in watches:
+        watch.close()
+
+
+@pytest.fixture
+def application(shelf: Database) -> Iterator[Callable[[], tuple]]:
+    """application(): an application transaction on shelf (application_transaction), rolled back and closed at
+    the end whatever happened - a failed test must not leave a lock that hangs the database's removal."""
+    opened: list = []
+
+    def start() -> tuple:
+        conn, pid = application_transaction(shelf)
+        opened.append(conn)
+        return conn, pid
+
+    yield start
+    for conn in opened:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        conn.close()
 
 
 def application_transaction(db: Database):
@@ -86,14 +116,14 @@ def in_background(runner, **flags) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def wait_for_note(runner, predicate, seconds: float = 20.0) -> dict:
+def wait_for_note(runner, predicate, outcome: dict, seconds: float = 20.0) -> dict:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and "error" not in outcome:
         note = runner.notes.latest() or {}
         if predicate(note):
             return note
         time.sleep(0.02)
-    raise AssertionError("no such progress note; the latest: %r" % (runner.notes.latest(),))
+    raise AssertionError("no such progress note; the latest: %r %r" % (runner.notes.latest(), outcome.get("error")))
 
 
 def pid_of(runner) -> int:
@@ -103,13 +133,13 @@ def pid_of(runner) -> int:
 
 
 def test_a_migration_never_queues_behind_an_old_transaction_names_it_and_goes_on_when_it_commits(
-    shelf: Database, runner_for, tmp_path
+    shelf: Database, runner_for, tmp_path, application, watch_queue
 ):
     runner = runner_for(write_changeset(tmp_path, ADD_NOTE))
-    watch = QueueWatch(shelf, pid_of(runner), "shelf")
-    blocker, blocker_pid = application_transaction(shelf)
+    watch = watch_queue(pid_of(runner))
+    blocker, blocker_pid = application()
     thread, outcome = in_background(runner)
-    note = wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"))
+    note = wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"), outcome)
     assert "pid %d (application 'claims-worker'" % blocker_pid in note["blockers"][0]
     assert "UPDATE shelf SET label = label WHERE id = 1" in note["blockers"][0]
     time.sleep(0.5)  # it keeps waiting, without a lock request in the queue
@@ -120,7 +150,6 @@ def test_a_migration_never_queues_behind_an_old_transaction_names_it_and_goes_on
     blocker.commit()
     thread.join(30)
     longest = watch.close()
-    blocker.close()
 
     assert "error" not in outcome, outcome.get("error")
     applied = outcome["result"]["applied"][0]
@@ -132,17 +161,16 @@ def test_a_migration_never_queues_behind_an_old_transaction_names_it_and_goes_on
 
 
 def test_when_the_wait_runs_out_the_run_fails_naming_the_blocker_and_changes_nothing(
-    shelf: Database, runner_for, tmp_path
+    shelf: Database, runner_for, tmp_path, application, watch_queue
 ):
     runner = runner_for(write_changeset(tmp_path, ADD_NOTE), lock_wait_limit="1s", lock_retries=0)
-    blocker, blocker_pid = application_transaction(shelf)
+    blocker, blocker_pid = application()
     result: dict = {}
     try:
         with pytest.raises(RunFailed) as failed:
             run(runner, apply.run_migrate, result, check=False, diff=False)
     finally:
         blocker.rollback()
-        blocker.close()
     message = str(failed.value)
     assert "V001__note.sql failed at statement 1 (line 1) [SQLSTATE 55P03]: waited " in message
     assert "pid %d (application 'claims-worker'" % blocker_pid in message and "UPDATE shelf SET label" in message
@@ -152,19 +180,20 @@ def test_when_the_wait_runs_out_the_run_fails_naming_the_blocker_and_changes_not
     assert shelf.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'note'") == 0
 
 
-def test_a_script_outside_a_transaction_waits_in_place_keeping_what_it_committed(shelf: Database, runner_for, tmp_path):
+def test_a_script_outside_a_transaction_waits_in_place_keeping_what_it_committed(
+    shelf: Database, runner_for, tmp_path, application, watch_queue
+):
     script = (
         "-- pg_migrate:no-transaction\nCREATE TABLE IF NOT EXISTS tags (id int);\n"
         "ALTER TABLE shelf ADD COLUMN note text;\n"
     )
     runner = runner_for(write_changeset(tmp_path, {"V001__note.sql": script}))
-    blocker, blocker_pid = application_transaction(shelf)
+    blocker, blocker_pid = application()
     thread, outcome = in_background(runner)
-    wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"))
+    wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"), outcome)
     assert shelf.scalar("SELECT to_regclass('tags') IS NOT NULL")  # its first statement, committed, stays
     blocker.commit()
     thread.join(30)
-    blocker.close()
     assert "error" not in outcome, outcome.get("error")
     applied = outcome["result"]["applied"][0]
     assert applied["transactional"] is False and applied["lock_wait_ms"] > 0 and applied["attempts"] == 1
@@ -172,7 +201,7 @@ def test_a_script_outside_a_transaction_waits_in_place_keeping_what_it_committed
 
 
 def test_a_lock_the_look_cannot_see_climbs_the_ladder_and_each_wait_in_the_queue_is_one_rung(
-    shelf: Database, runner_for, tmp_path
+    shelf: Database, runner_for, tmp_path, application, watch_queue
 ):
     # A blocker age of an hour: the look lets the transaction be, as it does a young one - the ladder's case.
     runner = runner_for(
@@ -183,15 +212,39 @@ def test_a_lock_the_look_cannot_see_climbs_the_ladder_and_each_wait_in_the_queue
         lock_retries=20,
         lock_retry_delay=0.05,
     )
-    watch = QueueWatch(shelf, pid_of(runner), "shelf")
-    blocker, _pid = application_transaction(shelf)
+    watch = watch_queue(pid_of(runner))
+    blocker, _pid = application()
     thread, outcome = in_background(runner)
-    wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("attempt", 0) >= 3)
+    wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("attempt", 0) >= 3, outcome)
     blocker.commit()
     thread.join(30)
     longest = watch.close()
-    blocker.close()
     assert "error" not in outcome, outcome.get("error")
     applied = outcome["result"]["applied"][0]
     assert applied["attempts"] >= 4 and applied["lock_wait_ms"] > 0 and not applied["blocked_by"]
     assert longest <= 0.15 + 0.05, "one wait in the queue lasted %.3f s, longer than the top rung" % longest
+
+
+def test_a_login_role_that_cannot_see_transaction_ages_tells_an_old_blocker_by_seeing_it_twice(
+    shelf: Database, role: str, runner_as, tmp_path, application, watch_queue
+):
+    # Without pg_read_all_stats, pg_stat_activity hides other users' xact_start: the first look cannot tell the
+    # application's transaction from a claim, the request queues for the first rung only, and the next look,
+    # which sees the same transaction again, waits without queueing.
+    shelf.query(f"ALTER TABLE shelf OWNER TO {role}")
+    shelf.query(f"GRANT CREATE ON SCHEMA public TO {role}")  # for its history table
+    runner = runner_as(write_changeset(tmp_path, ADD_NOTE), action="migrate", preflight=False)
+    watch = watch_queue(pid_of(runner))
+    blocker, blocker_pid = application()
+    thread, outcome = in_background(runner)
+    note = wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"), outcome)
+    assert "pid %d (application 'claims-worker', user 'postgres'" % blocker_pid in note["blockers"][0]
+    assert "its transaction's age hidden from this login role" in note["blockers"][0]
+    time.sleep(0.3)
+    blocker.commit()
+    thread.join(30)
+    longest = watch.close()
+    assert "error" not in outcome, outcome.get("error")
+    applied = outcome["result"]["applied"][0]
+    assert applied["blocked_by"][0]["pid"] == blocker_pid and applied["attempts"] <= 2
+    assert longest <= 0.05 + 0.03, "the request waited %.3f s in the queue, longer than the first rung" % longest

@@ -47,7 +47,7 @@ WITH target AS (
 SELECT DISTINCT ON (l.pid, p.gid, target.relid)
        l.pid, target.name AS relation, l.mode, l.granted, a.application_name, a.usename, a.state, a.backend_type,
        EXTRACT(EPOCH FROM clock_timestamp() - COALESCE(a.xact_start, p.prepared))::float8 AS xact_s,
-       a.query, p.gid
+       a.query, p.gid, l.virtualtransaction AS vxid
   FROM target
   JOIN pg_locks l ON l.locktype = 'relation' AND l.relation = target.relid AND l.mode = ANY (target.conflicts)
        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -81,6 +81,7 @@ class Holder:
     xact_s: float | None = None
     query: str = ""
     gid: str | None = None
+    vxid: str = ""  # its transaction, visible to any login role (xact_start is not, without pg_read_all_stats)
 
     @classmethod
     def of_row(cls, row: dict) -> Holder:
@@ -96,15 +97,16 @@ class Holder:
             None if row["xact_s"] is None else round(float(row["xact_s"]), 3),
             first_line(row["query"]),
             row["gid"],
+            row["vxid"] or "",
         )
 
-    def blocks(self, blocker_age_s: float) -> bool:
+    def blocks(self, blocker_age_s: float, seen_s: float = 0.0) -> bool:
         """Whether the run should not queue behind it: a prepared transaction (it ends only when somebody
-        commits it), or a transaction at least BLOCKER_AGE_S old (one with no transaction holds no lock
-        for long either)."""
+        commits it), or a transaction at least BLOCKER_AGE_S old - by its xact_start, or, where the login role
+        may not read that (no pg_read_all_stats), by how long the run has seen it hold the lock (SEEN_S)."""
         if self.pid is None:
             return True
-        return self.xact_s is not None and self.xact_s >= blocker_age_s
+        return max(self.xact_s or 0.0, seen_s) >= blocker_age_s
 
     def describe(self) -> str:
         """pid 4242 (application 'billing', user 'app', idle in transaction, transaction open 12.3 s) holds
@@ -122,11 +124,15 @@ class Holder:
         facts += [self.state or self.backend_type or "state unknown"]
         if self.xact_s is not None:
             facts.append("transaction open %.1f s" % self.xact_s)
+        else:
+            facts.append("its transaction's age hidden from this login role")
         query = ": %s" % self.query if self.query else ""
         return "pid %d (%s) %s %s on %s%s" % (self.pid, ", ".join(facts), verb, self.mode, self.relation, query)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        found = asdict(self)
+        del found["vxid"]  # the server's internal name of the transaction: nothing an operator looks up
+        return found
 
 
 def look(session, targets: list[tuple[str, str]]) -> list[Holder]:
@@ -179,6 +185,11 @@ class LockWaits:
     attempts: int = 0
     waited_s: float = 0.0
     blockers: dict[str, Holder] = field(default_factory=dict)
+    first_seen: dict[str, float] = field(default_factory=dict)  # vxid -> when a look first saw it in conflict
+
+    def seen_for(self, holder: Holder, now: float) -> float:
+        """How long the looks of this unit have seen HOLDER's transaction in conflict (0 at the first look)."""
+        return now - self.first_seen.setdefault(holder.vxid, now) if holder.vxid else 0.0
 
     def saw(self, holders: list[Holder]) -> None:
         for holder in holders:
