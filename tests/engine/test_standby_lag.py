@@ -239,3 +239,16 @@ def test_a_role_that_cannot_read_replay_positions_is_refused_with_the_fix(pair, 
     assert f"'{STANDBY_NAME}'" in message and "GRANT pg_monitor" in message
     assert "pg_migrate_standby_max_lag: 0 and pg_migrate_standby_max_lag_bytes: 0" in message
     assert password not in message
+
+
+def test_the_gate_has_nothing_to_wait_for_on_a_server_without_standbys_or_on_the_standby_itself(
+    pair, db, runner_for, tmp_path
+):
+    """db: the session's own server, which has no standbys; and the standby of PAIR, which lists none of its own
+    (pg_stat_replication there shows cascaded standbys; a change runs on the primary, the preflight says so)."""
+    assert standby_gate(runner_for(write_changeset(tmp_path, V001), action="migrate")) is None
+    standby = Runners(Database(pair.standby, "postgres"), tmp_path)
+    try:
+        assert standby_gate(standby(write_changeset(tmp_path, V001), action="migrate", standby_catch_up=True)) is None
+    finally:
+        standby.close()
