@@ -259,11 +259,14 @@ def standbys_checked(runner: Runner, result: RunResult, check: bool) -> RunResul
     """RESULT with what the standby gate saw (run/standby_lag.py), once the server's standbys are within the limits;
     a run that changes nothing (check mode, a read, nothing to do) does not wait for them."""
     action = runner.params["action"]
-    changes = action in ("seed", "backfill") or (action in ("migrate", "rollback") and would_change(runner))
-    if check or not changes:
+    if check or action not in ("migrate", "rollback", "seed", "backfill"):
         return result
+
+    def changes() -> bool:  # asked only of a primary with standbys: it reads the history
+        return action in ("seed", "backfill") or would_change(runner)
+
     try:
-        return replace(result, standby_lag=standby_gate(runner))
+        return replace(result, standby_lag=standby_gate(runner, changes))
     except StandbysBehind as behind:
         return replace(result, standby_lag=behind.seen, msg=str(behind))
 

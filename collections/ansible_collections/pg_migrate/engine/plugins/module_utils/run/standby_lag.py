@@ -204,21 +204,40 @@ class StandbysBehind(RunFailed):
 
 
 def read_standbys(session) -> list[Standby]:
-    """pg_stat_replication now; its own transaction each time (a snapshot of activity lasts a transaction)."""
-    rows = session.rows(STANDBYS_SQL)
-    session.rollback()
-    return standbys_of(rows)
+    """pg_stat_replication now (in autocommit: a snapshot of activity would last a transaction)."""
+    return standbys_of(session.rows(STANDBYS_SQL))
 
 
-def standby_gate(runner, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-    """Wait until the server's standbys are within the limits of runner.params: what it saw (seen_record), None when
-    the gate is off, the server is itself a standby or has none. StandbysBehind when the wait runs out; RunFailed
-    when their positions cannot be read; the run's stop request (check_stop) ends the wait too."""
+def standby_gate(
+    runner,
+    changes: Callable[[], bool] = lambda: True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+):
+    """Wait until the server's standbys are within the limits of runner.params: what it saw (seen_record); None when
+    the gate is off, the server is itself a standby or has none, or CHANGES() says the run has nothing to change
+    (asked only then: it reads the history). StandbysBehind when the wait runs out; RunFailed when their positions
+    cannot be read; the run's stop request (check_stop) ends the wait too."""
     limits = limits_of(runner.params)
+    if limits.off:
+        return None
     session = runner.session
-    if limits.off or session.value("SELECT pg_is_in_recovery()"):
-        session.rollback()
-        return None  # on a standby, pg_stat_replication lists cascaded standbys; the preflight judges standbys
+    # In autocommit, as the preflight: a statement-pooling PgBouncer refuses transactions, and the pooling check
+    # that comes with the lock must get to say so.
+    session.set_autocommit(True)
+    try:
+        # On a standby, pg_stat_replication lists cascaded standbys; the preflight judges a run on a standby.
+        if session.value("SELECT pg_is_in_recovery() OR NOT EXISTS (SELECT FROM pg_stat_replication)"):
+            return None
+        return wait_for_standbys(runner, limits, clock, sleep) if changes() else None
+    finally:
+        if not session.session_lost():
+            session.set_autocommit(False)
+
+
+def wait_for_standbys(runner, limits: Limits, clock: Callable[[], float], sleep: Callable[[float], None]):
+    """standby_gate's wait, on a primary with standbys, its session in autocommit."""
+    session = runner.session
     target = lsn_value(session.value("SELECT pg_current_wal_lsn()::text")) if limits.catch_up else None
     started, since = clock(), time.time()
     while True:
