@@ -362,6 +362,69 @@ def test_a_hot_standby_in_the_fleet_is_skipped_when_standbys_may_be_skipped(flee
     assert report["still_to_do"] == []
 
 
+def paused_behind(replicated) -> None:
+    """Pause the standby's replay, then write WAL on the primary that it cannot replay while paused."""
+    primary, standby = replicated
+    with psycopg.connect(standby.conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+        paused = lambda: conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0] == "paused"  # noqa: E731
+        wait_for(paused, 60, "the standby's replay to pause")
+    with psycopg.connect(primary.conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS wal_filler (n int)")
+        conn.execute("INSERT INTO wal_filler SELECT generate_series(1, 5000)")
+
+
+def resume_replay(replicated) -> None:
+    with psycopg.connect(replicated[1].conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
+
+
+def test_a_wave_waits_for_a_paused_standby_says_so_and_goes_on_once_it_replays(fleet_maker, replicated, tmp_path):
+    fleet, changeset = standby_fleet(fleet_maker, replicated, tmp_path)
+    primary_host, replica_host = list(fleet.hosts)
+    paused_behind(replicated)
+    try:
+        # The fleet's own default: catch-up (the standby has not replayed what was written before the wave).
+        run = start(
+            fleet, "fleet.yml", *changeset, "-e", "pg_migrate_on_standby=skip", "-e", "pg_migrate_progress_every=1"
+        )
+        said = lambda: "waiting for standby 'walreceiver' (" in run.output  # noqa: E731
+        wait_for(said, 120, "the rollout to say it waits for the standby", run)
+        assert fleet.query(primary_host, "SELECT to_regclass('pg_migrate_history') IS NULL")[0][0]  # nothing yet
+    finally:
+        resume_replay(replicated)
+    finished = run.finish(180).assert_ok()
+    report = fleet.report()
+    assert states(report) == {primary_host: "applied", replica_host: "skipped"}, finished.output[-3000:]
+    seen = entry_of(report, primary_host)["standby_lag"]
+    assert [standby["name"] for standby in seen["standbys"]] == ["walreceiver"] and seen["waited_s"] > 0
+
+
+def test_a_standby_that_stays_behind_fails_its_database_naming_it_against_the_budget(fleet_maker, replicated, tmp_path):
+    fleet, changeset = standby_fleet(fleet_maker, replicated, tmp_path)
+    primary_host, _replica_host = list(fleet.hosts)
+    paused_behind(replicated)
+    try:
+        run = fleet.play(
+            "fleet.yml", *changeset, "-e", "pg_migrate_on_standby=skip", "-e", "pg_migrate_standby_wait=2s"
+        )
+        report = fleet.report()
+        entry = entry_of(report, primary_host)
+        assert entry["state"] == "failed", run.output[-3000:]
+        assert "'walreceiver' (" in entry["failure"]["message"] and "Nothing was changed" in entry["failure"]["message"]
+        assert entry["standby_lag"]["standbys"][0]["name"] == "walreceiver"
+        assert report["budget"]["failed"] == 1 and report["verdict"] == "halted", report
+        assert fleet.query(primary_host, "SELECT to_regclass('pg_migrate_history') IS NULL")[0][0]
+        # -e outranks the fleet's catch-up default: within a 1 GB limit, the paused standby holds nothing up.
+        lenient = {"pg_migrate_standby_catch_up": False, "pg_migrate_standby_max_lag": "0"}
+        lenient["pg_migrate_standby_max_lag_bytes"] = 1 << 30
+        again = fleet.play("fleet.yml", *changeset, "-e", "pg_migrate_on_standby=skip", "-e", json.dumps(lenient))
+        assert entry_of(fleet.report(), primary_host)["state"] == "applied", again.output[-3000:]
+        assert entry_of(fleet.report(), primary_host)["standby_lag"]["standbys"][0]["lag_bytes"] > 0
+    finally:
+        resume_replay(replicated)
+
+
 # --- the health gate is bounded ------------------------------------------------------------------------------------
 def test_a_health_query_that_waits_on_a_lock_or_runs_long_fails_the_gate_at_its_timeout(fleet_maker):
     fleet = fleet_maker({"eu": 2}, settings={"pg_migrate_fleet_health_max": 0})

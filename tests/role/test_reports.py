@@ -23,6 +23,7 @@ VERIFY_SCHEMA = json.loads((SCHEMAS / "verify-report.schema.json").read_text())
 DOCS = (ROOT / "docs" / "reports.md").read_text()
 HOST = "localhost"
 CHECKSUM = "0" * 64
+STANDBY = {"name": "walreceiver", "client": "10.0.0.7", "lag_bytes": 0, "lag_s": 0.4}
 
 
 def validator(schema: dict) -> Draft202012Validator:
@@ -298,6 +299,7 @@ def test_the_schemas_are_valid_draft_2020_12_and_accept_the_sample_reports():
         {**RUN_REPORT, "kind": "seed", "backfill": None},
         {**RUN_REPORT, "kind": "backfill", "backfill": BACKFILL},
         {**RUN_REPORT, "kind": "backfill", "backfill": {**BACKFILL, "remaining": None, "cursor": 42}},
+        {**RUN_REPORT, "standby_lag": {"standbys": [STANDBY, {**STANDBY, "lag_s": None}], "waited_s": 4.5}},
         VERIFY_REPORT,
     ]
     for sample in samples:

@@ -107,6 +107,25 @@ def test_a_run_that_failed_at_ansibles_level_counts_against_the_budget():
     assert reason and "budget" in reason and "x" in reason
 
 
+def test_a_database_whose_standbys_stayed_behind_failed_counts_against_the_budget_and_records_the_lag():
+    seen = {"standbys": [{"name": "dr", "client": "10.0.0.7", "lag_bytes": 9000, "lag_s": 41.0}], "waited_s": 2.0}
+    behind = {
+        "action": "migrate",
+        "database": "x",
+        "plan": {"from_version": "001", "to_version": "002"},
+        "applied": [],
+        "msg": "the server's standbys did not come within the replay lag allowed (30 s) in 2 s: 'dr' ...",
+        "standby_lag": seen,
+    }
+    entry = database_entry("x", {"__pg_migrate_run": behind}, 2, {"version": "001"})
+    assert entry["state"] == fleet.FAILED and entry["standby_lag"] == seen
+    assert "'dr'" in entry["failure"]["message"] and entry["version_after"] == "001"
+    applied = {"action": "migrate", "applied": [{"version": "002"}], "plan": {"from_version": "001"}}
+    reason = fleet.halt_reason_of(PREFLIGHT, {"c": {"__pg_migrate_run": applied}, "x": {"__pg_migrate_run": behind}})
+    assert "budget" in reason and "x" in reason
+    assert database_entry("c", {"__pg_migrate_run": applied}, 1, {"version": "001"})["standby_lag"] is None
+
+
 def test_without_a_preflight_result_nothing_may_start():
     assert fleet.halt_reason_of({}, {"c": {}}) != ""
     assert fleet.halt_reason_of(None, {"c": {}}) != ""

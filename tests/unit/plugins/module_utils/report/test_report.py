@@ -42,6 +42,9 @@ def test_summary_of_an_apply_lists_durations_and_retries():
     lines = summary_lines.summary(result, "db1")
     assert "  applied V001__a.sql in 12 ms" in lines
     assert "  applied V002__b.sql in 3 ms after 3 attempts" in lines
+    waited = summary_lines.summary(dict(result, standby_lag={"standbys": [], "waited_s": 12.4}), "db1")
+    assert "  waited 12 s for the server's standbys to replay" in waited
+    assert not any("standbys" in line for line in lines)
 
 
 def test_summary_of_a_run_with_nothing_to_do_says_so():

@@ -57,6 +57,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.queries impo
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.rollback import run_rollback
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.server_slot import take_slot
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.standby_lag import StandbysBehind, standby_gate
 from ansible_collections.pg_migrate.engine.plugins.module_utils.verify.database_checks import run_verify
 
 
@@ -114,6 +115,7 @@ def result_dict(result: RunResult) -> dict:
         ("msg", result.msg),
         ("health", result.health),
         ("lock_waited_s", result.lock_waited_s),
+        ("standby_lag", result.standby_lag),
         ("duration_ms", result.duration_ms),
         ("connect_failed", True if result.connect_failed else None),
     )
@@ -253,6 +255,22 @@ def slot_connection(runner: Runner) -> SlotTaken:
     return SlotTaken(conn, slot, round(waited, 1) if waited >= 1 else None)
 
 
+def standbys_checked(runner: Runner, result: RunResult, check: bool) -> RunResult:
+    """RESULT with what the standby gate saw (run/standby_lag.py), once the server's standbys are within the limits;
+    a run that changes nothing (check mode, a read, nothing to do) does not wait for them."""
+    action = runner.params["action"]
+    if check or action not in ("migrate", "rollback", "seed", "backfill"):
+        return result
+
+    def changes() -> bool:  # asked only of a primary with standbys: it reads the history
+        return action in ("seed", "backfill") or would_change(runner)
+
+    try:
+        return replace(result, standby_lag=standby_gate(runner, changes))
+    except StandbysBehind as behind:
+        return replace(result, standby_lag=behind.seen, msg=str(behind))
+
+
 def failure_text(runner: Runner, exc: BaseException) -> str:
     """The run's failure as its message: the operator's (RunFailed), or a readable one for what broke (a lost
     connection, a server restart), never a traceback."""
@@ -278,6 +296,9 @@ def run_action(runner: Runner, result: RunResult, check: bool, diff: bool) -> tu
         deferrable = params["defer_changes"] and not check and params["action"] in ("migrate", "rollback")
         if deferrable and would_change(runner):
             return replace(result, deferred=True), None
+        result = standbys_checked(runner, result, check)
+        if result.msg:
+            return result, None
         slotted = params["per_server"] > 0 and not check and params["action"] in ("migrate", "rollback")
         # A run with nothing to do changes nothing: it needs no slot (nor the slot's connection).
         if slotted and would_change(runner):

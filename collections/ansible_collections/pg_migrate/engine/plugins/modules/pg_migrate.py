@@ -229,6 +229,13 @@ lock_waited_s:
   description: Seconds the run waited for another run's advisory lock.
   returned: when it waited a second or more
   type: float
+standby_lag:
+  description:
+    - What the standby gate saw before the run changed the database (O(standby_max_lag), O(standby_max_lag_bytes),
+      O(standby_catch_up)) - V(standbys), one C({name, client, lag_bytes, lag_s}) per streaming standby when the gate
+      ended, and V(waited_s).
+  returned: when the gate ran on a primary with streaming standbys (also when its wait ran out)
+  type: dict
 version:
   description: For O(action=verify), the version the database is at.
   returned: when action is verify

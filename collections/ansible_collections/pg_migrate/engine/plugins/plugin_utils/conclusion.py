@@ -68,6 +68,7 @@ class ReportWriter:
 
 # The engine's result keys that the action returns as they are.
 PASSED_ON = ("plan", "applied", "reverted", "repeatables_applied", "rehearsal", "failure", "server", "diff", "backfill")
+PASSED_ON += ("standby_lag",)  # what the standby gate saw: the fleet report records it per database
 
 
 def conclude(result: dict, settings: RunSettings, host: str, check: bool, squawk_results: list[dict] | None) -> dict:

@@ -69,6 +69,7 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict, check
         "duration_ms": run.get("duration_ms") if tried else None,
         "failure": failure_detail(run) if state == FAILED else None,
         "health": run.get("health") if tried else None,
+        "standby_lag": run.get("standby_lag") if tried else None,
         "skip_reason": (run.get("summary") or [""])[0] if state == SKIPPED and tried else None,
     }
     if state == SKIPPED and not entry["skip_reason"]:

@@ -44,6 +44,8 @@ def run_report(kind: str, host: str, result: dict, check_mode: bool, squawk_resu
     }
     if kind in ("seed", "backfill"):
         report["backfill"] = result.get("backfill")
+    if result.get("standby_lag") is not None:
+        report["standby_lag"] = result["standby_lag"]
     return report
 
 

@@ -102,6 +102,8 @@ def _attention_lines(result: dict, plan: MigratePlan | RollbackPlan | None) -> l
         lines.append("  not rehearsed %s: %s" % (item["script"], item["reason"]))
     if result.get("lock_waited_s"):
         lines.append("  waited %.0f s for the lock of another pg_migrate run" % result["lock_waited_s"])
+    if (result.get("standby_lag") or {}).get("waited_s"):
+        lines.append("  waited %.0f s for the server's standbys to replay" % result["standby_lag"]["waited_s"])
     if isinstance(plan, MigratePlan):
         for item in plan.failed_attempts or ():
             lines.append(

@@ -79,9 +79,26 @@ def table_locks_line(host: str, database: str, note: dict, now: float) -> str:
     )
 
 
+def standby_line(host: str, database: str, note: dict, now: float) -> str:
+    """The standby gate's wait (run/standby_lag.waiting_note), counted from its start: each poll writes a note."""
+    others = note.get("others") or 0
+    return "%s %s: waiting for standby '%s' (%s)%s to replay: %s, limit %s, %.0f s so far" % (
+        host,
+        database,
+        note.get("standby") or "?",
+        note.get("client") or "?",
+        " and %d more" % others if others else "",
+        note.get("behind") or "?",
+        note.get("limit") or "?",
+        max(0.0, now - float(note.get("waiting_since") or note.get("since") or now)),
+    )
+
+
 def waiting_line(host: str, database: str, note: dict, now: float) -> str:
     if note.get("lock") == "table locks":
         return table_locks_line(host, database, note, now)
+    if note.get("lock") == "standby":
+        return standby_line(host, database, note, now)
     if note.get("lock") == "server slot":
         return (
             "%s %s: waiting for a slot on server %s (pg_migrate_fleet_per_server=%s, held by pids %s), %.0f s so far"
@@ -178,6 +195,8 @@ def where_it_was(note: dict | None) -> str:
         return "while %s %s (%s of %s)" % (_verb(note), note.get("script"), note.get("number"), note.get("total"))
     if note.get("state") == "waiting" and note.get("lock") == "table locks":
         return "while %s waited for its table locks" % note.get("script")
+    if note.get("state") == "waiting" and note.get("lock") == "standby":
+        return "while waiting for the server's standbys to replay"
     if note.get("state") == "waiting":
         return "while waiting for the lock of another run"
     return "before its first script"

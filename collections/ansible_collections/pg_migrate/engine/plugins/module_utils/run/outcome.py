@@ -108,6 +108,7 @@ class RunResult:
     msg: str | None = None
     health: dict | None = None
     lock_waited_s: float | None = None
+    standby_lag: dict | None = None  # what the standby gate saw (run/standby_lag.seen_record)
     duration_ms: float | None = None
     connect_failed: bool = False
 
