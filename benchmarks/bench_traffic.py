@@ -2,7 +2,7 @@
 """XP claims while the schema changes: claim latency before and during a rollout, measured in one run.
 
     .venv/bin/python benchmarks/bench_traffic.py [--awards 1000000] [--rate 200] [--before 10]
-                                                 [--scenarios a,b,c] [--fleet 20] [--fleet-awards 100000]
+                                                 [--scenarios a,b0,b,c] [--fleet 20] [--fleet-awards 100000]
                                                  [--hold 5] [--path controller] [--json FILE]
 
 On a disposable local PostgreSQL, a database at V001 with --awards awards takes a steady claim load: pgbench
@@ -12,11 +12,17 @@ figures compare the claims that started before it with those that started while 
   a  the whole change set V001 -> latest (playbooks/migrate.yml)
   b  the same while an application transaction holds a lock on xp_awards that conflicts with the migration
      (it updated an award) for --hold seconds, then commits
+  b0 (b) with the lock handling pg_migrate had before the look and the ladder, as the baseline: no ladder
+     (pg_migrate_lock_ladder=[]) and the look blind (pg_migrate_lock_blocker_age=1000d)
   c  a fleet rollout (playbooks/fleet.yml) of --fleet databases on this one server, each at V001 with
      --fleet-awards awards; the claims go to the database of the last wave
 Latency is pgbench's: with a fixed rate it counts from each claim's scheduled start, so time spent queued behind
-a lock counts. A claim that fails ends its pgbench client: "failed" counts such clients. Prints a table; asserts
-nothing. How long each rollout takes without load is measured first (pgbench runs for a fixed time).
+a lock counts. "during" is the whole playbook; "connected" only the time a session of the run
+(application_name pg_migrate) was connected to the server - sampled every 20 ms. Here the controller shares the
+2 cores with the server, so its start-up and its reports cost claims CPU that a controller on a machine of its
+own would not take; "connected" leaves that out, "during" keeps it. A claim that fails ends its pgbench client:
+"failed" counts such clients. Prints a table; asserts nothing. How long each rollout takes without load is
+measured first (pgbench runs for a fixed time).
 """
 
 from __future__ import annotations
@@ -133,6 +139,37 @@ def timed_rollout(bench: Bench, command: list[str], database: str) -> tuple[floa
     return started, ended, verdict
 
 
+# The lock handling of pg_migrate before the look and the ladder (issue 20): the baseline of (b0).
+OLD_LOCKS = ("-e", '{"pg_migrate_lock_ladder": []}', "-e", "pg_migrate_lock_blocker_age=1000d")
+
+
+class ConnectedWindow:
+    """When a session of the run (application_name pg_migrate) was first and last seen on the server."""
+
+    def __init__(self, bench: Bench, database: str) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+        self.stop = threading.Event()
+        self.conninfo = bench.conn.conninfo(database)
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            while not self.stop.is_set():
+                seen = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_migrate'")
+                if seen.fetchone()[0]:
+                    now = time.time()
+                    self.first = self.first or now
+                    self.last = now
+                time.sleep(0.02)
+
+    def close(self) -> tuple[float | None, float | None]:
+        self.stop.set()
+        self.thread.join()
+        return self.first, self.last
+
+
 def hold_a_lock(bench: Bench, database: str, seconds: float, held: threading.Event) -> None:
     with psycopg.connect(bench.conn.conninfo(database)) as conn:
         conn.execute(BLOCKER)
@@ -165,7 +202,7 @@ def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[st
     template = templates["fleet" if key == "c" else "main"]
     fleet = fleet_file(bench, names, work) if key == "c" else None
     claimed = names[-1]
-    command = rollout_command(bench, key, claimed, fleet, args.path)
+    command = rollout_command(bench, key, claimed, fleet, args.path) + (list(OLD_LOCKS) if key == "b0" else [])
     bench.fresh(names, template)
     started, ended, verdict = timed_rollout(bench, command, claimed)
     if verdict != "ok":
@@ -178,12 +215,14 @@ def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[st
     load = claims_for(bench, claimed, args.rate, seconds, log_prefix)
     time.sleep(args.before)
     blocker = None
-    if key == "b":
+    if key in ("b", "b0"):
         held = threading.Event()
         blocker = threading.Thread(target=hold_a_lock, args=(bench, claimed, args.hold, held), daemon=True)
         blocker.start()
         held.wait(10)
+    window = ConnectedWindow(bench, claimed)
     started, ended, verdict = timed_rollout(bench, command, claimed)
+    connected_from, connected_to = window.close()
     if blocker is not None:
         blocker.join()
     output = load.communicate()[0].decode("utf-8", "replace")
@@ -191,6 +230,9 @@ def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[st
     first = min((start for start, _ in claims), default=started)
     before = Window([ms for start, ms in claims if first + 1 <= start < started])
     during = Window([ms for start, ms in claims if started <= start <= ended])
+    connected = Window(
+        [ms for start, ms in claims if connected_from and connected_to and connected_from <= start <= connected_to]
+    )
     return {
         "scenario": key,
         "rollout": verdict,
@@ -202,6 +244,7 @@ def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[st
         "pgbench_exit": load.returncode,
         "before": before.row(),
         "during": during.row(),
+        "connected": connected.row(),
         "covered": bool(claims) and max(start for start, _ in claims) >= ended,
     }
 
@@ -210,6 +253,7 @@ def print_rows(rows: list[dict], args: argparse.Namespace) -> None:
     titles = {
         "a": "(a) V001 -> latest",
         "b": f"(b) V001 -> latest, a conflicting lock held {args.hold:g} s",
+        "b0": "(b0) = (b), the lock handling of before",
         "c": f"(c) fleet of {args.fleet}",
     }
     print(f"\n{'scenario':44} {'window':7} {'claims':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  rollout")
@@ -217,7 +261,7 @@ def print_rows(rows: list[dict], args: argparse.Namespace) -> None:
         if "error" in row:
             print(f"{titles[row['scenario']]:44} {row['error']}")
             continue
-        for window in ("before", "during"):
+        for window in ("before", "during", "connected"):
             figures = row[window]
             cells = [
                 "%8s" % ("-" if figures[name] is None else "%.1f" % figures[name])
@@ -248,7 +292,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=5, help="seconds the blocker of (b) holds its lock")
     parser.add_argument("--fleet", type=int, default=20)
     parser.add_argument("--fleet-awards", type=int, default=100_000)
-    parser.add_argument("--scenarios", default="a,b,c")
+    parser.add_argument("--scenarios", default="a,b0,b,c")
     parser.add_argument("--path", default="controller", choices=["controller", "host"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()

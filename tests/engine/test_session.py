@@ -155,3 +155,12 @@ def test_the_progress_note_says_what_runs_and_goes_at_the_end(db: Database, runn
     assert seen["pid"] > 0
     runner.release_quietly()
     assert not note.exists()
+
+
+@pytest.mark.parametrize("workers", [0, 3, -1])
+def test_the_runs_index_builds_use_the_parallel_workers_it_is_given(db: Database, runner_for, tmp_path, workers):
+    seen = {"V001__seen.sql": "CREATE TABLE seen AS SELECT current_setting('max_parallel_maintenance_workers') AS n;\n"}
+    runner = runner_for(write_changeset(tmp_path, seen), parallel_maintenance_workers=workers)
+    run(runner, apply.run_migrate, check=False, diff=False)
+    server_default = db.scalar("SHOW max_parallel_maintenance_workers")
+    assert db.scalar("SELECT n FROM seen") == (server_default if workers == -1 else str(workers))

@@ -64,6 +64,11 @@ options:
       naming its blockers (a PostgreSQL duration).
     type: str
     default: 2min
+  parallel_maintenance_workers:
+    description: C(max_parallel_maintenance_workers) of the run's session (0 builds an index with one process,
+      leaving the other cores to the application); -1 leaves the server's setting.
+    type: int
+    default: 0
   lock_blocker_age:
     description: A session holding or awaiting a conflicting lock on a table a statement is about to lock blocks
       it when its transaction is at least this old; the run then waits without queueing (a PostgreSQL duration).

@@ -72,6 +72,7 @@ class AdvisoryLock:
             if got:
                 self.held_on = session.conn
                 session.watch_client_connection()
+                session.limit_maintenance_workers()
                 if waiting_noted:  # it found the lock taken: say how long it waited for it
                     self.waited_s = round(time.monotonic() - started, 1)
                     self.notes.write_note({"state": "locked", "waited_s": self.waited_s})

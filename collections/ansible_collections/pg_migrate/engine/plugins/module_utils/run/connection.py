@@ -90,6 +90,7 @@ class Session(LockQueue):
         self.lock_timeout_now: str | None = None
         self.waits: LockWaits | None = None
         self.note_waiting: Callable[[dict], None] = ignore_note
+        self.maintenance_workers = -1  # the server's own max_parallel_maintenance_workers, unless the run says
 
     def check_stop(self) -> None:
         """Raise RunFailed when the run was told to stop (stop_reason); between statements, never inside one."""
@@ -150,6 +151,16 @@ class Session(LockQueue):
         version = getattr(info, "server_version", None) or getattr(self.conn, "server_version", 0)
         if version >= 140000:
             self.rows("SELECT set_config('client_connection_check_interval', %s, false)", (CLIENT_CHECK_INTERVAL,))
+            self.conn.commit()
+
+    def limit_maintenance_workers(self) -> None:
+        """max_parallel_maintenance_workers for the session (pg_migrate_parallel_maintenance_workers; -1 leaves
+        the server's). A parallel index build takes every core it may; the application's queries then wait for a
+        CPU. Set for the session, as the client check is: a no-transaction script runs outside any transaction."""
+        if self.maintenance_workers >= 0:
+            self.rows(
+                "SELECT set_config('max_parallel_maintenance_workers', %s, false)", (str(self.maintenance_workers),)
+            )
             self.conn.commit()
 
     def invalid_indexes(self) -> list[str]:

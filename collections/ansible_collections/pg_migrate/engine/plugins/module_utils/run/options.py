@@ -21,6 +21,7 @@ def session_options() -> dict:
         lock_ladder=dict(type="list", elements="str", default=["50ms", "100ms", "200ms", "500ms", "1s"]),
         lock_wait_limit=dict(type="str", default="2min"),
         lock_blocker_age=dict(type="str", default="50ms"),
+        parallel_maintenance_workers=dict(type="int", default=0),
         # The standbys' replay lag before a change (run/standby_lag.py).
         standby_max_lag=dict(type="str", default="30s"),
         standby_max_lag_bytes=dict(type="int", default=0),

@@ -41,6 +41,7 @@ class Runner:
         self.session = Session(conn, Timeouts.of(params), log, reconnect, connect_for_check)
         self.notes = ProgressNotes(params["action"], params.get("progress_file"))
         self.session.note_waiting = self.notes.write_note  # a wait for table locks is a progress note too
+        self.session.maintenance_workers = int(params.get("parallel_maintenance_workers", -1))
         self.history = History(self.session, params["history_schema"], params["history_table"])
         # Backfills exclude each other, not migrations: a long backfill must not hold up a rollout.
         self.lock = AdvisoryLock(

@@ -44,6 +44,7 @@ class RunSettings:
     reports_dir: str
     lock_timeout: str
     statement_timeout: str
+    parallel_maintenance_workers: int
     lock_retries: int
     lock_retry_delay: float
     lock_ladder: list[str]
