@@ -88,3 +88,18 @@ def test_the_progress_line_of_a_wait_names_the_blockers_or_the_lost_rung():
         "db1 xp: V003__x.sql lost its lock request at lock_timeout 100ms (attempt 2); next attempt in 0.12 s"
     )
     assert job_progress.where_it_was(blocked) == "while V003__x.sql waited for its table locks"
+
+
+def test_in_a_transaction_one_look_covers_the_rest_of_the_script_outside_one_each_statement_looks():
+    from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Script
+    from ansible_collections.pg_migrate.engine.plugins.module_utils.run.scripts import ahead
+
+    entry = Script(
+        "V003__x.sql", locks=((1, '"a"', "AccessExclusiveLock"), (2, '"b"', "ShareLock"), (3, '"a"', "ShareLock"))
+    )
+    assert ahead(entry, 2, whole_rest=False) == [('"b"', "ShareLock")]
+    assert ahead(entry, 1, whole_rest=True) == [
+        ('"a"', "AccessExclusiveLock"),
+        ('"b"', "ShareLock"),
+        ('"a"', "ShareLock"),
+    ]

@@ -162,6 +162,7 @@ class LockQueue:
                 "lock": "table locks",
                 "script": script,
                 "blockers": [holder.describe() for holder in blockers],
-                "waiting_since": time.time(),
+                # since the unit began: its progress line counts the whole wait, not since the blockers changed
+                "waiting_since": time.time() - (time.monotonic() - self.waits.started),
             }
         )

@@ -16,6 +16,13 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.connection import Session
 
 
+def ahead(entry: Script, number: int, whole_rest: bool) -> list[tuple[str, str]]:
+    """What the look before statement NUMBER of ENTRY covers: that statement's tables, or, in a transaction
+    (WHOLE_REST), every table the script locks from there on - one look before its first lock, none while it
+    holds one (each look then would add to the time the claims wait for the commit)."""
+    return [(relation, mode) for at, relation, mode in entry.locks if at == number or (whole_rest and at > number)]
+
+
 class Scripts:
     """The scripts under SCRIPTS_DIR (the copy on the managed host), or, in the controller process, in the
     project's own directories (SCRIPT_ROOTS: migrations, seeds, backfill), run on SESSION."""
@@ -67,10 +74,13 @@ class Scripts:
         rows: list[dict] = []
         session = self.session
         session.current_script = entry.script
+        looked_ahead = False
         for number, line, statement in self.statements(entry):
             session.check_stop()
             targets = [(relation, mode) for at, relation, mode in entry.locks if at == number]
-            session.look_before_locking((entry.script, number, line, statement), targets)
+            if targets and not looked_ahead:
+                looked_ahead = not session.conn.autocommit
+                session.look_before_locking((entry.script, number, line, statement), ahead(entry, number, looked_ahead))
             try:
                 rows = session.rows(statement)
             except Exception as exc:  # psycopg 2 and 3 errors share no base class we can import here
