@@ -134,16 +134,16 @@ class Background:
         return self.result
 
 
+def kilobyte_gated(runners: Runners, tmp_path: Path, **params: object):
+    """A migrate of V001 whose standbys may be at most 1 kB behind (no limit in seconds)."""
+    return runners(
+        write_changeset(tmp_path, V001), action="migrate", standby_max_lag="0", standby_max_lag_bytes=1024, **params
+    )
+
+
 def test_a_run_waits_while_a_standby_is_behind_and_goes_on_once_it_replays(pair, primary_db, runners, tmp_path):
     note_file = tmp_path / "progress.json"
-    runner = runners(
-        write_changeset(tmp_path, V001),
-        action="migrate",
-        standby_max_lag="0",
-        standby_max_lag_bytes=1024,
-        standby_wait="10min",
-        progress_file=str(note_file),
-    )
+    runner = kilobyte_gated(runners, tmp_path, standby_wait="10min", progress_file=str(note_file))
     pair.pause()
     pair.write_wal()
     run = Background(runner)
@@ -165,13 +165,7 @@ def test_a_run_waits_while_a_standby_is_behind_and_goes_on_once_it_replays(pair,
 
 
 def test_a_wait_that_runs_out_fails_the_run_naming_the_standby_and_changes_nothing(pair, primary_db, runners, tmp_path):
-    runner = runners(
-        write_changeset(tmp_path, V001),
-        action="migrate",
-        standby_max_lag="0",
-        standby_max_lag_bytes=1024,
-        standby_wait="1s",
-    )
+    runner = kilobyte_gated(runners, tmp_path, standby_wait="1s")
     pair.pause()
     pair.write_wal()
     result = run_database(runner, False, False)

@@ -126,6 +126,16 @@ def wait_for_note(runner, predicate, outcome: dict, seconds: float = 20.0) -> di
     raise AssertionError("no such progress note; the latest: %r %r" % (runner.notes.latest(), outcome.get("error")))
 
 
+def blocked_run(runner, application, watch_queue) -> tuple:
+    """RUNNER's migrate started behind an application transaction, its session's lock queue watched, once it
+    says it waits: (watch, blocker, blocker_pid, thread, outcome, its progress note)."""
+    watch = watch_queue(pid_of(runner))
+    blocker, blocker_pid = application()
+    thread, outcome = in_background(runner)
+    note = wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"), outcome)
+    return watch, blocker, blocker_pid, thread, outcome, note
+
+
 def pid_of(runner) -> int:
     pid = runner.session.value("SELECT pg_backend_pid()")
     runner.session.commit()
@@ -136,10 +146,7 @@ def test_a_migration_never_queues_behind_an_old_transaction_names_it_and_goes_on
     shelf: Database, runner_for, tmp_path, application, watch_queue
 ):
     runner = runner_for(write_changeset(tmp_path, ADD_NOTE))
-    watch = watch_queue(pid_of(runner))
-    blocker, blocker_pid = application()
-    thread, outcome = in_background(runner)
-    note = wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"), outcome)
+    watch, blocker, blocker_pid, thread, outcome, note = blocked_run(runner, application, watch_queue)
     assert "pid %d (application 'claims-worker'" % blocker_pid in note["blockers"][0]
     assert "UPDATE shelf SET label = label WHERE id = 1" in note["blockers"][0]
     time.sleep(0.5)  # it keeps waiting, without a lock request in the queue
@@ -234,10 +241,7 @@ def test_a_login_role_that_cannot_see_transaction_ages_tells_an_old_blocker_by_s
     shelf.query(f"ALTER TABLE shelf OWNER TO {role}")
     shelf.query(f"GRANT CREATE ON SCHEMA public TO {role}")  # for its history table
     runner = runner_as(write_changeset(tmp_path, ADD_NOTE), action="migrate", preflight=False)
-    watch = watch_queue(pid_of(runner))
-    blocker, blocker_pid = application()
-    thread, outcome = in_background(runner)
-    note = wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("blockers"), outcome)
+    watch, blocker, blocker_pid, thread, outcome, note = blocked_run(runner, application, watch_queue)
     assert "pid %d (application 'claims-worker', user 'postgres'" % blocker_pid in note["blockers"][0]
     assert "its transaction's age hidden from this login role" in note["blockers"][0]
     time.sleep(0.3)

@@ -12,9 +12,11 @@ from pathlib import Path
 from tests.pgdb import Database
 from tests.role.conftest import both_paths, history
 
-# The run's look at pg_locks (run/table_locks.py LOOK), as pg_stat_activity shows the query of its session.
+# The run's wait without queueing, as pg_stat_activity shows its session: its last statement is its look at
+# pg_locks (run/table_locks.py LOOK) or the rollback after it (it keeps no transaction open while it waits).
 LOOKING = (
-    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_migrate' AND query LIKE '%%JOIN pg_locks l%%'"
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_migrate' "
+    "AND (query LIKE '%JOIN pg_locks l%' OR query = 'ROLLBACK')"
 )
 QUEUED = (
     "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
