@@ -86,18 +86,18 @@ class StatementFailed(Exception):
         return found
 
 
+class LockWaitRanOut(Exception):
+    """The cause of a LockWaitExpired, as a driver error reads: one line, SQLSTATE 55P03 (lock not available)."""
+
+    sqlstate = LOCK_NOT_AVAILABLE
+
+
 class LockWaitExpired(StatementFailed):
     """A statement's table was blocked for the whole of pg_migrate_lock_wait_limit, and the run never queued
     behind the blockers (BLOCKERS: their descriptions as dicts, run/table_locks.Holder)."""
 
     def __init__(self, script: str, number: int, line: int, statement: str, error: str, blockers: list) -> None:
-        Exception.__init__(self, error)
-        self.script = script
-        self.number = number
-        self.line = line
-        self.statement = statement
-        self.sqlstate = LOCK_NOT_AVAILABLE
-        self.error = error
+        super().__init__(script, number, line, statement, LockWaitRanOut(error))
         self.blockers = blockers
 
 
