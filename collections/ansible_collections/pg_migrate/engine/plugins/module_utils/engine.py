@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -255,15 +256,15 @@ def slot_connection(runner: Runner) -> SlotTaken:
     return SlotTaken(conn, slot, round(waited, 1) if waited >= 1 else None)
 
 
-def standbys_checked(runner: Runner, result: RunResult, check: bool) -> RunResult:
+def standbys_checked(runner: Runner, result: RunResult, check: bool, would: Callable[[], bool]) -> RunResult:
     """RESULT with what the standby gate saw (run/standby_lag.py), once the server's standbys are within the limits;
-    a run that changes nothing (check mode, a read, nothing to do) does not wait for them."""
+    a run that changes nothing (check mode, a read, nothing to do: WOULD() is false) does not wait for them."""
     action = runner.params["action"]
     if check or action not in ("migrate", "rollback", "seed", "backfill"):
         return result
 
     def changes() -> bool:  # asked only of a primary with standbys: it reads the history
-        return action in ("seed", "backfill") or would_change(runner)
+        return action in ("seed", "backfill") or would()
 
     try:
         return replace(result, standby_lag=standby_gate(runner, changes))
@@ -293,15 +294,17 @@ def run_action(runner: Runner, result: RunResult, check: bool, diff: bool) -> tu
                 raise RunFailed(facts.refusal)
             if facts.skip_reason:
                 return result, None
+        # Whether it has work to do, read at most once: the deferral, the standby gate and the slot all ask.
+        would = functools.cache(lambda: would_change(runner))
         deferrable = params["defer_changes"] and not check and params["action"] in ("migrate", "rollback")
-        if deferrable and would_change(runner):
+        if deferrable and would():
             return replace(result, deferred=True), None
-        result = standbys_checked(runner, result, check)
+        result = standbys_checked(runner, result, check, would)
         if result.msg:
             return result, None
         slotted = params["per_server"] > 0 and not check and params["action"] in ("migrate", "rollback")
         # A run with nothing to do changes nothing: it needs no slot (nor the slot's connection).
-        if slotted and would_change(runner):
+        if slotted and would():
             slot = slot_connection(runner)
             result = replace(result, server_slot=slot.slot, slot_waited_s=slot.waited_s)
         if params["action"] == "verify":

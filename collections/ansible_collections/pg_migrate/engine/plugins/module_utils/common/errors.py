@@ -60,8 +60,9 @@ def excerpt(statement_text: str) -> str:
 class StatementFailed(Exception):
     """A statement of a script failed: which one, where, and the server's reason (never the whole text).
 
-    Whoever handles it may add: attempts (lock-timeout retries), verify_of (the migration whose verify
-    script failed), outside_transaction and left_invalid (a marked script's committed part)."""
+    Whoever handles it may add: attempts (lock-timeout retries), locks (the tables the statement locks) with
+    blockers and blocker_lines (who held them when it gave up), verify_of (the migration whose verify script
+    failed), outside_transaction and left_invalid (a marked script's committed part)."""
 
     def __init__(self, script: str, number: int, line: int, statement: str, exc: BaseException) -> None:
         super().__init__(describe_db_error(exc))

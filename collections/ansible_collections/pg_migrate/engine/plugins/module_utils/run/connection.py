@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
@@ -53,7 +54,9 @@ class Timeouts:
             params.get("lock_blocker_age") or default.lock_blocker_age,
         )
 
+    @cached_property
     def ladder(self) -> LockLadder:
+        """The ladder these settings describe, parsed once (every look reads its blocker age)."""
         return LockLadder.of(
             self.lock_timeout,
             self.lock_ladder,

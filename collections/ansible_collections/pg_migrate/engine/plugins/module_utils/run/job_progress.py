@@ -40,6 +40,11 @@ def _elapsed(note: dict, now: float) -> float:
     return max(0.0, now - float(note.get("since", now)))
 
 
+def _waited(note: dict, now: float) -> float:
+    """Seconds since the wait began (its waiting_since), not since its latest note."""
+    return max(0.0, now - float(note.get("waiting_since") or note.get("since") or now))
+
+
 def _verb(note: dict) -> str:
     return "reverting" if note.get("action") == "rollback" else "running"
 
@@ -61,12 +66,11 @@ def table_locks_line(host: str, database: str, note: dict, now: float) -> str:
     """A unit waiting for its table locks: without queueing, behind the blockers the look named; or after a lost
     rung of the lock ladder, before the next."""
     if note.get("blockers"):
-        waited = max(0.0, now - float(note.get("waiting_since", note.get("since", now))))
         return "%s %s: %s waits without queueing for its table locks, %.0f s so far: %s" % (
             host,
             database,
             note.get("script", "?"),
-            waited,
+            _waited(note, now),
             "; ".join(note["blockers"]),
         )
     return "%s %s: %s lost its lock request at lock_timeout %s (attempt %s); next attempt in %.2f s" % (
@@ -90,7 +94,7 @@ def standby_line(host: str, database: str, note: dict, now: float) -> str:
         " and %d more" % others if others else "",
         note.get("behind") or "?",
         note.get("limit") or "?",
-        max(0.0, now - float(note.get("waiting_since") or note.get("since") or now)),
+        _waited(note, now),
     )
 
 

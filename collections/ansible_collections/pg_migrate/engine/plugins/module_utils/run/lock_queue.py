@@ -35,7 +35,7 @@ class LockQueue:
     def retry_on_lock_timeout(self, label: str, attempt_once: Callable[[], Any]) -> tuple[Any, LockWaits]:
         """(ATTEMPT_ONCE()'s result, what its locks cost): climbs the lock ladder while its lock timeout fires
         (55P03), and waits without queueing while the look before a statement finds a blocker (LockBusy)."""
-        ladder = self.timeouts.ladder()
+        ladder = self.timeouts.ladder
         waits = LockWaits(budget_s=ladder.budget_s(), started=time.monotonic())
         self.waits = waits
         try:
@@ -119,7 +119,7 @@ class LockQueue:
 
     def blockers_of(self, targets: list[tuple[str, str]]) -> list[Holder]:
         """The sessions holding or awaiting a conflicting lock on TARGETS that the run must not queue behind."""
-        blocker_age_s = self.timeouts.ladder().blocker_age_s
+        blocker_age_s = self.timeouts.ladder.blocker_age_s
         now = time.monotonic()
         return [
             holder for holder in look(self, targets) if holder.blocks(blocker_age_s, self.waits.seen_for(holder, now))

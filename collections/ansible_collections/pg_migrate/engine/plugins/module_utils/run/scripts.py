@@ -77,7 +77,7 @@ class Scripts:
         looked_ahead = False
         for number, line, statement in self.statements(entry):
             session.check_stop()
-            targets = [(relation, mode) for at, relation, mode in entry.locks if at == number]
+            targets = ahead(entry, number, whole_rest=False)
             if targets and not looked_ahead:
                 looked_ahead = not session.conn.autocommit
                 session.look_before_locking((entry.script, number, line, statement), ahead(entry, number, looked_ahead))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import duration_seconds
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
@@ -190,7 +190,7 @@ def seen_record(standbys: list[Standby], waited: float) -> dict:
     """What the run saw (the result's standby_lag): each standby's lag when the gate ended, and the wait."""
     keys = ("name", "client", "lag_bytes", "lag_s")
     return {
-        "standbys": [{key: asdict(standby)[key] for key in keys} for standby in standbys],
+        "standbys": [{key: getattr(standby, key) for key in keys} for standby in standbys],
         "waited_s": round(waited, 1),
     }
 
