@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -206,6 +207,7 @@ class Round:
     connected: list[float]
     verdict: str
     rollout_s: float
+    controller_cpu_s: float
     failed: int
     pgbench_exit: int
     covered: bool
@@ -227,6 +229,8 @@ def loaded_round(
     log_prefix.parent.mkdir(parents=True, exist_ok=True)
     seconds = args.before + 3 * unloaded + args.hold + 10
     load = claims_for(bench, claimed, args.rate, seconds, log_prefix)
+    # The sampler runs from the start, so its own queries load the server alike before and during the rollout.
+    window = ConnectedWindow(bench, claimed)
     time.sleep(args.before)
     blocker = None
     if key in ("b", "b0"):
@@ -234,8 +238,10 @@ def loaded_round(
         blocker = threading.Thread(target=hold_a_lock, args=(bench, claimed, args.hold, held), daemon=True)
         blocker.start()
         held.wait(10)
-    window = ConnectedWindow(bench, claimed)
+    spent = resource.getrusage(resource.RUSAGE_CHILDREN)
     started, ended, verdict = timed_rollout(bench, command, claimed, args.controller_nice)
+    # The claim load is still running (not yet waited for), so the children's CPU gained is the controller's.
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
     connected_from, connected_to = window.close()
     if blocker is not None:
         blocker.join()
@@ -250,6 +256,7 @@ def loaded_round(
         ],
         verdict=verdict,
         rollout_s=ended - started,
+        controller_cpu_s=now.ru_utime + now.ru_stime - spent.ru_utime - spent.ru_stime,
         # pgbench names each client a failed claim ended ("client 2 aborted in command 2 ..."); its closing
         # "Run was aborted" line is no further claim.
         failed=len(re.findall(r"client \d+ aborted", output)),
@@ -280,6 +287,7 @@ def measure(bench: Bench, args: argparse.Namespace, key: str, templates: dict[st
         "rollout": failed[0] if failed else "ok",
         "rounds": len(rounds),
         "rollout_s": round(max(r.rollout_s for r in rounds), 1),
+        "controller_cpu_s": round(max(r.controller_cpu_s for r in rounds), 1),
         "rollout_unloaded_s": round(unloaded, 1),
         "failed": sum(r.failed for r in rounds),
         "pgbench_exit": max(r.pgbench_exit for r in rounds),
@@ -320,6 +328,8 @@ def print_rows(rows: list[dict], args: argparse.Namespace) -> None:
                     "" if row["covered"] else ", claims ended before the rollout",
                 )
                 if window == "during"
+                else "controller CPU up to %.1f s a round (it shares the cores)" % row["controller_cpu_s"]
+                if window == "connected"
                 else ""
             )
             title = titles[row["scenario"]] if window == "before" else ""
