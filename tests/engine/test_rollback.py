@@ -90,3 +90,28 @@ def test_a_rollback_without_a_target_or_a_revert_is_refused(db: Database, runner
             diff=False,
         )
     assert len(history(db)) == 3 and "audit" in tables(db)
+
+
+@pytest.mark.parametrize("empty_revert", ["", "-- diesel's generated down.sql: nothing to undo\n"])
+def test_an_empty_revert_lets_migrate_run_and_a_rollback_removes_its_history_row_only(
+    db: Database, runner_for, tmp_path, empty_revert: str
+):
+    changeset = migrated(db, runner_for, tmp_path, {**SCRIPTS, "U002__ledger.sql": empty_revert})
+    check = run(
+        runner_for(changeset, action="rollback", target_version="001"), rollback.run_rollback, check=True, diff=False
+    )
+    assert [(item["script"], item["nothing_to_undo"]) for item in check["plan"]["revert"]] == [
+        ("U003__audit.sql", False),
+        ("U002__ledger.sql", True),
+    ]
+    assert [row[0] for row in history(db)] == ["001", "002", "003"]
+
+    result = run(
+        runner_for(changeset, action="rollback", target_version="001"), rollback.run_rollback, check=False, diff=False
+    )
+    assert [(item["version"], item["nothing_to_undo"]) for item in result["reverted"]] == [
+        ("003", False),
+        ("002", True),
+    ]
+    assert [row[0] for row in history(db)] == ["001"]
+    assert tables(db) == ["accounts", "ledger", "pg_migrate_history"]  # nothing to undo: ledger stays

@@ -33,6 +33,11 @@ def write(directory: Path, files: dict[str, str | bytes]) -> Path:
         ("V001__claims_baseline.verify.sql", "verify", "001", "claims_baseline"),
         ("V1.2__Add_Thing.sql", "deploy", "1.2", "Add_Thing"),
         ("R__default_policy.sql", "repeatable", None, "default_policy"),
+        # Real histories: golang-migrate and diesel projects name their files so.
+        ("V0002__1.7.0_schema.sql", "deploy", "0002", "1.7.0_schema"),
+        ("U20160815133237__create-posts.sql", "revert", "20160815133237", "create-posts"),
+        ("V3__add-users.v2.verify.sql", "verify", "3", "add-users.v2"),
+        ("R__seed-data.sql", "repeatable", None, "seed-data"),
     ],
 )
 def test_parse_name_recognises_every_kind(name, role, version, slug):
@@ -46,7 +51,7 @@ def test_parse_name_recognises_every_kind(name, role, version, slug):
         "V001_one_underscore.sql",
         "V__no_version.sql",
         "X001__other.sql",
-        "V001__bad-dash.sql",
+        "V001__bad space.sql",
         "v001__lower.sql",
         "U001__x.verify.sql",
         "R__x.verify.sql",
@@ -56,6 +61,60 @@ def test_parse_name_recognises_every_kind(name, role, version, slug):
 )
 def test_parse_name_rejects_malformed_names(name):
     assert changeset.parse_name(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (
+            "V2__add users.sql",
+            "holds a space (character 8 of the name), which a name may not hold: rename it to V2__add_users.sql",
+        ),
+        ("V3__add-users (copy).sql", "rename it to V3__add-users_copy.sql"),
+        (
+            "V001_one_underscore.sql",
+            "two underscores separate the version from the description: rename it to V001__one_underscore.sql",
+        ),
+        ("v001__lower.sql", "upper-case: rename it to V001__lower.sql"),
+        ("V1a__x.sql", "the version '1a' is not numbers separated by dots"),
+        ("V001__.sql", "the description after V001__ is empty"),
+        ("R_seed.sql", "starts with R__: rename it to R__seed.sql"),
+        ("U1__x.verify.sql", "a revert has no verify script"),
+        ("X001__other.sql", "a name starts with V (a migration), U (its revert) or R__"),
+    ],
+)
+def test_a_refused_name_says_what_is_wrong_and_the_rename(name, reason):
+    assert reason in changeset.name_problem(name)
+
+
+def test_a_description_with_dashes_and_dots_keeps_its_history_identity(tmp_path: Path):
+    found, problems, _ = changeset.build_changeset(
+        str(write(tmp_path / "m", {"V0002__1.7.0_schema.sql": "SELECT 1;", "U0002__1.7.0_schema.sql": "SELECT 2;"}))
+    )
+    assert problems == []
+    migration = found.migrations[0]
+    assert (migration.version, migration.description, migration.revert.script) == (
+        "0002",
+        "1.7.0 schema",
+        "U0002__1.7.0_schema.sql",
+    )
+    assert migration.checksum == hashlib.sha256(b"SELECT 1;").hexdigest()
+
+
+@pytest.mark.parametrize("text", ["", "\n", "-- diesel's generated down: nothing to undo\n", "/* none */"])
+def test_an_empty_or_comment_only_revert_is_nothing_to_undo(tmp_path: Path, text: str):
+    found, problems, _ = changeset.build_changeset(
+        str(write(tmp_path / "m", {"V001__x.sql": "CREATE TABLE x (id int);", "U001__x.sql": text}))
+    )
+    assert problems == []
+    assert found.migrations[0].revert.statements == ()
+
+
+def test_a_revert_that_does_not_parse_is_still_refused(tmp_path: Path):
+    _, problems, _ = changeset.build_changeset(
+        str(write(tmp_path / "m", {"V001__x.sql": "CREATE TABLE x (id int);", "U001__x.sql": "DROP TABEL x;"}))
+    )
+    assert [p.split(":")[0] for p in problems] == ["U001__x.sql"]
 
 
 def test_the_project_change_set_is_valid():
@@ -114,7 +173,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path):
     expected = [
         "duplicate version 001: V001__again.sql and V001__one.sql",
         "ambiguous version: V001__again.sql and V01__ambiguous.sql are both version 1",
-        "V2_malformed.sql: malformed name",
+        "V2_malformed.sql: malformed name: two underscores separate the version from the description",
         "U003__orphan.sql: revert without migration (no V003__orphan.sql)",
         "V004__orphan_check.verify.sql: verify script without migration",
         "V005__empty.sql: empty file",

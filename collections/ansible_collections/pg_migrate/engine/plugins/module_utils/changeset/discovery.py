@@ -10,11 +10,7 @@
 # the raw bytes ("bytes_sha256", for the copy's integrity check on the managed host) and the checksums
 # an earlier version (scheme 1, raw bytes) may have recorded for the same text ("checksum_equivalents").
 #
-# Naming (Flyway's, plus Sqitch-style verify scripts), the one pattern of the project:
-#     V<version>__<description>.sql         migration (deploy)
-#     U<version>__<description>.sql         its revert
-#     V<version>__<description>.verify.sql  its verify script (raises unless the change is in effect)
-#     R__<description>.sql                  repeatable script (seeds): re-applied when its checksum changes
+# Naming: names.py, the one parser of file names.
 # A script whose first line is exactly `-- pg_migrate:no-transaction` runs outside a transaction
 # (sql_analysis.py holds that rule).
 
@@ -22,8 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lock_targets import script_locks
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import (
@@ -32,51 +27,22 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model 
     Repeatable,
     Script,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.names import (
+    NAMING_HELP,
+    ScriptName,
+    name_problem,
+    parse_name,
+)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_analysis import (
     analyse_sql,
+    holds_sql,
     is_transactional,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 
 BOM = "\ufeff"
-_NAME = re.compile(
-    r"^(?:(?P<kind>[VU])(?P<version>\d+(?:\.\d+)*)__(?P<slug>[A-Za-z0-9_]+?)(?P<verify>\.verify)?"
-    r"|R__(?P<rslug>[A-Za-z0-9_]+?)(?P<rverify>\.verify)?)\.sql$"
-)
-NAMING_HELP = (
-    "expected V<version>__<description>.sql, U<version>__<description>.sql, "
-    "V<version>__<description>.verify.sql or R__<description>.sql (description: letters, digits, _)"
-)
 # The role variable that names each directory of the change set, for messages.
 DIRECTORY_VARIABLES = {"migrations": "pg_migrate_migrations_dir", "seeds": "pg_migrate_seeds_dir"}
-
-
-@dataclass(frozen=True)
-class ScriptName:
-    role: str  # deploy | revert | verify | repeatable
-    version: str | None
-    slug: str
-
-    @property
-    def description(self) -> str:
-        return self.slug.replace("_", " ")
-
-
-def parse_name(filename: str) -> ScriptName | None:
-    """What a file is, from its name alone; None when the name follows no convention."""
-    match = _NAME.match(filename)
-    if not match:
-        return None
-    if match.group("rslug"):
-        if match.group("rverify"):
-            return None  # repeatable scripts have no verify scripts
-        return ScriptName("repeatable", None, match.group("rslug"))
-    if match.group("verify"):
-        if match.group("kind") == "U":
-            return None
-        return ScriptName("verify", match.group("version"), match.group("slug"))
-    role = "deploy" if match.group("kind") == "V" else "revert"
-    return ScriptName(role, match.group("version"), match.group("slug"))
 
 
 def scripts_named(directory: str | os.PathLike, roles: tuple[str, ...]) -> list[tuple[ScriptName, str]]:
@@ -217,12 +183,17 @@ def read_scripts(directory: str, subdir: str, problems: list[str], warnings: lis
             continue
         parsed = parse_name(name)
         if parsed is None:
-            problems.append("%s: malformed name (%s)" % (name, NAMING_HELP))
+            problems.append("%s: malformed name: %s" % (name, name_problem(name)))
             continue
         read = read_text(path, name, problems)
         if read is None:
             continue
         data, text = read
+        if parsed.role == "revert" and not holds_sql(text):
+            # diesel and dbmate read an empty down as "nothing to undo": so does a rollback (it removes the
+            # history row only, and says so); a forward run never needs it.
+            found.append((name, parsed, script_entry(name, "%s/%s" % (subdir, name), data, text, [])))
+            continue
         if not data.removeprefix(BOM.encode("utf-8")).strip():
             problems.append("%s: empty file: remove it or add the SQL" % name)
             continue

@@ -48,6 +48,19 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def holds_sql(text: str) -> bool:
+    """Whether TEXT holds a statement: False when it is empty, blank or comments only. A text that does not
+    parse holds one (analyse_sql then says what is wrong with it)."""
+    if not text.strip():
+        return False
+    if pglast is None:
+        return True
+    try:
+        return bool(pglast.parse_sql(text))
+    except pglast.parser.ParseError:
+        return True
+
+
 def _needs_no_transaction(stmt) -> str | None:
     """The statement kind when it cannot run inside a transaction block, else None."""
     if isinstance(stmt, pg_ast.IndexStmt) and stmt.concurrent:

@@ -195,6 +195,7 @@ class PlannedRevert(Record):
     script: str
     checksum: str = ""
     transactional: bool = True
+    nothing_to_undo: bool = False  # an empty or comment-only revert: the rollback removes the history row only
 
 
 @dataclass(frozen=True)

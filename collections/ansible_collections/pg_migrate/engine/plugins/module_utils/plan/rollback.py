@@ -82,7 +82,11 @@ def plan_rollback(changeset: Changeset, history: list[dict], target_version: str
             problems.append(problem)
             continue
         script = migration.revert
-        revert.append(PlannedRevert(migration.version, script.script, script.checksum, script.transactional))
+        revert.append(
+            PlannedRevert(
+                migration.version, script.script, script.checksum, script.transactional, not script.statements
+            )
+        )
     remaining = [key for key in applied if key <= target_key]
     return RollbackPlan(
         from_version=from_version,

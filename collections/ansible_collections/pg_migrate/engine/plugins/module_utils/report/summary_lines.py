@@ -22,8 +22,17 @@ def _rollback_lines(result: dict, plan: RollbackPlan | None, head: str, check_mo
         to_revert = plan.revert_versions if plan and plan.revert_versions else ()
         head += " (check mode: would revert %s)" % (" ".join(to_revert) or "nothing")
     lines = [head]
+    done = set()
     for item in result.get("reverted", []):
-        lines.append("  reverted %s in %.0f ms%s" % (item["script"], item["duration_ms"], lock_wait(item)))
+        done.add(item["version"])
+        empty = " (nothing to undo: an empty revert)" if item.get("nothing_to_undo") else ""
+        lines.append("  reverted %s in %.0f ms%s%s" % (item["script"], item["duration_ms"], empty, lock_wait(item)))
+    for item in plan.revert if plan else ():
+        if item.nothing_to_undo and item.version not in done:
+            lines.append(
+                "  nothing to undo: %s is empty or comments only; reverting %s removes its history row only"
+                % (item.script, item.version)
+            )
     return lines
 
 

@@ -71,8 +71,8 @@ class AdvisoryLock:
             session.commit()
             if got:
                 self.held_on = session.conn
-                session.watch_client_connection()
-                session.limit_maintenance_workers()
+                session.apply_run_settings()
+                session.conn.commit()
                 if waiting_noted:  # it found the lock taken: say how long it waited for it
                     self.waited_s = round(time.monotonic() - started, 1)
                     self.notes.write_note({"state": "locked", "waited_s": self.waited_s})

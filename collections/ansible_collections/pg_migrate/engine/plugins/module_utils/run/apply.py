@@ -38,6 +38,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.units import
     apply_one,
     apply_transactional,
     group_for_execution,
+    run_afresh,
     run_verify_script,
     verifies,
 )
@@ -309,7 +310,7 @@ def baseline_migrations(runner: Runner, migrations: list[Migration]) -> None:
         for migration in migrations:
             if migration.verify:
                 try:
-                    runner.scripts.run(migration.verify)
+                    run_afresh(runner, migration.verify)
                 except StatementFailed as failure:
                     raise RunFailed(
                         "baseline refused: %s fails on this database [SQLSTATE %s]: %s. The database does not have "
@@ -334,7 +335,7 @@ def rehearse_migrations(runner: Runner, pending: list[Migration], repeatables: l
                 continue
             started = time.monotonic()
             try:
-                runner.scripts.run(item)
+                run_afresh(runner, item)
                 if verifies(runner, kind, item):
                     run_verify_script(runner, item)
             except StatementFailed as failure:

@@ -139,32 +139,45 @@ class Session(LockQueue):
     def reset_timeouts(self) -> None:
         """Session settings outlive a script run outside a transaction (and a script may SET its own)."""
         if not self.session_lost():
-            self.rows("RESET lock_timeout")
-            self.rows("RESET statement_timeout")
+            self.start_afresh(None)
 
     def session_lost(self) -> bool:
         return bool(getattr(self.conn, "closed", False) or getattr(self.conn, "broken", False))
 
-    def watch_client_connection(self) -> None:
-        """Have the server notice a vanished client during a long statement (PostgreSQL 14 and later).
-
-        Without it, the session of a job killed mid-statement (kill -9, the OOM killer) runs that statement to
-        its end, holding its locks and the migration lock, before it finds the client gone and rolls back."""
+    def run_settings(self) -> dict[str, str]:
+        """The settings the run gives its session, beyond the timeouts:
+        - client_connection_check_interval (PostgreSQL 14 and later): without it, the session of a job killed
+          mid-statement (kill -9, the OOM killer) runs that statement to its end, holding its locks and the
+          migration lock, before it finds the client gone and rolls back;
+        - max_parallel_maintenance_workers (pg_migrate_parallel_maintenance_workers; -1 leaves the server's): a
+          parallel index build takes every core it may, and the application's queries then wait for a CPU.
+        Both are set for the session, not a transaction: a no-transaction script runs outside any."""
         info = getattr(self.conn, "info", None)
         version = getattr(info, "server_version", None) or getattr(self.conn, "server_version", 0)
+        settings = {}
         if version >= 140000:
-            self.rows("SELECT set_config('client_connection_check_interval', %s, false)", (CLIENT_CHECK_INTERVAL,))
-            self.conn.commit()
-
-    def limit_maintenance_workers(self) -> None:
-        """max_parallel_maintenance_workers for the session (pg_migrate_parallel_maintenance_workers; -1 leaves
-        the server's). A parallel index build takes every core it may; the application's queries then wait for a
-        CPU. Set for the session, as the client check is: a no-transaction script runs outside any transaction."""
+            settings["client_connection_check_interval"] = CLIENT_CHECK_INTERVAL
         if self.maintenance_workers >= 0:
-            self.rows(
-                "SELECT set_config('max_parallel_maintenance_workers', %s, false)", (str(self.maintenance_workers),)
-            )
-            self.conn.commit()
+            settings["max_parallel_maintenance_workers"] = str(self.maintenance_workers)
+        return settings
+
+    def apply_run_settings(self) -> None:
+        settings = self.run_settings()
+        if settings:
+            calls = ", ".join("set_config(%s, %s, false)" for _name in settings)
+            self.rows("SELECT " + calls, [value for pair in settings.items() for value in pair])
+
+    def start_afresh(self, timeouts_local: bool | None) -> None:
+        """The session as the run set it up, whatever the script before SET: psql runs each file in a session of
+        its own, so a `SET search_path`, `SET timezone` or `SET ROLE` of one migration must not change how the
+        next one runs (or as whom its history row is written). RESET ALL leaves the role and the session
+        authorization (PostgreSQL exempts them), hence their own RESETs. The connection's own options (libpq
+        `options`, the role's and database's ALTER ... SET) are what RESET returns to. Then the run's timeouts:
+        for the transaction (TIMEOUTS_LOCAL True), for the session (False), or not at all (None)."""
+        self.rows("RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE")
+        self.apply_run_settings()
+        if timeouts_local is not None:
+            self.set_timeouts(local=timeouts_local)
 
     def invalid_indexes(self) -> list[str]:
         """The INVALID indexes of the database (what an interrupted CREATE INDEX CONCURRENTLY leaves)."""

@@ -40,6 +40,7 @@ class Reverted:
     attempts: int
     lock_wait_ms: float = 0.0
     blocked_by: tuple[dict, ...] = ()
+    nothing_to_undo: bool = False  # its revert was empty or comments only: only the history row went
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.table_locks 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.units import (
     NOT_REHEARSED,
     execute_outside_transaction,
+    run_afresh,
 )
 
 
@@ -88,7 +89,13 @@ def revert_all(
         except Exception as exc:
             raise ActionFailed(exc, so_far) from exc
         reverted = Reverted(
-            migration.version, revert.script, round(duration, 1), waits.attempts, waits.wait_ms, waits.blocked_by()
+            migration.version,
+            revert.script,
+            round(duration, 1),
+            waits.attempts,
+            waits.wait_ms,
+            waits.blocked_by(),
+            nothing_to_undo=not revert.statements,
         )
         plan = replace(plan, revert_versions=tuple(v for v in plan.revert_versions if v != migration.version))
         so_far = replace(so_far, plan=plan, reverted=(*so_far.reverted, reverted), changed=True)
@@ -106,7 +113,7 @@ def revert_one(runner: Runner, version: str, revert: Script) -> tuple[float, Loc
 
     def work() -> float:
         started = time.monotonic()
-        runner.scripts.run(revert)
+        run_afresh(runner, revert)
         runner.history.remove_migration(version)
         return (time.monotonic() - started) * 1000
 
@@ -133,7 +140,7 @@ def rehearse_reverts(
             if not check:  # check mode runs in the foreground, with no watcher to read the note
                 runner.note_progress("%s (rehearsal)" % revert.script, number, len(transactional))
             started = time.monotonic()
-            runner.scripts.run(revert)
+            run_afresh(runner, revert)
             rehearsed.append({"script": revert.script, "duration_ms": round((time.monotonic() - started) * 1000, 1)})
         return rehearsed
 

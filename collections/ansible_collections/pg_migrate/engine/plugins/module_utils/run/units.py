@@ -19,10 +19,19 @@ NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
 
 
 # --- one unit: a migration or repeatable script with its history row -------------------------------------
+def run_afresh(runner: Runner, script: Script) -> list:
+    """SCRIPT, in the current transaction, from the run's own session settings, and none of its SETs left for
+    what follows it (its history row, the next script): psql would give each file a session of its own."""
+    runner.session.start_afresh(timeouts_local=True)
+    rows = runner.scripts.run(script)
+    runner.session.start_afresh(timeouts_local=True)
+    return rows
+
+
 def run_verify_script(runner: Runner, migration: Migration) -> None:
     """The verify script of MIGRATION, in the current transaction; a failure names the migration."""
     try:
-        runner.scripts.run(migration.verify)
+        run_afresh(runner, migration.verify)
     except StatementFailed as failure:
         failure.verify_of = migration.script
         raise
@@ -43,7 +52,7 @@ def apply_transactional(
         timings = []
         for kind, migration, entry in items:
             started = time.monotonic()
-            runner.scripts.run(entry)
+            run_afresh(runner, entry)
             if verifies(runner, kind, migration):
                 run_verify_script(runner, migration)
             duration = (time.monotonic() - started) * 1000
@@ -60,7 +69,7 @@ def execute_outside_transaction(runner: Runner, entry: Script) -> tuple[float, L
 
     def attempt() -> float:
         runner.session.set_autocommit(True)
-        runner.session.set_timeouts(local=False)
+        runner.session.start_afresh(timeouts_local=False)
         started = time.monotonic()
         runner.scripts.run(entry)
         return (time.monotonic() - started) * 1000
