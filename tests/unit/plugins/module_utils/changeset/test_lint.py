@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+
+import pytest
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset import lint
 
@@ -39,14 +43,43 @@ def test_transaction_groups_keep_the_order_and_put_the_transactional_group_first
 
 def test_squawk_argv_assumes_a_transaction_only_for_the_transactional_group():
     in_tx = {"in_transaction": True, "files": ["a.sql"]}
-    assert lint.squawk_argv(in_tx, 15, "/bin/squawk") == [
+    assert lint.squawk_argv(in_tx, 15, "/bin/squawk", exclude=()) == [
         "/bin/squawk",
         "--pg-version",
         "15",
         "--assume-in-transaction",
         "a.sql",
     ]
-    assert lint.squawk_argv(dict(in_tx, in_transaction=False), "16") == ["squawk", "--pg-version", "16", "a.sql"]
+    assert lint.squawk_argv(dict(in_tx, in_transaction=False), "16", exclude=[]) == [
+        "squawk",
+        "--pg-version",
+        "16",
+        "a.sql",
+    ]
+
+
+def test_squawk_argv_leaves_out_the_rules_the_engine_satisfies_unless_told_otherwise():
+    group = {"in_transaction": True, "files": ["a.sql"]}
+    assert lint.squawk_argv(group, "15")[1:3] == ["--exclude", "require-lock-timeout,require-statement-timeout"]
+    assert lint.squawk_argv(group, "15", exclude=["ban-drop-table"])[1:3] == ["--exclude", "ban-drop-table"]
+
+
+SQUAWK = Path(sys.executable).parent / "squawk"
+
+
+@pytest.mark.skipif(not SQUAWK.exists(), reason="squawk-cli is installed with the project's requirements")
+def test_the_real_squawk_fires_the_timeout_rules_only_when_they_are_not_left_out(tmp_path: Path):
+    script = tmp_path / "V002__add_column.sql"
+    script.write_text("ALTER TABLE t ADD COLUMN c bigint;\n")
+    groups = lint.transaction_groups([(str(script), True)])
+
+    def rules(exclude):
+        return {f["rule"] for f in lint.squawk_findings(lint.run_squawk(groups, "15", str(SQUAWK), exclude))[0]}
+
+    assert {"require-lock-timeout", "require-statement-timeout"} <= rules([])
+    assert rules(lint.ENGINE_SATISFIED_RULES).isdisjoint({"require-lock-timeout", "require-statement-timeout"})
+    _, problems = lint.squawk_findings(lint.run_squawk(groups, "15", str(SQUAWK), ["no-such-rule"]))
+    assert problems and problems[0].startswith("squawk refused pg_migrate_squawk_exclude (")
 
 
 def test_the_project_tool_lints_scripts_in_the_groups_the_role_uses(tmp_path):

@@ -285,4 +285,4 @@ def lint_pending(run: dict, settings: RunSettings, check: bool) -> list[dict]:
         settings.seeds_dir or "",
     )
     version = settings.squawk_pg_version or str(int(run["server"]["server_version_num"]) // 10000)
-    return run_squawk(groups, version, squawk_binary(settings))
+    return run_squawk(groups, version, squawk_binary(settings), settings.squawk_exclude)

@@ -13,6 +13,9 @@ import subprocess
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip, line_of
 
 MAX_FINDINGS_SHOWN = 20
+# The rules the engine satisfies itself: it sets lock_timeout and statement_timeout around every script, so
+# they would fire on nearly every file (the default of pg_migrate_squawk_exclude; tools/ lints with it too).
+ENGINE_SATISFIED_RULES = ("require-lock-timeout", "require-statement-timeout")
 
 
 def transaction_groups(scripts: list[tuple[str, bool]]) -> list[dict]:
@@ -27,20 +30,30 @@ def transaction_groups(scripts: list[tuple[str, bool]]) -> list[dict]:
     return groups
 
 
-def squawk_argv(group: dict, pg_version: str, squawk: str = "squawk", reporter: str = "") -> list[str]:
-    """The squawk command line that lints one group of transaction_groups (REPORTER: e.g. json)."""
+def squawk_argv(
+    group: dict,
+    pg_version: str,
+    squawk: str = "squawk",
+    reporter: str = "",
+    exclude: tuple[str, ...] | list[str] = ENGINE_SATISFIED_RULES,
+) -> list[str]:
+    """The squawk command line that lints one group of transaction_groups (REPORTER: e.g. json), without the
+    rules EXCLUDE names."""
     in_transaction = ["--assume-in-transaction"] if group["in_transaction"] else []
     reporting = ["--reporter", reporter] if reporter else []
-    return [squawk, *reporting, "--pg-version", str(pg_version), *in_transaction, *group["files"]]
+    excluding = ["--exclude", ",".join(exclude)] if exclude else []
+    return [squawk, *reporting, *excluding, "--pg-version", str(pg_version), *in_transaction, *group["files"]]
 
 
-def run_squawk(groups: list[dict], pg_version: str, squawk: str) -> list[dict]:
+def run_squawk(
+    groups: list[dict], pg_version: str, squawk: str, exclude: tuple[str, ...] | list[str] = ENGINE_SATISFIED_RULES
+) -> list[dict]:
     """Lint each group with squawk's JSON reporter; the outcomes in the shape squawk_findings reads."""
     outcomes = []
     for group in groups:
         try:
             done = subprocess.run(
-                squawk_argv(group, pg_version, squawk, "json"), capture_output=True, text=True, check=False
+                squawk_argv(group, pg_version, squawk, "json", exclude), capture_output=True, text=True, check=False
             )
         except OSError as exc:
             outcomes.append({"rc": 127, "stdout": "", "stderr": "", "msg": str(exc)})
@@ -69,6 +82,9 @@ def squawk_findings(results: list[dict]) -> tuple[list[dict], list[str]]:
         rc = result.get("rc")
         if rc not in (0, 1):
             detail = line_of(result.get("stderr") or result.get("msg"), 0, "rc %s" % rc)
+            if "--exclude" in detail:
+                problems.append("squawk refused pg_migrate_squawk_exclude (%s): name rules squawk knows" % detail)
+                continue
             problems.append(
                 "squawk could not run (%s); install it on the controller (pip install squawk-cli) "
                 "or set pg_migrate_lint=false" % detail

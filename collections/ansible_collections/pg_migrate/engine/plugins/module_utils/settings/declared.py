@@ -65,6 +65,7 @@ class RunSettings:
     lint: bool
     squawk: str
     squawk_pg_version: str
+    squawk_exclude: list[str]
     require_approval: bool
     approved: bool
     fleet_server: str
