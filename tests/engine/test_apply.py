@@ -143,3 +143,20 @@ def test_a_baseline_adopts_an_existing_schema_only_when_its_verify_scripts_pass(
     result = migrate(runner_for, changeset, baseline_version="001")
     assert [item["version"] for item in result["applied"]] == ["002"]
     assert [(row[0], row[2]) for row in history(db)] == [("001", "baseline"), ("002", "migration")]
+
+
+def test_a_refusal_for_many_drifted_files_names_the_first_few_and_the_report_has_every_one(
+    db: Database, runner_for, tmp_path
+):
+    scripts = {"V%03d__table_%d.sql" % (n, n): "CREATE TABLE t%d (id bigint);\n" % n for n in range(1, 13)}
+    migrate(runner_for, write_changeset(tmp_path, scripts))
+    edited = {name: text + "-- edited\n" if n < 8 else text for n, (name, text) in enumerate(scripts.items())}
+    changeset = write_changeset(tmp_path, {**edited, "V013__more.sql": "SELECT 1;\n"})
+    result = new_result()
+    with pytest.raises(RunFailed) as refused:
+        run(runner_for(changeset), apply.run_migrate, result, check=False, diff=False)
+    message = str(refused.value)
+    assert message.count("checksum drift:") == 5
+    assert message.endswith("  - ... and 3 more: the run report's plan.problems lists every one")
+    assert len(result["plan"]["problems"]) == 8 and len(result["plan"]["drift"]) == 8
+    assert [row[0] for row in history(db)][-1] == "012"  # nothing changed

@@ -362,3 +362,12 @@ def test_the_expected_schema_tool_applies_the_migrations_in_version_order(tmp_pa
     ]
     project = expected_schema.deploy_scripts()
     assert [v for v, _ in project] == ["001", "002", "003", "004", "005"]
+
+
+def test_the_message_of_a_change_set_with_many_problems_shows_the_first_thirty(tmp_path: Path):
+    migrations = write(tmp_path / "m", {"V%03d_one_underscore.sql" % n: "SELECT 1;" for n in range(1, 41)})
+    _, problems, _ = changeset.build_changeset(str(migrations))
+    message = changeset.changeset_problems_message(problems, "m")
+    assert len(problems) == 40 and message.startswith("The change set in m has 40 problem(s)")
+    assert message.count("malformed name") == 30
+    assert message.endswith("  - ... and 10 more: fix these and run again to see them")

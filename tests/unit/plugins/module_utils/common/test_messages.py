@@ -121,3 +121,20 @@ def test_the_engine_messages_fold_with_the_helper():
     assert excerpt(long) == long[:157] + "..." and len(excerpt(long)) == EXCERPT_CHARS
     assert describe_db_error(RuntimeError("first\nLINE 1: select")) == "first"
     assert "broke off: RuntimeError: a b. " in unexpected_failure_message("verify", "db", RuntimeError(" a\n b "))
+
+
+def test_fold_keeps_a_short_list_whole_and_a_long_one_to_its_ends():
+    from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import (
+        fold,
+        problem_list,
+        some_words,
+    )
+
+    more = lambda n: f"+{n}"  # noqa: E731
+    assert fold(list("abcd"), 2, 1, more) == list("abcd")  # one left out would say no more than the item
+    assert fold(list("abcdefg"), 2, 1, more) == ["a", "b", "+4", "g"]
+    assert (
+        some_words(["%03d" % n for n in range(1, 171)]) == "001 002 003 004 005 006 007 008 ... (159 more) 168 169 170"
+    )
+    listed = problem_list(["p%d" % n for n in range(20)], "see the report", shown=2)
+    assert listed == "  - p0\n  - p1\n  - ... and 18 more: see the report"

@@ -361,3 +361,68 @@ def test_report_files_are_written_whole_with_their_modes_into_a_created_folder(t
     report_files.write_report_files(str(folder), "migrate", "{}\n", "<testsuite/>\n")  # a second run replaces them
     assert sorted(p.name for p in folder.iterdir()) == ["migrate.json", "migrate.junit.xml"]  # no .partial left
     assert (folder / "migrate.json").read_text() == "{}\n"
+
+
+def test_summary_of_a_long_history_stays_short_and_sends_to_the_report():
+    """170 migrations, 20 of them drifted, 160 applied before one failed: a few lines of each kind and a count;
+    the report keeps every one."""
+    versions = ["%03d" % n for n in range(1, 171)]
+    result = {
+        "action": "migrate",
+        "database": "xp",
+        "msg": "V170 failed",
+        "plan": {
+            "from_version": "000",
+            "to_version": "170",
+            "applied": [],
+            "pending": [{"version": v} for v in versions],
+            "drift": [
+                {"version": v, "script": "V%s__x.sql" % v, "recorded_checksum": "a" * 64, "file_checksum": "b" * 64}
+                for v in versions[:20]
+            ],
+            "problems": ["checksum drift: V%s__x.sql" % v for v in versions[:20]],
+        },
+        "applied": [
+            {"version": v, "script": "V%s__x.sql" % v, "duration_ms": 2, "attempts": 1} for v in versions[:160]
+        ],
+    }
+    lines = summary_lines.summary(result, "db1")
+    assert len(lines) < 30
+    assert "  not applied: 161 162 163 164 165 166 167 168 169 170" in lines
+    applied = [line for line in lines if line.startswith("  applied V")]
+    assert applied[:3] == ["  applied V%s__x.sql in 2 ms" % v for v in ("001", "002", "003")]
+    assert applied[-1] == "  applied V160__x.sql in 2 ms"
+    assert "  ... 154 more (the report lists every one: applied)" in lines
+    assert "  ... 15 more (the report lists every one: plan.drift)" in lines
+    assert "  ... 15 more (the report lists every one: plan.problems)" in lines
+
+
+def test_summary_of_a_rollback_says_an_empty_revert_has_nothing_to_undo():
+    plan = {
+        "from_version": "002",
+        "to_version": "000",
+        "revert_versions": ["002", "001"],
+        "revert": [
+            {"version": "002", "script": "U002__b.sql", "checksum": "c", "transactional": True},
+            {
+                "version": "001",
+                "script": "U001__a.sql",
+                "checksum": "c",
+                "transactional": True,
+                "nothing_to_undo": True,
+            },
+        ],
+    }
+    checked = summary_lines.summary({"action": "rollback", "database": "xp", "plan": plan}, "db1", check_mode=True)
+    assert "  nothing to undo: U001__a.sql is empty or comments only; reverting 001 removes its history row only" in (
+        checked
+    )
+    reverted = [
+        {"version": "002", "script": "U002__b.sql", "duration_ms": 3, "attempts": 1},
+        {"version": "001", "script": "U001__a.sql", "duration_ms": 1, "attempts": 1, "nothing_to_undo": True},
+    ]
+    done = summary_lines.summary({"action": "rollback", "database": "xp", "plan": plan, "reverted": reverted}, "db1")
+    assert done[1:] == [
+        "  reverted U002__b.sql in 3 ms",
+        "  reverted U001__a.sql in 1 ms (nothing to undo: an empty revert)",
+    ]

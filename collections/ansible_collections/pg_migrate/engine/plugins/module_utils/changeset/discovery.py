@@ -38,9 +38,11 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.sql_an
     holds_sql,
     is_transactional,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import problem_list
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 
 BOM = "\ufeff"
+SHOWN_PROBLEMS = 30  # of a change set's problems in its message: enough for a sweep, not a wall of text
 # The role variable that names each directory of the change set, for messages.
 DIRECTORY_VARIABLES = {"migrations": "pg_migrate_migrations_dir", "seeds": "pg_migrate_seeds_dir"}
 
@@ -305,8 +307,6 @@ def read_backfill(batch_script: str, problems: list[str]) -> dict[str, Script]:
 
 def changeset_problems_message(problems: list[str], migrations_dir: str) -> str:
     """The one message that lists every problem of the change set."""
-    lines = [
-        "The change set in %s has %d problem(s); nothing was changed on any host:" % (migrations_dir, len(problems))
-    ]
-    lines.extend("  - %s" % problem for problem in problems)
-    return "\n".join(lines)
+    head = "The change set in %s has %d problem(s); nothing was changed on any host:" % (migrations_dir, len(problems))
+    # No report is written before a run starts: the rest are found again once these are fixed.
+    return head + "\n" + problem_list(problems, "fix these and run again to see them", SHOWN_PROBLEMS)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.lint import findings_lines
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import fold, some_words
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import (
     MigratePlan,
     PlannedMigration,
@@ -14,7 +15,13 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model impor
 
 
 def _versions(items: tuple[PlannedMigration, ...] | list[dict]) -> str:
-    return " ".join(item.version if isinstance(item, PlannedMigration) else item["version"] for item in items) or "none"
+    versions = [item.version if isinstance(item, PlannedMigration) else item["version"] for item in items]
+    return some_words(versions) or "none"
+
+
+def _folded(lines: list[str], what: str, head: int = 5, tail: int = 0) -> list[str]:
+    """LINES of one kind, folded past HEAD + TAIL of them: the report lists every one (WHAT: its field)."""
+    return fold(lines, head, tail, lambda left_out: "  ... %d more (the report lists every one: %s)" % (left_out, what))
 
 
 def _rollback_lines(result: dict, plan: RollbackPlan | None, head: str, check_mode: bool) -> list[str]:
@@ -23,23 +30,25 @@ def _rollback_lines(result: dict, plan: RollbackPlan | None, head: str, check_mo
         head += " (check mode: would revert %s)" % (" ".join(to_revert) or "nothing")
     lines = [head]
     done = set()
+    reverted = []
     for item in result.get("reverted", []):
         done.add(item["version"])
         empty = " (nothing to undo: an empty revert)" if item.get("nothing_to_undo") else ""
-        lines.append("  reverted %s in %.0f ms%s%s" % (item["script"], item["duration_ms"], empty, lock_wait(item)))
-    for item in plan.revert if plan else ():
-        if item.nothing_to_undo and item.version not in done:
-            lines.append(
-                "  nothing to undo: %s is empty or comments only; reverting %s removes its history row only"
-                % (item.script, item.version)
-            )
-    return lines
+        reverted.append("  reverted %s in %.0f ms%s%s" % (item["script"], item["duration_ms"], empty, lock_wait(item)))
+    lines += _folded(reverted, "reverted", 3, 3)
+    empty = [
+        "  nothing to undo: %s is empty or comments only; reverting %s removes its history row only"
+        % (item.script, item.version)
+        for item in (plan.revert if plan else ())
+        if item.nothing_to_undo and item.version not in done
+    ]
+    return lines + _folded(empty, "plan.revert")
 
 
 def _state_lines(result: dict, plan: MigratePlan, action: str, check_mode: bool) -> list[str]:
     """Where the database stands: what is applied and pending, or what is left after the run."""
     if check_mode or action == "plan":
-        return ["  applied: %s" % (" ".join(plan.applied) or "none"), "  pending: %s" % _versions(plan.pending)]
+        return ["  applied: %s" % (some_words(plan.applied) or "none"), "  pending: %s" % _versions(plan.pending)]
     lines = []
     if action == "seed" and not plan.repeatables and not result.get("msg"):
         lines.append(
@@ -60,13 +69,15 @@ def _plan_detail_lines(result: dict, plan: MigratePlan, check_mode: bool) -> lis
     if plan.baseline:
         lines.append("  baseline: %s %s" % ("would adopt" if check_mode else "adopted", _versions(plan.baseline)))
     repaired = " - repaired" if result.get("repaired") else ""
-    for item in plan.drift:
-        lines.append(
-            "  drift: %s (applied sha256 %s, file %s)%s"
-            % (item.script, item.recorded_checksum[:12], item.file_checksum[:12], repaired)
-        )
-    lines.extend("  missing: %s (%s)" % (item.version, item.script) for item in plan.missing)
-    lines.extend("  repeatable %s: %s" % (item.reason, item.script) for item in plan.repeatables)
+    drift = [
+        "  drift: %s (applied sha256 %s, file %s)%s"
+        % (item.script, item.recorded_checksum[:12], item.file_checksum[:12], repaired)
+        for item in plan.drift
+    ]
+    lines += _folded(drift, "plan.drift")
+    lines += _folded(["  missing: %s (%s)" % (item.version, item.script) for item in plan.missing], "plan.missing")
+    repeatables = ["  repeatable %s: %s" % (item.reason, item.script) for item in plan.repeatables]
+    lines += _folded(repeatables, "plan.repeatables")
     for script in plan.repeatables_deferred or ():
         lines.append("  deferred %s: it runs once the database is at the change set's latest version" % script)
     return lines
@@ -91,13 +102,17 @@ def _forward_lines(result: dict, plan: MigratePlan | None, head: str, action: st
     lines = [head]
     if plan:
         lines += _state_lines(result, plan, action, check_mode) + _plan_detail_lines(result, plan, check_mode)
+    applied = []
     for item in result.get("applied", []):
         retried = " after %d attempts" % item["attempts"] if item.get("attempts", 1) > 1 else ""
-        lines.append("  applied %s in %.0f ms%s%s" % (item["script"], item["duration_ms"], retried, lock_wait(item)))
-    for item in result.get("repeatables_applied", []):
-        verb = "seeded" if action == "seed" else "applied"
-        lines.append("  %s %s in %.0f ms" % (verb, item["script"], item["duration_ms"]))
-    return lines
+        applied.append("  applied %s in %.0f ms%s%s" % (item["script"], item["duration_ms"], retried, lock_wait(item)))
+    lines += _folded(applied, "applied", 3, 3)
+    verb = "seeded" if action == "seed" else "applied"
+    seeded = [
+        "  %s %s in %.0f ms" % (verb, item["script"], item["duration_ms"])
+        for item in result.get("repeatables_applied", [])
+    ]
+    return lines + _folded(seeded, "repeatables_applied", 3, 3)
 
 
 def _attention_lines(result: dict, plan: MigratePlan | RollbackPlan | None) -> list[str]:
@@ -105,10 +120,15 @@ def _attention_lines(result: dict, plan: MigratePlan | RollbackPlan | None) -> l
     lines = []
     # A rollback rehearses its reverts before the first real one; a migrate only with pg_migrate_rehearse.
     rehearsal = result.get("rehearsal") or {}
-    for item in rehearsal.get("rehearsed", []):
-        lines.append("  rehearsed %s in %.0f ms (rolled back)" % (item["script"], item["duration_ms"]))
-    for item in rehearsal.get("not_rehearsed", []):
-        lines.append("  not rehearsed %s: %s" % (item["script"], item["reason"]))
+    rehearsed = [
+        "  rehearsed %s in %.0f ms (rolled back)" % (item["script"], item["duration_ms"])
+        for item in rehearsal.get("rehearsed", [])
+    ]
+    lines += _folded(rehearsed, "rehearsal.rehearsed", 3, 3)
+    not_rehearsed = [
+        "  not rehearsed %s: %s" % (item["script"], item["reason"]) for item in rehearsal.get("not_rehearsed", [])
+    ]
+    lines += _folded(not_rehearsed, "rehearsal.not_rehearsed")
     if result.get("lock_waited_s"):
         lines.append("  waited %.0f s for the lock of another pg_migrate run" % result["lock_waited_s"])
     if (result.get("standby_lag") or {}).get("waited_s"):
@@ -124,7 +144,7 @@ def _attention_lines(result: dict, plan: MigratePlan | RollbackPlan | None) -> l
                 "  INVALID index: %s (an interrupted CREATE INDEX CONCURRENTLY; DROP INDEX CONCURRENTLY it, or re-run "
                 "a script that drops it first)" % index
             )
-    lines.extend("  problem: %s" % problem for problem in (plan.problems if plan else ()))
+    lines += _folded(["  problem: %s" % problem for problem in (plan.problems if plan else ())], "plan.problems")
     return lines
 
 

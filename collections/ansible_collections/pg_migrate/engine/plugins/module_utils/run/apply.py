@@ -17,6 +17,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     StatementFailed,
     failure_message,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import problem_list, some_words
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import is_applied, version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.migrate import plan_migrate
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import (
@@ -42,6 +43,9 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.units import
     run_verify_script,
     verifies,
 )
+
+# Where a refusal's full list of problems is, when its message shows only the first ones.
+REPORTED_PROBLEMS = "the run report's plan.problems lists every one"
 
 
 # --- the plan and what it asks for ------------------------------------------------------------------------
@@ -102,15 +106,15 @@ def plan_at_latest(runner: Runner, step: str, migrate_note: str = "") -> Migrate
                 params["login_db"],
                 plan.from_version,
                 len(plan.pending),
-                " ".join(plan.pending_versions),
+                some_words(plan.pending_versions),
                 migrate_note,
             ),
             plan,
         )
     if plan.problems:
         raise refused(
-            "the version check stopped the %s on %s; nothing was changed:\n  - %s"
-            % (step, params["login_db"], "\n  - ".join(plan.problems)),
+            "the version check stopped the %s on %s; nothing was changed:\n%s"
+            % (step, params["login_db"], problem_list(plan.problems, REPORTED_PROBLEMS)),
             plan,
         )
     return plan
@@ -132,8 +136,8 @@ def checked_plan(runner: Runner, history: list[dict]) -> MigratePlan:
         plan = replace(plan, repeatables_deferred=tuple(r.script for r in plan.repeatables), repeatables=())
     if plan.problems:
         raise refused(
-            "the version check stopped the run on %s; nothing was changed:\n  - %s"
-            % (params["login_db"], "\n  - ".join(plan.problems)),
+            "the version check stopped the run on %s; nothing was changed:\n%s"
+            % (params["login_db"], problem_list(plan.problems, REPORTED_PROBLEMS)),
             plan,
         )
     return plan

@@ -14,10 +14,11 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     excerpt,
     lock_timeout_advice,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import problem_list
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import highest_applied_below
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import RollbackPlan
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.rollback import plan_rollback
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import render_diff
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.apply import REPORTED_PROBLEMS, render_diff
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
     ActionFailed,
     ActionOutcome,
@@ -49,8 +50,8 @@ def run_rollback(runner: Runner, check: bool, diff: bool) -> ActionOutcome:
     if plan.problems:
         raise ActionFailed(
             RunFailed(
-                "the rollback of %s to %s was refused; nothing was changed:\n  - %s"
-                % (params["login_db"], params["target_version"], "\n  - ".join(plan.problems))
+                "the rollback of %s to %s was refused; nothing was changed:\n%s"
+                % (params["login_db"], params["target_version"], problem_list(plan.problems, REPORTED_PROBLEMS))
             ),
             so_far,
         )
