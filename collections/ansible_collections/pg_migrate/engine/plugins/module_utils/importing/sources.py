@@ -31,7 +31,11 @@ def read_sql(files: SourceFiles, path: str, conversion: Conversion) -> str | Non
 
 def not_a_migration(path: str, tool: str, expected: str) -> str:
     """The not-carried line of a file that is none of TOOL's SQL migrations."""
-    return "%s: not a %s SQL migration (expected %s): carry it over by hand if it matters" % (path, tool, expected)
+    return "%s: not one of %s's SQL migrations (expected %s): carry it over by hand if it matters" % (
+        path,
+        tool,
+        expected,
+    )
 
 
 def add_migrations(
