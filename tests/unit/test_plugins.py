@@ -19,6 +19,6 @@ def test_the_role_names_only_plugins_the_collection_has():
     assert used <= modules_and_actions | action_groups
 
 
-@pytest.mark.parametrize("name", ["pg_migrate_run", "pg_migrate_watch", "pg_migrate_backfill"])
+@pytest.mark.parametrize("name", ["pg_migrate_run", "pg_migrate_watch", "pg_migrate_backfill", "pg_migrate_import"])
 def test_the_action_plugins_load(name):
     assert load("action/%s.py" % name, "test_%s" % name).ActionModule.run

@@ -85,6 +85,12 @@ def _needs_no_transaction(stmt) -> str | None:
     return None
 
 
+def statements_outside_transaction(text: str) -> list[str]:
+    """The kinds of the statements of TEXT that cannot run inside a transaction block, in order (the importers
+    add the marker for them); TEXT must parse."""
+    return [kind for raw in pglast.parse_sql(text) if (kind := _needs_no_transaction(raw.stmt))]
+
+
 def analyse_sql(name: str, text: str, transactional: bool) -> tuple[list[list[int]], list[str]]:
     """Statement boundaries [start, end, line] (character offsets) and the problems of one script."""
     problems = []
