@@ -39,9 +39,9 @@ def test_import_in_check_mode_then_for_real(db: Database, tmp_path: Path):
         "V00001__create_orders.sql",
         "V00002__orders_touch.sql",
         "V00003__index_orders_placed_at.sql",
-        "V00005__order_lines.sql",
+        "V00005__order-lines.sql",
     ]
-    assert "V00005__order_lines.sql has no revert" in imported.output
+    assert "V00005__order-lines.sql has no revert" in imported.output
 
     again = run_playbook(db, "import.yml", *inputs("goose", GOOSE, dest)).assert_ok()
     assert again.recap["localhost"]["changed"] == 0 and "(7 already there, unchanged)" in again.output

@@ -28,7 +28,8 @@ def test_a_missing_down_section_or_an_empty_one_is_no_revert():
     )
     assert plan.reverts == [
         "V1__a.sql has no revert (the source has no down script for it)",
-        "V2__b.sql has no revert (empty down in 2_b.sql)",
+        "U2__b.sql reverts V2__b.sql with nothing to undo (empty down in 2_b.sql): a rollback past it removes its "
+        "history row only",
     ]
 
 

@@ -21,13 +21,15 @@ def test_directories_become_migrations_with_the_dashes_of_their_versions_removed
         "V00000000000000__diesel_initial_setup.sql",
         "U00000000000000__diesel_initial_setup.sql",
         "V20160815133237__create_posts.sql",
+        "U20160815133237__create_posts.sql",
         "V20160816000000__index.sql",
     ]
 
 
-def test_the_generated_comment_only_down_is_no_revert():
+def test_the_generated_comment_only_down_is_a_revert_with_nothing_to_undo():
     assert (
-        "V20160815133237__create_posts.sql has no revert (empty down in 2016-08-15-133237_create_posts/down.sql)"
+        "U20160815133237__create_posts.sql reverts V20160815133237__create_posts.sql with nothing to undo (empty "
+        "down in 2016-08-15-133237_create_posts/down.sql): a rollback past it removes its history row only"
         in (planned("diesel", FILES).reverts)
     )
 

@@ -50,7 +50,10 @@ def test_a_file_without_an_up_section_or_with_envsub_stops_the_import():
     ]
 
 
-def test_an_empty_down_section_is_no_revert():
+def test_an_empty_down_section_is_a_revert_with_nothing_to_undo():
     plan = planned("goose", {"1_a.sql": "-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\n-- nothing\n"})
-    assert list(plan.files) == ["V1__a.sql"]
-    assert plan.reverts == ["V1__a.sql has no revert (empty down in 1_a.sql)"]
+    assert list(plan.files) == ["V1__a.sql", "U1__a.sql"]
+    assert plan.reverts == [
+        "U1__a.sql reverts V1__a.sql with nothing to undo (empty down in 1_a.sql): a rollback past it removes its "
+        "history row only"
+    ]

@@ -134,7 +134,15 @@ def add_migration(plan: ImportPlan, migration: SourceMigration) -> None:
     if revert is None:
         plan.reverts.append("%s has no revert (the source has no down script for it)" % deploy)
     elif is_comment_only(revert.text):
-        plan.reverts.append("%s has no revert (empty down in %s)" % (deploy, revert.source))
+        # The engine reads an empty or comment-only revert as "nothing to undo", as diesel and dbmate do: the
+        # file is carried, so a rollback past this version removes its history row instead of refusing.
+        name = engine_file_name("revert", migration.version, description)
+        text = revert.text if revert.text.strip() else "-- nothing to undo: the down script was empty\n"
+        add_file(plan, name, text, revert.source)
+        plan.reverts.append(
+            "%s reverts %s with nothing to undo (empty down in %s): a rollback past it removes its history row "
+            "only" % (name, deploy, revert.source)
+        )
     else:
         name = engine_file_name("revert", migration.version, description)
         add_file(plan, name, script_text(plan, name, revert), revert.source)
