@@ -52,6 +52,19 @@ options:
       - On a database without history, record the migrations up to this version as applied (after their
         verify scripts pass) instead of running them.
     type: str
+  adopt:
+    description:
+      - On a database without history, read the history table of this tool, which migrated it, and record the
+        migrations that tool applied as a baseline (after their verify scripts pass) instead of running them. Refused
+        before any change when that history is dirty or failed or is not exactly the change set's first migrations.
+        Ignored, with a warning, once the database has a history. Not together with O(baseline_version).
+    type: str
+    choices: [golang-migrate, dbmate, goose, flyway, diesel, efcore]
+  adopt_table:
+    description:
+      - The history table of O(adopt)'s tool (schema-qualified), when it is not the tool's own name on the
+        search_path. Only read, never changed.
+    type: str
   allow_out_of_order:
     description: Apply pending versions that sort below the highest applied one.
     type: bool

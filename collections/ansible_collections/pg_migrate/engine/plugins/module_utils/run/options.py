@@ -38,6 +38,9 @@ def action_options() -> dict:
         scripts_dir=dict(type="path", required=True),
         target_version=dict(type="str"),
         baseline_version=dict(type="str"),
+        # Another tool's history as the baseline (plan/adoption.py, run/foreign_history.py).
+        adopt=dict(type="str", choices=["golang-migrate", "dbmate", "goose", "flyway", "diesel", "efcore"]),
+        adopt_table=dict(type="str"),
         allow_out_of_order=dict(type="bool", default=False),
         repair=dict(type="bool", default=False),
         verify=dict(type="bool", default=True),
