@@ -165,11 +165,19 @@ READERS: dict[str, Callable[[list[dict], str], ForeignHistory]] = {
 }
 
 
+def _gap_problem(gaps: list[str], highest: str, tool: str) -> str:
+    return (
+        "version(s) %s of the change set sort below %s, the highest version %s applied, but %s did not apply "
+        "them: a baseline records everything up to one version. Apply them with %s first, or renumber them "
+        "above %s" % (", ".join(gaps), highest, tool, tool, tool, highest)
+    )
+
+
 def adopted_up_to(foreign: ForeignHistory, versions: list[str]) -> tuple[str | None, list[str]]:
-    """(the change set's version a baseline records up to, None when the tool applied nothing; the problems
-    that refuse the adoption). VERSIONS: the change set's migrations. What the tool applied must be exactly
-    the first migrations here in version order: no version without a file, and no file below the highest
-    applied version that the tool skipped."""
+    """(the change set's version a baseline records up to, None when the tool applied none of them; the
+    problems that refuse the adoption). VERSIONS: the change set's migrations. What the tool applied must be
+    exactly the first migrations here in version order: no version without a file here, and no file below
+    the highest one it applied that it skipped."""
     if foreign.problems:
         return None, list(foreign.problems)
     by_key = {version_key(version): version for version in versions}
@@ -182,33 +190,12 @@ def adopted_up_to(foreign: ForeignHistory, versions: list[str]) -> tuple[str | N
             "version(s) %s applied by %s (%s) but not in the change set: import them or remove the rows"
             % (", ".join(extra), foreign.tool, foreign.table)
         )
-    counted = set(applied) | {key for key in by_key if floor is not None and key <= floor}
+    # The versions here the tool applied (by name, or below Flyway's baseline / golang-migrate's one version).
+    counted = {key for key in by_key if key in applied or (floor is not None and key <= floor)}
     if not counted:
         return None, problems
     highest = max(counted)
     gaps = [by_key[key] for key in sorted(by_key) if key < highest and key not in counted]
     if gaps:
-        problems.append(
-            "version(s) %s of the change set sort below %s, the highest version %s applied, but %s did not "
-            "apply them: a baseline records everything up to one version. Apply them with %s first, or renumber "
-            "them above %s"
-            % (
-                ", ".join(gaps),
-                _spelled(highest, by_key, applied),
-                foreign.tool,
-                foreign.tool,
-                foreign.tool,
-                _spelled(highest, by_key, applied),
-            )
-        )
-    below = [key for key in by_key if key <= highest]
-    if problems or not below:
-        return None, problems
-    return by_key[max(below)], []
-
-
-def _spelled(key: tuple, *spellings: dict) -> str:
-    for spelling in spellings:
-        if key in spelling:
-            return spelling[key]
-    return ".".join(str(part) for part in key)
+        problems.append(_gap_problem(gaps, by_key[highest], foreign.tool))
+    return (None, problems) if problems else (by_key[highest], [])
