@@ -21,8 +21,6 @@ MODULE_OWN_DEFAULT = {
     "action",
     "target_version",
     "baseline_version",
-    "adopt",  # "" in the role (off) is no option at all for the module, as baseline_version's
-    "adopt_table",
     "probes",
     "min_server_version",
     "verify_schema",

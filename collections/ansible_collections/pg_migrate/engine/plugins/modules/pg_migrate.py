@@ -54,17 +54,16 @@ options:
     type: str
   adopt:
     description:
-      - On a database without history, read the history table of this tool, which migrated it, and record the
-        migrations that tool applied as a baseline (after their verify scripts pass) instead of running them. Refused
-        before any change when that history is dirty or failed or is not exactly the change set's first migrations.
-        Ignored, with a warning, once the database has a history. Not together with O(baseline_version).
+      - On a database without history, record what this tool's history table says it applied as a baseline (after
+        the verify scripts pass); refused before any change when that history is dirty, failed, or not exactly the
+        change set's first migrations. Ignored, with a warning, once there is a history. V("") reads none.
     type: str
-    choices: [golang-migrate, dbmate, goose, flyway, diesel, efcore]
+    choices: ["", golang-migrate, dbmate, goose, flyway, diesel, efcore]
+    default: ""
   adopt_table:
-    description:
-      - The history table of O(adopt)'s tool (schema-qualified), when it is not the tool's own name on the
-        search_path. Only read, never changed.
+    description: O(adopt)'s history table (schema-qualified) when not the tool's own name on the search_path; only read.
     type: str
+    default: ""
   allow_out_of_order:
     description: Apply pending versions that sort below the highest applied one.
     type: bool
