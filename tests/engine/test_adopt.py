@@ -246,3 +246,14 @@ def test_once_adopted_the_setting_does_nothing_but_warn(db: Database, runner_for
         "and only that counts now. Remove pg_migrate_adopt once the database is adopted." % db.name
     ]
     runner_for.warnings.clear()  # the fixture wants none left
+
+
+def test_another_tools_table_of_the_same_name_is_refused_as_unreadable(db: Database, runner_for, tmp_path):
+    changeset = migrated_by(db, tmp_path, TOOLS["dbmate"], 2)  # dbmate's schema_migrations has no dirty column
+    refused(
+        runner_for,
+        changeset,
+        db,
+        r"pg_migrate_adopt=golang-migrate: cannot read schema_migrations as golang-migrate's history: .*dirty",
+        adopt="golang-migrate",
+    )
