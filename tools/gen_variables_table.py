@@ -45,7 +45,8 @@ def render(spec_path: Path = SPEC) -> str:
             description = " ".join(description)
         kind = option.get("type", "str")
         if option.get("choices"):
-            kind += " (" + ", ".join(str(choice) for choice in option["choices"]) + ")"
+            # An empty choice (a setting that is off) shows as "", not as nothing between commas.
+            kind += " (" + ", ".join(str(choice) if choice != "" else '""' for choice in option["choices"]) + ")"
         if option.get("no_log"):
             description += " Secret: never logged."
         lines.append(f"| `{name}` | {_cell(kind)} | {_default(option)} | {_cell(description)} |")

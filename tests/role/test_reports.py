@@ -24,6 +24,7 @@ DOCS = (ROOT / "docs" / "reports.md").read_text()
 HOST = "localhost"
 CHECKSUM = "0" * 64
 STANDBY = {"name": "walreceiver", "client": "10.0.0.7", "lag_bytes": 0, "lag_s": 0.4}
+ADOPTED = {"tool": "goose", "table": "goose_db_version", "up_to": "002", "notes": []}
 
 
 def validator(schema: dict) -> Draft202012Validator:
@@ -300,6 +301,8 @@ def test_the_schemas_are_valid_draft_2020_12_and_accept_the_sample_reports():
         {**RUN_REPORT, "kind": "backfill", "backfill": BACKFILL},
         {**RUN_REPORT, "kind": "backfill", "backfill": {**BACKFILL, "remaining": None, "cursor": 42}},
         {**RUN_REPORT, "standby_lag": {"standbys": [STANDBY, {**STANDBY, "lag_s": None}], "waited_s": 4.5}},
+        {**RUN_REPORT, "adopted_from": ADOPTED},
+        {**RUN_REPORT, "adopted_from": {**ADOPTED, "tool": "flyway", "up_to": None, "notes": ["R__v.sql"]}},
         VERIFY_REPORT,
     ]
     for sample in samples:
@@ -320,6 +323,8 @@ def test_the_verify_schema_rejects_a_report_without_a_required_field(field: str)
     ("report", "path", "value"),
     [
         (RUN_REPORT, "surprise", 1),  # unknown top-level field
+        (RUN_REPORT, "adopted_from", {**ADOPTED, "tool": "liquibase"}),  # a tool pg_migrate_adopt does not read
+        (RUN_REPORT, "adopted_from", {k: v for k, v in ADOPTED.items() if k != "up_to"}),
         (RUN_REPORT, "applied/0/surprise", 1),  # unknown field of an applied migration
         (ROLLBACK_REPORT, "reverted/0/surprise", 1),  # unknown field of a revert
         (RUN_REPORT, "applied/0/duration_ms", "1.5"),

@@ -52,6 +52,18 @@ options:
       - On a database without history, record the migrations up to this version as applied (after their
         verify scripts pass) instead of running them.
     type: str
+  adopt:
+    description:
+      - On a database without history, record what this tool's history table says it applied as a baseline (after
+        the verify scripts pass); refused before any change when that history is dirty, failed, or not exactly the
+        change set's first migrations. Ignored, with a warning, once there is a history. V("") reads none.
+    type: str
+    choices: ["", golang-migrate, dbmate, goose, flyway, diesel, efcore]
+    default: ""
+  adopt_table:
+    description: O(adopt)'s history table (schema-qualified) when not the tool's own name on the search_path; only read.
+    type: str
+    default: ""
   allow_out_of_order:
     description: Apply pending versions that sort below the highest applied one.
     type: bool

@@ -3,7 +3,8 @@
 # Given the change set (what the controller found on disk) and the history table (what the database says
 # was applied), decide what a run would do: which migrations are pending, which applied files were edited
 # since (drift), which applied versions have no file any more (missing), which pending versions sort below
-# an applied one (out of order) and what a baseline adopts. No I/O here: the run calls this under its
+# an applied one (out of order) and what a baseline adopts (given by pg_migrate_baseline_version, or read from
+# another tool's history by pg_migrate_adopt: plan/adoption.py). No I/O here: the run calls this under its
 # advisory lock, and the tests call it directly.
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions 
     is_applied,
     version_key,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.adoption import ForeignHistory, adopted_up_to
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import (
     Drift,
     MigratePlan,
@@ -98,6 +100,19 @@ def _baseline(
         problems.append("pg_migrate_baseline_version %s matches no migration" % baseline_version)
         return ()
     return tuple(_planned(m) for m in migrations if version_key(m.version) <= baseline_key)
+
+
+def _adoption(
+    foreign: ForeignHistory | None, migrations: list[Migration], history: _History, problems: list[str]
+) -> tuple[str | None, dict | None]:
+    """(the version an adoption baselines up to, where it came from): only on a database without our history.
+    Once pg_migrate has a history it is the record and the other tool's table is not read (None, None)."""
+    if foreign is None or history.rows:
+        return None, None
+    up_to, refused = adopted_up_to(foreign, [m.version for m in migrations])
+    problems.extend("adopt: %s" % problem for problem in refused)
+    source = {"tool": foreign.tool, "table": foreign.table, "up_to": up_to, "notes": list(foreign.notes)}
+    return up_to, source
 
 
 def _drift(by_key: dict[tuple, Migration], history: _History) -> tuple[Drift, ...]:
@@ -197,15 +212,19 @@ def plan_migrate(
     baseline_version: str | None = None,
     allow_out_of_order: bool = False,
     repair_checksums: bool = False,
+    adopt: ForeignHistory | None = None,
 ) -> MigratePlan:
     """What `migrate` would do on a database with HISTORY (the history table's rows as dicts: version,
-    script, checksum, kind, success). The plan's problems list everything that must stop the run."""
+    script, checksum, kind, success). ADOPT: another tool's history, the baseline's source instead of
+    BASELINE_VERSION (the settings check refuses both). The plan's problems list everything that must stop the
+    run."""
     migrations = sorted(changeset.migrations, key=lambda m: version_key(m.version))
     by_key = {version_key(m.version): m for m in migrations}
     read = _History.of(history)
     problems: list[str] = []
     target_key = _target_key(target_version, migrations, read, problems)
-    baseline = _baseline(baseline_version, migrations, read, problems)
+    adopted_version, adopted_from = _adoption(adopt, migrations, read, problems)
+    baseline = _baseline(adopted_version or baseline_version, migrations, read, problems)
     applied_keys = set(read.succeeded) | {version_key(m.version) for m in baseline}
     highest_applied = max(applied_keys) if applied_keys else None
 
@@ -236,4 +255,5 @@ def plan_migrate(
         failed_before=tuple(read.failed[key]["version"] for key in sorted(read.failed) if key not in read.succeeded),
         repeatables=_repeatables(changeset, history),
         problems=tuple(problems),
+        adopted_from=adopted_from,
     )

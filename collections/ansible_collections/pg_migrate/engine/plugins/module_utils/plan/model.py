@@ -130,6 +130,8 @@ class MigratePlan:
     repeatables_deferred: tuple[str, ...] | None = None  # seeds left for the run that reaches the latest version
     failed_attempts: tuple[FailedAttempt, ...] | None = None  # a status only
     invalid_indexes: tuple[str, ...] | None = None  # a status only
+    # pg_migrate_adopt: the tool whose history the baseline came from ({tool, table, up_to, notes}).
+    adopted_from: dict | None = None
 
     @property
     def changes_something(self) -> bool:
@@ -157,6 +159,8 @@ class MigratePlan:
             found["failed_attempts"] = [entry.to_dict() for entry in self.failed_attempts]
         if self.invalid_indexes is not None:
             found["invalid_indexes"] = list(self.invalid_indexes)
+        if self.adopted_from is not None:
+            found["adopted_from"] = dict(self.adopted_from)
         return found
 
     @classmethod
@@ -184,6 +188,7 @@ class MigratePlan:
             repeatables_deferred=optional("repeatables_deferred", lambda key: _strings(found[key])),
             failed_attempts=optional("failed_attempts", lambda key: entries(key, FailedAttempt)),
             invalid_indexes=optional("invalid_indexes", lambda key: _strings(found[key])),
+            adopted_from=found.get("adopted_from"),
         )
 
 

@@ -44,6 +44,9 @@ def run_report(kind: str, host: str, result: dict, check_mode: bool, squawk_resu
     }
     if kind in ("seed", "backfill"):
         report["backfill"] = result.get("backfill")
+    adopted_from = (result.get("plan") or {}).get("adopted_from")
+    if adopted_from is not None:  # pg_migrate_adopt: the tool whose history the baseline came from
+        report["adopted_from"] = adopted_from
     if result.get("standby_lag") is not None:
         report["standby_lag"] = result["standby_lag"]
     return report

@@ -63,11 +63,33 @@ def _state_lines(result: dict, plan: MigratePlan, action: str, check_mode: bool)
     return lines
 
 
+def _adoption_lines(plan: MigratePlan, check_mode: bool) -> list[str]:
+    """Where an adoption's baseline came from (pg_migrate_adopt), and what of that history did not count."""
+    source = plan.adopted_from
+    if not source or plan.problems:  # a refused adoption: the problems say why
+        return []
+    if plan.baseline:
+        head = "  adopt: %s %d migration(s) from %s (up to %s, read from %s)" % (
+            "would adopt" if check_mode else "adopted",
+            len(plan.baseline),
+            source.get("tool"),
+            plan.baseline[-1].version,
+            source.get("table"),
+        )
+    else:
+        head = "  adopt: %s (%s) applied none of the change set's migrations" % (
+            source.get("tool"),
+            source.get("table"),
+        )
+    return [head] + ["    %s" % note for note in source.get("notes") or ()]
+
+
 def _plan_detail_lines(result: dict, plan: MigratePlan, check_mode: bool) -> list[str]:
     """Baseline, drift, missing files and the repeatables, as the plan lists them."""
     lines = []
     if plan.baseline:
         lines.append("  baseline: %s %s" % ("would adopt" if check_mode else "adopted", _versions(plan.baseline)))
+    lines.extend(_adoption_lines(plan, check_mode))
     repaired = " - repaired" if result.get("repaired") else ""
     drift = [
         "  drift: %s (applied sha256 %s, file %s)%s"

@@ -18,13 +18,19 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
     failure_message,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import problem_list, some_words
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import is_applied, version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import (
+    APPLIED_KINDS,
+    is_applied,
+    version_key,
+)
+from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.adoption import ForeignHistory
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.migrate import plan_migrate
 from ansible_collections.pg_migrate.engine.plugins.module_utils.plan.model import (
     FailedAttempt,
     MigratePlan,
     PlannedRepeatable,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.foreign_history import read_foreign_history
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.outcome import (
     ActionFailed,
     ActionOutcome,
@@ -69,8 +75,17 @@ def failed_attempts(history: list[dict]) -> list[dict]:
     ]
 
 
+def foreign_history(runner: Runner, history: list[dict]) -> ForeignHistory | None:
+    """The other tool's history to adopt (pg_migrate_adopt), read only while pg_migrate has none of its own."""
+    params = runner.params
+    if not params.get("adopt") or any(row.get("kind") in APPLIED_KINDS for row in history):
+        return None
+    return read_foreign_history(runner.session, params["adopt"], params.get("adopt_table"), params["login_db"])
+
+
 def migrate_plan(runner: Runner, history: list[dict]) -> MigratePlan:
-    """The migrate plan of the run's change set and options (target, baseline, out-of-order, repair) on HISTORY."""
+    """The migrate plan of the run's change set and options (target, baseline or adoption, out-of-order,
+    repair) on HISTORY."""
     params = runner.params
     return plan_migrate(
         runner.changeset,
@@ -79,14 +94,29 @@ def migrate_plan(runner: Runner, history: list[dict]) -> MigratePlan:
         params["baseline_version"],
         params["allow_out_of_order"],
         params["repair"],
+        foreign_history(runner, history),
     )
+
+
+def adopt_noted(runner: Runner, plan: MigratePlan) -> MigratePlan:
+    """PLAN; pg_migrate_adopt on a database pg_migrate already keeps the history of does nothing: say so, so a
+    setting left in the inventory after the adoption is noticed (and the other tool's later runs are not
+    taken for ours)."""
+    tool = runner.params.get("adopt")
+    if tool and plan.adopted_from is None:
+        runner.warn(
+            "pg_migrate_adopt=%s does nothing on %s: pg_migrate already keeps its history (at version %s), "
+            "and only that counts now. Remove pg_migrate_adopt once the database is adopted."
+            % (tool, runner.params["login_db"], plan.from_version)
+        )
+    return plan
 
 
 def run_plan(runner: Runner, check: bool = False, diff: bool = False) -> ActionOutcome:
     """The status: what a run would do, the failed attempts the history records and INVALID indexes."""
     history = runner.history.read()
     plan = replace(
-        migrate_plan(runner, history),
+        adopt_noted(runner, migrate_plan(runner, history)),
         failed_attempts=tuple(FailedAttempt(**attempt) for attempt in failed_attempts(history)),
         invalid_indexes=tuple(runner.session.invalid_indexes()),
     )
@@ -128,7 +158,7 @@ def refused(message: str, plan: object) -> ActionFailed:
 def checked_plan(runner: Runner, history: list[dict]) -> MigratePlan:
     """The migrate plan, refused when the version check found problems; repeatables wait for the latest version."""
     params = runner.params
-    plan = migrate_plan(runner, history)
+    plan = adopt_noted(runner, migrate_plan(runner, history))
     latest = runner.changeset.latest_version
     if plan.repeatables and latest and version_key(plan.to_version) < version_key(latest):
         # Seeds are written against the change set's latest schema: a run that stops below it

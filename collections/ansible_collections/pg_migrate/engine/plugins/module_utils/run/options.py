@@ -38,6 +38,12 @@ def action_options() -> dict:
         scripts_dir=dict(type="path", required=True),
         target_version=dict(type="str"),
         baseline_version=dict(type="str"),
+        # Another tool's history as the baseline (plan/adoption.py, run/foreign_history.py).
+        # "" reads no other tool's history (the role's default, so both paths pass the same value).
+        adopt=dict(
+            type="str", default="", choices=["", "golang-migrate", "dbmate", "goose", "flyway", "diesel", "efcore"]
+        ),
+        adopt_table=dict(type="str", default=""),
         allow_out_of_order=dict(type="bool", default=False),
         repair=dict(type="bool", default=False),
         verify=dict(type="bool", default=True),

@@ -113,11 +113,38 @@ def run_problems(args: dict) -> list[str]:
     return problems
 
 
+# A table name as SQL writes it: an identifier, plain or double-quoted, optionally after its schema's.
+_NAME_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'
+TABLE_NAME = re.compile(r"^%s(?:\.%s)?$" % (_NAME_PART, _NAME_PART))
+
+
+def adopt_problems(args: dict) -> list[str]:
+    """An adoption's baseline comes from the other tool's history: a baseline version besides it would say
+    something else (ARGS: adopt, adopt_table, baseline_version)."""
+    problems = []
+    adopt, table = str(args.get("adopt") or ""), str(args.get("adopt_table") or "")
+    if adopt and str(args.get("baseline_version") or ""):
+        problems.append(
+            "pg_migrate_adopt (%s) and pg_migrate_baseline_version (%s) both say where the baseline comes from: "
+            "give one. pg_migrate_adopt reads the version from %s's history table; pg_migrate_baseline_version "
+            "names it." % (adopt, args["baseline_version"], adopt)
+        )
+    if table and not adopt:
+        problems.append("pg_migrate_adopt_table (%s) is set but pg_migrate_adopt is not: name the tool too" % table)
+    if table and not TABLE_NAME.match(table):
+        problems.append(
+            "pg_migrate_adopt_table (%s) is not a table name: give it as SQL writes it, e.g. goose_db_version, "
+            'myschema.schema_migrations or public."__EFMigrationsHistory"' % table
+        )
+    return problems
+
+
 def input_problems(args: dict) -> list[str]:
     """Every problem of the action's arguments (database, login_user, login_host, durations, minimums,
-    reports_dir, and run_problems), in one list."""
+    reports_dir, run_problems and adopt_problems), in one list."""
     problems = connection_problems(args.get("database"), args.get("login_user"), args.get("login_host"))
     problems += run_problems(args)
+    problems += adopt_problems(args)
     problems += duration_problems(args.get("durations") or {})
     problems += number_problems(args.get("minimums") or {})
     reports = reports_dir_problem(str(args.get("reports_dir") or ""))

@@ -34,6 +34,8 @@ class RunSettings:
     history_table: str
     target_version: str
     baseline_version: str
+    adopt: str
+    adopt_table: str
     allow_out_of_order: bool
     repair: bool
     verify: bool
