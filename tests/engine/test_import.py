@@ -137,3 +137,47 @@ def test_an_imported_history_migrates_an_empty_database_to_the_schema_the_tool_g
         psql_text(reference_db, script)
     assert schema_of(db) == schema_of(reference_db)
     assert schema_of(db)["tables"], "the comparison saw the application's tables"
+
+
+# A database the tool migrated part of the way: its first K up scripts run (as the tool runs them), and the rows the
+# tool's own history table has after them (the source's versions, as the tool records them).
+PART_WAY = {
+    "goose": (
+        2,
+        "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, "
+        "tstamp timestamp NULL default now(), PRIMARY KEY(id));"
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true);",
+    ),
+    "diesel": (
+        3,
+        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, "
+        "run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);"
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('00000000000000'), ('20160815133237'), "
+        "('20160816090000');",
+    ),
+}
+
+
+@pytest.mark.parametrize("tool", sorted(PART_WAY))
+def test_an_imported_history_adopts_a_database_the_tool_migrated_part_way_and_applies_only_the_rest(
+    tool: str, db: Database, reference_db: Database, runner_for, tmp_path: Path
+):
+    done, history_sql = PART_WAY[tool]
+    scripts = source_up_scripts(tool)
+    for script in scripts[:done]:
+        psql_text(db, script)
+    psql_text(db, history_sql)
+    result = run_import(tool, str(FIXTURES / tool), str(tmp_path / "migrations"))
+    assert not result.get("failed"), result.get("msg")
+    changeset, problems, _warnings = discovery.build_changeset(str(tmp_path / "migrations"))
+    assert problems == []
+
+    applied = run(runner_for(changeset.to_dict(), adopt=tool), apply.run_migrate, check=False, diff=False)
+    versions = [m.version for m in changeset.migrations]
+    assert [item["version"] for item in applied["applied"]] == versions[done:]  # the first ones ran once, by the tool
+    assert [(row[0], row[2]) for row in history(db)] == [(v, "baseline") for v in versions[:done]] + [
+        (v, "migration") for v in versions[done:]
+    ]
+    for script in scripts:
+        psql_text(reference_db, script)
+    assert schema_of(db) == schema_of(reference_db)
