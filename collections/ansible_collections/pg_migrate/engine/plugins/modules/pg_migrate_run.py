@@ -91,4 +91,10 @@ plan:
   description: The plan of the run (as the pg_migrate module returns it).
   returned: when the run reached the database
   type: dict
+started_at:
+  description:
+    - When the run began and ended (C(finished_at)), UTC ISO 8601 to the millisecond - the engine's own times
+      (on the host path by the managed host's clock), else this task's; the fleet page's timeline.
+  returned: when the run ran (not the host path's phase start)
+  type: str
 """
