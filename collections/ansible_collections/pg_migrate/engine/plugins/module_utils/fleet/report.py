@@ -66,7 +66,7 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict, check
         "version_before": before,
         "version_after": after,
         "duration_ms": run.get("duration_ms") if tried else None,
-        # When its run ran (the engine's clock; absent from runs before 1.2): the page's timeline.
+        # When its run ran (the engine's clock; None from a run that did not record it): the page's timeline.
         "started_at": run.get("started_at") if tried else None,
         "finished_at": run.get("finished_at") if tried else None,
         "failure": failure_detail(run) if state == FAILED else None,
