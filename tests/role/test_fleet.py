@@ -159,11 +159,19 @@ def test_a_broken_database_in_a_wave_halts_the_fleet_at_the_budget_and_the_resum
     page = (fleet.reports / "fleet.html").read_text()
     assert "http://" not in page and "https://" not in page and "<script" not in page  # self-contained
     assert f'data-host="{broken}" data-state="failed"' in page
+    # The page at fleet scale: a grid cell per database, the failure on top, a timeline bar per run - each run
+    # placed by the start and end the engine recorded (fleet.json's started_at, finished_at).
+    ran = [entry for entry in report["databases"] if entry["state"] in ("applied", "failed")]
+    assert len(ran) == 14 and all(entry["started_at"] < entry["finished_at"] for entry in ran), ran
+    assert {entry["started_at"] for entry in report["databases"] if entry not in ran} == {None}
+    assert page.count('<a href="#d') == 1 + 40 + 14  # the failure on top, the grid's cells, the timeline's bars
+    assert page.index('id="failures"') < page.index('id="servers"') < page.index('id="timeline"')
     resume = (fleet.reports / "fleet.resume").read_text().split()
     assert sorted(resume) == sorted([broken, *rollout[14:]])
     if CHROMIUM or os.environ.get("CI"):  # CI installs chromium: there the check never silently goes away
         text = rendered_text(fleet.reports / "fleet.html", fleet.reports)
         assert "Verdict: halted" in text and "halted-not-attempted" in text and "V002__policy_as_data.sql" in text
+        assert "Failures (1)" in text and "wave 3" in text
 
     fleet.query(broken, "DELETE FROM xp_rules")
     resumed = fleet.play("fleet.yml", *waves, "--limit", f"@{fleet.reports / 'fleet.resume'}").assert_ok()

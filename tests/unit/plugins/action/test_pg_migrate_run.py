@@ -134,3 +134,18 @@ def test_a_lost_jobs_finish_reads_the_settings_and_the_change_set_it_was_handed(
     assert params["login_password"] == "secret" and params["expected"] == {} and read_with == first
     assert "Where the database stands could not be read (could not connect)" in concluded["msg"]
     assert concluded["changed"] is False and concluded["action"] == "migrate"
+
+
+def test_the_host_paths_finish_keeps_the_jobs_own_start_and_end(tmp_path: Path):
+    settings = role_settings.settings_from_argument({"reports_dir": str(tmp_path / "reports")})
+    job = {
+        "action": "migrate",
+        "database": "xp",
+        "plan": {"from_version": "001", "to_version": "001"},
+        "started_at": "2024-05-01T12:00:03.250Z",
+        "finished_at": "2024-05-01T12:00:04.000Z",
+    }
+    action = finish_action({"phase": "finish", "settings": settings.to_dict(), "job": job, "login_db": "xp"})
+    concluded = action._finish(settings, "db1", {})
+    # The fleet page's timeline places the run where it ran, not where the finish task read it.
+    assert (concluded["started_at"], concluded["finished_at"]) == (job["started_at"], job["finished_at"])

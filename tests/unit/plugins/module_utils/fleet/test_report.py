@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import rules as fleet
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import build_report, html_page, junit
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.page import html_page
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import build_report, junit
 
 
 def test_canaries_first_then_one_database_of_each_server_in_turn():

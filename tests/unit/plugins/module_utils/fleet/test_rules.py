@@ -191,3 +191,18 @@ def test_a_health_query_that_returns_one_number_is_judged_against_the_max(runner
     assert health.health_gate(runner.session, "SELECT 0.2", 0.5)["passed"] is True
     failed = health.health_gate(runner.session, "SELECT count(*) FROM generate_series(1, 3)", 2)
     assert failed["passed"] is False and failed["value"] == 3
+
+
+def test_a_database_entry_records_when_its_run_ran_and_nothing_for_one_that_did_not():
+    applied = {
+        "action": "migrate",
+        "applied": [{"version": "002"}],
+        "plan": {"from_version": "001"},
+        "started_at": "2024-05-01T12:00:03.250Z",
+        "finished_at": "2024-05-01T12:00:04.000Z",
+    }
+    entry = database_entry("c", {"__pg_migrate_run": applied}, 1, {"version": "001"})
+    assert (entry["started_at"], entry["finished_at"]) == ("2024-05-01T12:00:03.250Z", "2024-05-01T12:00:04.000Z")
+    status = dict(applied, action="status")  # the preflight's read, not a migrate: the database never ran
+    entry = database_entry("y", {"__pg_migrate_run": status}, 3, {"version": "001"})
+    assert entry["state"] == fleet.NOT_ATTEMPTED and entry["started_at"] is None and entry["finished_at"] is None

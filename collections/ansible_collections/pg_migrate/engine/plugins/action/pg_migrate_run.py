@@ -21,6 +21,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import utc_instant
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
     connection_settings,
     execute,
@@ -67,7 +68,7 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "?")
         settings = self._settings(task_vars)
         check = bool(self._play_context.check_mode)
-        started = time.monotonic()
+        started, began = time.monotonic(), time.time()
         # A report that cannot be written fails the run in its result (conclusion.py), never as an exception:
         # the result still says what the run did.
         if self._task.args.get("phase", "start") == "finish":
@@ -79,6 +80,10 @@ class ActionModule(ActionBase):
         job = self._task.args.get("job") or {}
         if self._task.args.get("phase") == "finish" and isinstance(job.get("duration_ms"), (int, float)):
             result["duration_ms"] = job["duration_ms"]  # the background job's run, not this task's
+        if not outcome.get("deferred") and self._task.args.get("phase") != "finish":
+            # A run the engine did not time itself (stopped at pg_migrate_run_timeout): this task's times.
+            result.setdefault("started_at", utc_instant(began))
+            result.setdefault("finished_at", utc_instant(time.time()))
         if settings.action == "migrate" and not check and not outcome.get("deferred"):
             # In a fleet rollout: this database is finished; the in-progress fleet report says so at once.
             record_fleet_progress(task_vars, host, dict(result, action="migrate"))

@@ -21,6 +21,7 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
     postgres_common_argument_spec,
 )
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import utc_instant
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
     RunFailed,
     unexpected_failure_message,
@@ -343,13 +344,14 @@ def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
     """Connect RUNNER with CONN_PARAMS, run its action, close: the run's result (a failure in result["msg"]),
     as the module returns it - the one place a RunResult becomes a dict."""
     params = runner.params
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     try:
         # In autocommit, so the driver's own session settings (datestyle) are no open transaction: a
         # statement-pooling PgBouncer refuses transactions, and the pooling check must get to say so.
         conn = open_connection(params, conn_params, autocommit=True)
     except RunFailed as failure:
-        return result_dict(RunResult(params["login_db"], params["action"], msg=str(failure), connect_failed=True))
+        failed = result_dict(RunResult(params["login_db"], params["action"], msg=str(failure), connect_failed=True))
+        return dict(failed, started_at=utc_instant(began), finished_at=utc_instant(time.time()))
     conn.autocommit = False
     session = runner.session
     session.conn = conn
@@ -366,4 +368,6 @@ def execute(runner: Runner, conn_params: dict, check: bool, diff: bool) -> dict:
     waited = runner.lock.waited_s
     # The run's own time (on the host path the job's: the task that reports it only reads its result).
     duration_ms = round(1000 * (time.monotonic() - started), 1)
-    return result_dict(replace(result, lock_waited_s=waited if waited >= 1 else None, duration_ms=duration_ms))
+    out = result_dict(replace(result, lock_waited_s=waited if waited >= 1 else None, duration_ms=duration_ms))
+    # When it ran, by the clock where it ran (the fleet page's timeline; the host path: the managed host's).
+    return dict(out, started_at=utc_instant(began), finished_at=utc_instant(time.time()))

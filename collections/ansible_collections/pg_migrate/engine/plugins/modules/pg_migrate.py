@@ -193,6 +193,14 @@ duration_ms:
   description: How long the run took, connection to close, in milliseconds.
   returned: always
   type: float
+started_at:
+  description: When the run began (connecting), UTC ISO 8601 to the millisecond, by the clock where it ran.
+  returned: always
+  type: str
+finished_at:
+  description: When the run ended (its connection closed), UTC ISO 8601 to the millisecond.
+  returned: always
+  type: str
 health:
   description: The health gate's verdict (value, max, passed, message).
   returned: with O(health_query) after a successful migrate

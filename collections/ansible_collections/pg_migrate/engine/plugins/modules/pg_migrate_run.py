@@ -91,4 +91,14 @@ plan:
   description: The plan of the run (as the pg_migrate module returns it).
   returned: when the run reached the database
   type: dict
+started_at:
+  description:
+    - When the run began, UTC ISO 8601 to the millisecond - the engine's own time (on the host path by the
+      managed host's clock), else this task's; the fleet page's timeline places the run by it.
+  returned: when the run ran (not the host path's phase start)
+  type: str
+finished_at:
+  description: When the run ended, by the same clock as RV(started_at).
+  returned: when the run ran (not the host path's phase start)
+  type: str
 """

@@ -69,6 +69,7 @@ class ReportWriter:
 # The engine's result keys that the action returns as they are.
 PASSED_ON = ("plan", "applied", "reverted", "repeatables_applied", "rehearsal", "failure", "server", "diff", "backfill")
 PASSED_ON += ("standby_lag",)  # what the standby gate saw: the fleet report records it per database
+PASSED_ON += ("started_at", "finished_at")  # when the run ran: the fleet page's timeline
 
 
 def conclude(result: dict, settings: RunSettings, host: str, check: bool, squawk_results: list[dict] | None) -> dict:

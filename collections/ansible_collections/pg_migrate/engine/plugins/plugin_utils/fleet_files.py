@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable, Iterator
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.files import write_atomically as write_file
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.page import html_page
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import (
     IN_PROGRESS,
     counts_of,
-    html_page,
     junit,
     still_to_do_of,
 )

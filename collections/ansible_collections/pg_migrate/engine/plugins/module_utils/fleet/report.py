@@ -1,11 +1,10 @@
 # pg_migrate: the fleet report - what happened to every database of a rollout, built from the runs' results
 # (module_utils/fleet/rules.py decides the states), as fleet.json (schema_version 1, docs/fleet-report.md), a JUnit
-# file (one case per database), a self-contained HTML page, the terminal table and the resume file.
+# file (one case per database), the terminal table and the resume file; fleet/page.py renders the HTML page.
 
 from __future__ import annotations
 
 import datetime
-import html
 import re
 from xml.sax.saxutils import escape, quoteattr
 
@@ -67,6 +66,9 @@ def database_entry(host: str, variables: dict, wave: int, preflight: dict, check
         "version_before": before,
         "version_after": after,
         "duration_ms": run.get("duration_ms") if tried else None,
+        # When its run ran (the engine's clock; None from a run that did not record it): the page's timeline.
+        "started_at": run.get("started_at") if tried else None,
+        "finished_at": run.get("finished_at") if tried else None,
         "failure": failure_detail(run) if state == FAILED else None,
         "health": run.get("health") if tried else None,
         "standby_lag": run.get("standby_lag") if tried else None,
@@ -264,96 +266,4 @@ def junit(report: dict) -> str:
             report["generated_at"],
             "\n".join(cases),
         )
-    )
-
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-h1{font-size:1.4em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:.3em .6em}
-th{background:#f3f3f3;text-align:left} .applied{background:#e6f4ea} .already-current{background:#eef3fb}
-.failed{background:#fce8e6} .skipped{background:#fef7e0} .halted-not-attempted{background:#eee;color:#666}
-.would-apply{background:#eef3fb} .pending{background:#eee}
-.verdict{font-weight:bold}
-"""
-
-
-def html_detail(entry: dict) -> str:
-    """The detail cell of a database: what failed, its health gate's message, why it was skipped."""
-    failure = entry["failure"] or {}
-    parts = (
-        failure.get("script") or "",
-        "SQLSTATE %s" % failure["sqlstate"] if failure.get("sqlstate") else "",
-        failure.get("message", "") if not failure.get("script") else "",
-        (entry["health"] or {}).get("message", ""),
-        entry["skip_reason"] or "",
-    )
-    return " ".join(part for part in parts if part)
-
-
-def html_row(entry: dict) -> str:
-    """A database's row of the page's table."""
-    return (
-        '<tr class="%s" data-host="%s" data-state="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-        "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
-        % (
-            entry["state"].replace(" ", "-"),
-            html.escape(entry["host"]),
-            html.escape(entry["state"]),
-            html.escape(entry["host"]),
-            html.escape(entry["server"]),
-            entry["wave"],
-            html.escape(entry["state"]),
-            html.escape(str(entry["version_before"] or "")),
-            html.escape(str(entry["version_after"] or "")),
-            "" if entry["duration_ms"] is None else "%.0f ms" % entry["duration_ms"],
-            html.escape(html_detail(entry)),
-        )
-    )
-
-
-def html_wave_row(wave: dict) -> str:
-    return (
-        "<tr><td>%(wave)d%(canary)s</td><td>%(databases)d</td><td>%(done)d</td><td>%(failed)d</td>"
-        "<td>%(status)s</td></tr>" % dict(wave, canary=" (canary)" if wave["canary"] else "")
-    )
-
-
-def html_verdict(report: dict) -> str:
-    """The verdict as the page says it: in check mode, or of a rollout that has not finished."""
-    return (
-        html.escape(report["verdict"])
-        + (" (check mode: nothing was changed)" if report["check_mode"] else "")
-        + (" - the rollout has not finished (or was interrupted)" if report["verdict"] == IN_PROGRESS else "")
-    )
-
-
-PAGE = (
-    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>pg_migrate fleet: %s</title>'
-    "<style>%s</style></head><body>\n<h1>pg_migrate fleet rollout</h1>\n"
-    '<p class="verdict" id="verdict">Verdict: %s</p>\n%s'
-    "<p>Failure budget: %d failed of %d allowed. Generated %s.</p>\n<ul>%s</ul>\n%s"
-    "<h2>Waves</h2><table><tr><th>wave</th><th>databases</th><th>done</th><th>failed</th><th>status</th></tr>"
-    "%s</table>\n<h2>Databases</h2><table><tr><th>database</th><th>server</th><th>wave</th><th>state</th>"
-    "<th>before</th><th>after</th><th>duration</th><th>detail</th></tr>\n%s\n</table></body></html>\n"
-)
-
-
-def html_page(report: dict) -> str:
-    """A page with no network resources: inline style, no scripts."""
-    counts = "".join(
-        "<li>%s: %d</li>" % (html.escape(state), count) for state, count in report["counts"].items() if count
-    )
-    problems = "".join("<li>%s</li>" % html.escape(problem) for problem in report["preflight_problems"])
-    return PAGE % (
-        html.escape(report["verdict"]),
-        STYLE,
-        html_verdict(report),
-        "<p>Halted: %s</p>\n" % html.escape(report["halt_reason"]) if report["halt_reason"] else "",
-        report["budget"]["failed"],
-        report["budget"]["allowed"],
-        html.escape(report["generated_at"]),
-        counts,
-        "<h2>Preflight problems</h2><ul>%s</ul>" % problems if problems else "",
-        "".join(html_wave_row(wave) for wave in report["waves"]),
-        "\n".join(html_row(entry) for entry in report["databases"]),
     )
