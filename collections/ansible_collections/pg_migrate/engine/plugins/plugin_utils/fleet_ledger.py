@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import duration_seconds, is_duration
 from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import connection_settings, open_connection
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import ledger
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import database_entry
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import (
     FAILED,
     NOT_ATTEMPTED,
@@ -29,15 +31,6 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules impo
     halt_reason_of_entries,
 )
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import connection_from_variables
-
-# The fleet-wide settings of the ledger: one value for every database (the preflight refuses a mix).
-LEDGER_SETTINGS = (
-    "pg_migrate_fleet_ledger_db",
-    "pg_migrate_fleet_ledger_host",
-    "pg_migrate_fleet_ledger_port",
-    "pg_migrate_fleet_attempt",
-    "pg_migrate_fleet_ledger_wait",
-)
 
 
 @dataclass(frozen=True)
@@ -87,15 +80,16 @@ def ledger_access(value: Callable[[str, Any], Any], task_vars: dict) -> tuple[Le
     return (None if problems else access), problems
 
 
-def open_ledger(access: LedgerAccess, who: str):
-    """An autocommit session of the ledger database, its tables created on first use."""
+def open_ledger(access: LedgerAccess, who: str, create: bool = True):
+    """An autocommit session of the ledger database, its tables created on first use (CREATE)."""
     params = {key: value for key, value in access.connection.items() if value not in (None, "")}
     params = dict(ArgumentSpecValidator(postgres_common_argument_spec()).validate(params).validated_parameters)
     params.update(inventory_host=who)
     settings = connection_settings(params, lambda _message: None)
     settings["application_name"] = "pg_migrate fleet ledger"
     conn = open_connection(params, settings, autocommit=True)
-    ledger.ensure_schema(conn)
+    if create:
+        ledger.ensure_schema(conn)
     return conn
 
 
@@ -194,3 +188,200 @@ def halt_of(plan: dict, known: dict[str, dict]) -> str:
 
 def failed_count(entries: list[dict]) -> int:
     return sum(1 for entry in entries if entry["state"] == FAILED)
+
+
+def lost_halt(entries: list[dict]) -> str:
+    """The halt a rollout ends with when runs were lost with their controller: it did not complete."""
+    lost = [entry["host"] for entry in entries if entry["state"] == PENDING and entry.get("failure")]
+    if not lost:
+        return ""
+    return "%d database(s) were lost with their controller mid-run (%s): resume the rollout" % (
+        len(lost),
+        ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""),
+    )
+
+
+def settled(plan: dict, known: dict[str, dict], halted: str) -> bool:
+    """Whether every database of the rollout has its last word in the ledger: none running, and every one
+    finished (or lost) unless the rollout halted (then the ones never started stay so)."""
+    if any(row["state"] == ledger.RUNNING for row in known.values()):
+        return False
+    return bool(halted) or all(member["host"] in known for member in plan.get("members") or [])
+
+
+class LedgerTurn:
+    """A database's turn in a ledger rollout: its row says running and its session holds the lock from before
+    the run until its outcome is written (finish), or until this controller dies (then it reads as lost)."""
+
+    def __init__(self, conn, rollout: str, host: str, refusal: dict | None = None) -> None:
+        self.conn = conn
+        self.rollout = rollout
+        self.host = host
+        self.refusal = refusal  # the task's result when the database must not run now
+
+    @classmethod
+    def take(cls, task_vars: dict, host: str, value: Callable[[str, Any], Any]) -> LedgerTurn | None:
+        """HOST's turn, or None outside a ledger rollout (no ledger, check mode, migrate.yml)."""
+        preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
+        info = preflight.get("ledger")
+        if not info or host not in (preflight.get("hosts") or []):
+            return None
+        access, problems = ledger_access(value, task_vars)
+        if access is None:
+            return cls(None, info["rollout_id"], host, _refusal(host, "; ".join(problems), failed=True))
+        conn = open_ledger(access, host, create=False)  # the preflight created the tables
+        rollout, plan = info["rollout_id"], info["plan"]
+        reason = ledger.halted(conn, rollout)
+        if reason:
+            conn.close()
+            return cls(None, rollout, host, _refusal(host, "not started: the rollout halted (%s)" % reason))
+        if not ledger.start_database(conn, rollout, host, wave_of(plan, host), info["controller"]):
+            conn.close()
+            return cls(
+                None,
+                rollout,
+                host,
+                _refusal(
+                    host,
+                    "not started: it already ran in this rollout, or runs "
+                    "under another controller (fleet ledger %s)" % rollout,
+                ),
+            )
+        return cls(conn, rollout, host)
+
+    def entry_of(self, task_vars: dict, run: dict) -> dict:
+        """This database's line of the fleet report from its run RUN, as every controller's report shows it."""
+        preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
+        plan = preflight["ledger"]["plan"]
+        member = next(m for m in plan["members"] if m["host"] == self.host)
+        variables = {
+            "__pg_migrate_run": run,
+            "pg_migrate_fleet_server": member["server"],
+            "pg_migrate_db": member["database"],
+        }
+        read = (preflight.get("versions") or {}).get(self.host) or {}
+        return database_entry(self.host, variables, wave_of(plan, self.host), {"version": read.get("version")})
+
+    def finish(self, entry: dict) -> None:
+        if self.conn is not None:
+            try:
+                ledger.finish_database(self.conn, self.rollout, self.host, entry)
+            finally:
+                self.close()
+
+    def close(self) -> None:
+        """Let the database go without an outcome (the run raised): its row reads as lost."""
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            conn.close()
+
+
+def _refusal(host: str, why: str, failed: bool = False) -> dict:
+    refusal = {"changed": False, "summary": ["%s: %s" % (host, why)], "ledger_skipped": why}
+    if failed:
+        refusal["msg"] = "%s: %s" % (host, why)
+    return refusal
+
+
+# --- the fleet action's phases with a ledger ---------------------------------------------------------------
+def join_rollout(
+    access: LedgerAccess, task_vars: dict, draft: dict, hosts: list[str], changeset: dict, problems: list[str]
+) -> dict:
+    """This controller's part of the rollout the ledger holds (created with DRAFT - members, waves, canaries,
+    allowed, canary_stops, max_failures - by the first controller to come): the preflight's fields to replace.
+    This controller's preflight PROBLEMS halt the whole rollout: its databases cannot follow the others."""
+    who = controller_label(task_vars)
+    rollout = ledger.rollout_id(changeset_digest(changeset), draft, access.attempt)
+    conn = open_ledger(access, "the fleet preflight")
+    try:
+        stored = ledger.open_rollout(conn, rollout, draft, who)
+        if problems:
+            ledger.halt(
+                conn,
+                rollout,
+                "the fleet preflight of %s found %d problem(s), the first: %s" % (who, len(problems), problems[0]),
+                who,
+            )
+    finally:
+        conn.close()
+    plan = stored["plan"]
+    ordered, serial = own_batches(plan["waves"], hosts)
+    return {
+        "ledger": {
+            "rollout_id": rollout,
+            "controller": who,
+            "plan": plan,
+            "started_by": stored["started_by"],
+            "where": access.where,
+        },
+        "run_id": rollout,
+        "started_at": stored["started_at"],
+        "waves": plan["waves"],
+        "canaries": plan["canaries"],
+        "allowed": plan["allowed"],
+        "ordered": ordered,
+        "serial": serial,
+    }
+
+
+def gate(access: LedgerAccess, task_vars: dict, say: Callable[[str], None]) -> dict:
+    """At the start of one of this controller's waves: wait until the earlier waves finished wherever they run,
+    then whether the rollout halts (recorded in the ledger for every controller)."""
+    info = (task_vars.get("__pg_migrate_fleet_preflight") or {})["ledger"]
+    rollout, plan, who = info["rollout_id"], info["plan"], info["controller"]
+    batch = list(task_vars.get("ansible_play_batch") or [])
+    wave = wave_of(plan, batch[0]) if batch else 0
+    conn = open_ledger(access, "the fleet gate")
+    try:
+        waiting, reason = ledger.wait_for_waves_before(
+            conn,
+            rollout,
+            plan,
+            wave,
+            access.wait_s,
+            lambda hosts: say(
+                "fleet ledger: wave %d waits for %d database(s) of earlier waves: %s"
+                % (wave, len(hosts), ", ".join(hosts[:5]) + (" ..." if len(hosts) > 5 else ""))
+            ),
+        )
+        if waiting:
+            return {
+                "ledger": rollout,
+                "wave": wave,
+                "halt": "%d database(s) of earlier waves did not finish within "
+                "pg_migrate_fleet_ledger_wait: %s; this controller stops, the ledger keeps the rollout going"
+                % (len(waiting), ", ".join(waiting[:5])),
+            }
+        if not reason:
+            reason = halt_of(plan, ledger.outcomes(conn, rollout))
+            reason = ledger.halt(conn, rollout, reason, who) if reason else ""
+        return {"ledger": rollout, "wave": wave, "halt": reason}
+    finally:
+        conn.close()
+
+
+def final_report_inputs(
+    access: LedgerAccess, preflight: dict, say: Callable[[str], None], sleep: Callable[[float], None] = time.sleep
+) -> tuple[list[dict], str, bool]:
+    """(every database's entry, the halt, whether the rollout is over) from the ledger - waiting, at most
+    pg_migrate_fleet_ledger_wait, until the other controllers' databases have their last word, so that every
+    controller writes the same whole report."""
+    info = preflight["ledger"]
+    rollout, plan = info["rollout_id"], info["plan"]
+    conn = open_ledger(access, "the fleet report")
+    try:
+        deadline = time.monotonic() + access.wait_s
+        told = False
+        while True:
+            known, halted = ledger.outcomes(conn, rollout), ledger.halted(conn, rollout)
+            over = settled(plan, known, halted)
+            if over or time.monotonic() >= deadline:
+                break
+            if not told:
+                say("fleet ledger: the report waits for the databases other controllers still run")
+                told = True
+            sleep(1.0)
+        entries = fleet_entries(plan, known, halted)
+        return entries, halted or lost_halt(entries) or (halt_of(plan, known) if over else ""), over
+    finally:
+        conn.close()

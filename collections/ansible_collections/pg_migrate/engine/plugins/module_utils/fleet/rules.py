@@ -28,6 +28,11 @@ FLEET_WIDE = (
     "pg_migrate_fleet_max_failures",
     "pg_migrate_fleet_canary_stops",
     "pg_migrate_fleet_pause",
+    "pg_migrate_fleet_ledger_db",
+    "pg_migrate_fleet_ledger_host",
+    "pg_migrate_fleet_ledger_port",
+    "pg_migrate_fleet_attempt",
+    "pg_migrate_fleet_ledger_wait",
 )
 WAVE_FORMS = (
     'a list of wave sizes, each a count (3) or a percentage of the fleet ("10%", "12.5%"), e.g. [1, "5%", '
