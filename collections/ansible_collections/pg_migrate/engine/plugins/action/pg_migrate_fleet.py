@@ -188,8 +188,9 @@ class ActionModule(ActionBase):
         directory = str(self._var(task_vars, "pg_migrate_migrations_dir", os.path.join(str(project), "migrations")))
         changeset, changeset_problems, _warnings = build_changeset(directory, None)
         problems.extend(changeset_problems)
+        ready = [pending_entry(host, variables_of[host], 0, preflight["versions"].get(host, {})) for host in hosts]
         try:
-            return join_rollout(access, task_vars, draft, hosts, changeset.to_dict(), problems)
+            return join_rollout(access, task_vars, draft, ready, changeset.to_dict(), problems)
         except (ConnectionError, RunFailed) as exc:
             raise AnsibleActionFail(
                 "fleet preflight: the fleet ledger (%s): %s. Nothing was changed." % (access.where, exc)

@@ -150,8 +150,12 @@ def fleet_entries(plan: dict, known: dict[str, dict], halted: str) -> list[dict]
     entries = []
     for member in plan.get("members") or []:
         row = known.get(member["host"]) or {}
-        if row.get("entry") and row.get("state") not in (ledger.RUNNING, ledger.LOST):
+        if row.get("entry") and row.get("state") not in (ledger.RUNNING, ledger.LOST, ledger.READY):
             entry = dict(row["entry"], controller=row.get("controller"))
+        elif row.get("state") == ledger.READY:
+            entry = dict(row["entry"])
+            if entry["state"] == PENDING and halted:  # never started: where its preflight read it
+                entry.update(state=NOT_ATTEMPTED, version_after=entry.get("version_before"))
         else:
             entry = {
                 "host": member["host"],
@@ -206,7 +210,9 @@ def settled(plan: dict, known: dict[str, dict], halted: str) -> bool:
     finished (or lost) unless the rollout halted (then the ones never started stay so)."""
     if any(row["state"] == ledger.RUNNING for row in known.values()):
         return False
-    return bool(halted) or all(member["host"] in known for member in plan.get("members") or [])
+    return bool(halted) or all(
+        (known.get(member["host"]) or {}).get("state") not in ledger.NOT_STARTED for member in plan.get("members") or []
+    )
 
 
 class LedgerTurn:
@@ -285,7 +291,7 @@ def _refusal(host: str, why: str, failed: bool = False) -> dict:
 
 # --- the fleet action's phases with a ledger ---------------------------------------------------------------
 def join_rollout(
-    access: LedgerAccess, task_vars: dict, draft: dict, hosts: list[str], changeset: dict, problems: list[str]
+    access: LedgerAccess, task_vars: dict, draft: dict, ready: list[dict], changeset: dict, problems: list[str]
 ) -> dict:
     """This controller's part of the rollout the ledger holds (created with DRAFT - members, waves, canaries,
     allowed, canary_stops, max_failures - by the first controller to come): the preflight's fields to replace.
@@ -295,6 +301,8 @@ def join_rollout(
     conn = open_ledger(access, "the fleet preflight")
     try:
         stored = ledger.open_rollout(conn, rollout, draft, who)
+        wave_by_host = {host: number for number, wave in enumerate(stored["plan"]["waves"], start=1) for host in wave}
+        ledger.register_databases(conn, rollout, [dict(e, wave=wave_by_host.get(e["host"], 0)) for e in ready], who)
         if problems:
             ledger.halt(
                 conn,
@@ -305,7 +313,7 @@ def join_rollout(
     finally:
         conn.close()
     plan = stored["plan"]
-    ordered, serial = own_batches(plan["waves"], hosts)
+    ordered, serial = own_batches(plan["waves"], [entry["host"] for entry in ready])
     return {
         "ledger": {
             "rollout_id": rollout,

@@ -27,8 +27,10 @@ SCHEMA = "pgmigrate_fleet"  # "pg_" names are reserved for system schemas
 # pg_advisory_lock(int4, int4) keys on the ledger database: this namespace ("pgml"), then database_key(). The
 # per-server slots (run/server_slot.py) use their own namespace on the fleet's servers.
 LEDGER_NAMESPACE = 1885826412
+READY = "ready"  # its controller's preflight read it; not started yet
 RUNNING = "running"
 LOST = "lost"  # a running row whose run's session is gone: its outcome is unknown
+NOT_STARTED = (None, READY)
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS %s" % SCHEMA,
     """CREATE TABLE IF NOT EXISTS %s.rollouts (
@@ -118,6 +120,19 @@ def open_rollout(conn, rollout: str, plan: dict, controller: str) -> dict:
     return dict(row, plan=_json(row["plan"]))
 
 
+def register_databases(conn, rollout: str, ready: list[dict], controller: str) -> None:
+    """The databases a controller's preflight read (READY: their pending lines of the fleet report, with the
+    version each is at), so every controller's report knows them before they run; a row already there (another
+    attempt of the same controller's preflight, or a database that ran) is left alone."""
+    for entry in ready:
+        _rows(
+            conn,
+            "INSERT INTO %s.databases (rollout_id, host, wave, state, entry, controller) VALUES "
+            "(%%s, %%s, %%s, %%s, %%s::jsonb, %%s) ON CONFLICT (rollout_id, host) DO NOTHING" % SCHEMA,
+            (rollout, entry["host"], entry.get("wave") or 0, READY, json.dumps(entry), controller),
+        )
+
+
 def start_database(conn, rollout: str, host: str, wave: int, controller: str) -> bool:
     """HOST's run begins: its row says running, and this session holds its lock until finish_database (or its
     end). False when another live run holds it (a second controller with the same database), or when the
@@ -129,8 +144,8 @@ def start_database(conn, rollout: str, host: str, wave: int, controller: str) ->
         conn,
         "INSERT INTO %s.databases AS d (rollout_id, host, wave, state, controller) VALUES (%%s, %%s, %%s, %%s, %%s) "
         "ON CONFLICT (rollout_id, host) DO UPDATE SET state = EXCLUDED.state, controller = EXCLUDED.controller, "
-        "started_at = now(), finished_at = NULL, entry = NULL WHERE d.state IN (%%s, %%s) RETURNING host" % SCHEMA,
-        (rollout, host, wave, RUNNING, controller, RUNNING, LOST),
+        "started_at = now(), finished_at = NULL WHERE d.state IN (%%s, %%s, %%s) RETURNING host" % SCHEMA,
+        (rollout, host, wave, RUNNING, controller, RUNNING, LOST, READY),
     )
     if not taken:
         release_database(conn, rollout, host)
@@ -202,7 +217,7 @@ def unfinished_before(plan: dict, known: dict[str, dict], wave: int) -> list[str
     started, or running. A lost one counts as finished: its controller is gone, and waiting for it would hold
     every other controller for nothing."""
     earlier = [host for number, hosts in enumerate(plan.get("waves") or [], start=1) if number < wave for host in hosts]
-    return [host for host in earlier if (known.get(host) or {}).get("state") in (None, RUNNING)]
+    return [host for host in earlier if (known.get(host) or {}).get("state") in (*NOT_STARTED, RUNNING)]
 
 
 def wait_for_waves_before(
