@@ -137,8 +137,7 @@ def start_database(conn, rollout: str, host: str, wave: int, controller: str) ->
     """HOST's run begins: its row says running, and this session holds its lock until finish_database (or its
     end). False when another live run holds it (a second controller with the same database), or when the
     database already has an outcome in this rollout: then it must not run again."""
-    locked = _rows(conn, "SELECT pg_try_advisory_lock(%s, %s) AS got", (LEDGER_NAMESPACE, database_key(rollout, host)))
-    if not locked[0]["got"]:
+    if not _try_lock(conn, rollout, host, attempts=3):
         return False
     taken = _rows(
         conn,
@@ -150,6 +149,36 @@ def start_database(conn, rollout: str, host: str, wave: int, controller: str) ->
     if not taken:
         release_database(conn, rollout, host)
     return bool(taken)
+
+
+def _try_lock(conn, rollout: str, host: str, attempts: int = 1) -> bool:
+    """HOST's lock, taken by this session; a few ATTEMPTS, since a reader marking a dead run lost holds it for
+    a moment."""
+    for attempt in range(attempts):
+        got = _rows(conn, "SELECT pg_try_advisory_lock(%s, %s) AS got", (LEDGER_NAMESPACE, database_key(rollout, host)))
+        if got[0]["got"]:
+            return True
+        if attempt + 1 < attempts:
+            time.sleep(0.05)
+    return False
+
+
+def mark_lost(conn, rollout: str, host: str) -> bool:
+    """Write LOST into HOST's row when it says running and no live run holds its lock (its controller died),
+    under that lock, so a run that starts meanwhile is never marked; whether it was marked."""
+    if not _try_lock(conn, rollout, host):
+        return False
+    try:
+        return bool(
+            _rows(
+                conn,
+                "UPDATE %s.databases SET state = %%s, finished_at = now() WHERE rollout_id = %%s AND host = %%s "
+                "AND state = %%s RETURNING host" % SCHEMA,
+                (LOST, rollout, host, RUNNING),
+            )
+        )
+    finally:
+        release_database(conn, rollout, host)
 
 
 def finish_database(conn, rollout: str, host: str, entry: dict) -> None:
@@ -189,6 +218,7 @@ def outcomes(conn, rollout: str) -> dict[str, dict]:
         (rollout,),
     ):
         if row["state"] == RUNNING and (database_key(rollout, row["host"]) & 0xFFFFFFFF) not in held:
+            mark_lost(conn, rollout, row["host"])
             row["state"] = LOST
         row["entry"] = _json(row["entry"]) if row["entry"] is not None else None
         found[row["host"]] = row
