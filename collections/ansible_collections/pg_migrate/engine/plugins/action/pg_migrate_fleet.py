@@ -19,6 +19,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.discovery import build_changeset
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import (
@@ -51,6 +53,13 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files impo
     write_atomically,
     write_report,
 )
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import (
+    final_report_inputs,
+    gate,
+    join_rollout,
+    ledger_access,
+    members_of,
+)
 
 display = Display()
 
@@ -59,13 +68,14 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("phase",))
+    PHASES = ("preflight", "gate", "report", "status")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         phase = self._task.args.get("phase")
-        if phase not in ("preflight", "report", "status"):
-            raise AnsibleActionFail("pg_migrate_fleet: phase must be preflight, report or status, not %r" % phase)
+        if phase not in self.PHASES:
+            raise AnsibleActionFail("pg_migrate_fleet: phase must be preflight, gate, report or status, not %r" % phase)
         result.update(getattr(self, "_" + phase)(task_vars))
         result["changed"] = False
         return result
@@ -122,16 +132,10 @@ class ActionModule(ActionBase):
             for host, variables in variables_of.items()
         }
         problems = differing_settings(fleet_wide) + preflight_problems(statuses, on_standby.get)
+        access, access_problems = self._ledger(task_vars)
+        problems += access_problems
         cut = waves(hosts, sizes)
-        for problem in problems:
-            display.display("fleet preflight: %s" % problem)
-        if problems:
-            display.display("fleet preflight: %d problem(s): no database will be changed" % len(problems))
-        else:
-            display.display(
-                "fleet preflight: %d databases ready; %d wave(s): %s"
-                % (len(hosts), len(cut), ", ".join(str(len(wave)) for wave in cut))
-            )
+        say_preflight(problems, hosts, cut)
         preflight = {
             "problems": problems,
             "hosts": hosts,
@@ -153,12 +157,54 @@ class ActionModule(ActionBase):
                 for host, status in statuses.items()
             },
         }
+        if access is not None and not check:
+            preflight.update(self._join(task_vars, access, hosts, sizes, preflight, problems))
         if not check and not problems:
             # From here on the reports directory describes this rollout: an in-progress report whose resume
             # list is every database not yet finished (each run takes itself off as it finishes).
             self._write(task_vars, preflight, finished=False)
             preflight["reports_dir"] = self._reports_dir(task_vars)
         return preflight
+
+    # --- the fleet ledger (plugin_utils/fleet_ledger.py): one rollout across controllers -------------------
+    def _ledger(self, task_vars: dict):
+        return ledger_access(lambda name, default: self._var(task_vars, name, default), task_vars)
+
+    def _join(self, task_vars: dict, access, hosts: list[str], sizes: list, preflight: dict, problems: list) -> dict:
+        """This controller's part of the ledger's rollout: the whole fleet's waves, its own batches."""
+        variables_of = self._variables_of(task_vars, hosts)
+        members = members_of(variables_of[hosts[0]], hosts, variables_of)
+        cut = waves([member["host"] for member in members], sizes)
+        setting = preflight["max_failures"]
+        draft = {
+            "members": members,
+            "waves": cut,
+            "canaries": cut[0] if cut else [],
+            "allowed": budget(setting, len(members)),
+            "canary_stops": preflight["canary_stops"],
+            "max_failures": setting,
+        }
+        project = self._var(task_vars, "pg_migrate_project_dir", task_vars.get("playbook_dir", "."))
+        directory = str(self._var(task_vars, "pg_migrate_migrations_dir", os.path.join(str(project), "migrations")))
+        changeset, changeset_problems, _warnings = build_changeset(directory, None)
+        problems.extend(changeset_problems)
+        ready = [pending_entry(host, variables_of[host], 0, preflight["versions"].get(host, {})) for host in hosts]
+        try:
+            return join_rollout(access, task_vars, draft, ready, changeset.to_dict(), problems)
+        except (ConnectionError, RunFailed) as exc:
+            raise AnsibleActionFail(
+                "fleet preflight: the fleet ledger (%s): %s. Nothing was changed." % (access.where, exc)
+            ) from None
+
+    def _gate(self, task_vars: dict) -> dict:
+        """At the start of each wave: with a ledger, wait for the earlier waves and read the halt from it."""
+        preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
+        access, problems = self._ledger(task_vars)
+        if not preflight.get("ledger"):
+            return {"halt": ""}  # no ledger: the fleet_halt filter decides from this controller's runs
+        if access is None:
+            return {"ledger": preflight["ledger"]["rollout_id"], "halt": "; ".join(problems)}
+        return gate(access, task_vars, display.display)
 
     def _entries(self, task_vars: dict, preflight: dict, finished: bool) -> list[dict]:
         wave_of = {host: number for number, wave in enumerate(preflight["waves"], start=1) for host in wave}
@@ -206,11 +252,42 @@ class ActionModule(ActionBase):
         report["files"] = files
         return report
 
+    def _write_from_ledger(self, task_vars: dict, preflight: dict) -> dict:
+        """The whole fleet's report from the ledger, whichever controller writes it."""
+        access, problems = self._ledger(task_vars)
+        if access is None:
+            raise AnsibleActionFail("fleet report: %s" % "; ".join(problems))
+        entries, halt, over = final_report_inputs(access, preflight, display.display)
+        failed = sum(1 for entry in entries if entry["state"] == "failed")
+        report = build_report(
+            entries,
+            preflight["waves"],
+            "" if preflight["problems"] else halt,
+            preflight["problems"],
+            {"allowed": preflight["allowed"], "failed": failed, "setting": preflight["max_failures"]},
+            False,
+            {"run_id": preflight.get("run_id"), "started_at": preflight.get("started_at")},
+            over,
+        )
+        report["ledger"] = {key: preflight["ledger"][key] for key in ("rollout_id", "started_by", "where")}
+        directory = self._reports_dir(task_vars)
+        try:
+            report["files"] = write_report(directory, report)
+        except OSError as exc:
+            raise AnsibleActionFail(
+                "cannot write the fleet report to %s: %s (pg_migrate_reports_dir names where it goes)"
+                % (directory, exc.strerror or exc)
+            ) from None
+        return report
+
     def _report(self, task_vars: dict) -> dict:
         preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
         if not preflight.get("hosts"):
             raise AnsibleActionFail("pg_migrate_fleet: no preflight result: run the preflight play first")
-        report = self._write(task_vars, preflight, finished=True)
+        if preflight.get("ledger"):
+            report = self._write_from_ledger(task_vars, preflight)
+        else:
+            report = self._write(task_vars, preflight, finished=True)
         files = report.pop("files")
         reports, resume = (files[:3], files[3]) if len(files) > 3 else (files, None)
         return {
@@ -253,6 +330,19 @@ class ActionModule(ActionBase):
         lines = status_lines(report) + unfinished_lines(unfinished, paths(directory, False)[3])
         lines.append("  report: %s" % path)
         return {"summary": lines, "behind": report["behind"], "drift": report["drift"], "versions": report["versions"]}
+
+
+def say_preflight(problems: list[str], hosts: list[str], cut: list[list[str]]) -> None:
+    """The preflight's verdict on the terminal: each problem, or the waves."""
+    for problem in problems:
+        display.display("fleet preflight: %s" % problem)
+    if problems:
+        display.display("fleet preflight: %d problem(s): no database will be changed" % len(problems))
+    else:
+        display.display(
+            "fleet preflight: %d databases ready; %d wave(s): %s"
+            % (len(hosts), len(cut), ", ".join(str(len(wave)) for wave in cut))
+        )
 
 
 def status_report(rows: list[dict], latest: str | None) -> dict:

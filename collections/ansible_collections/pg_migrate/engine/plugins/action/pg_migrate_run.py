@@ -33,6 +33,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session impo
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.time_limit import run_limit, run_within
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import LedgerTurn
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
     CONNECTION_OPTIONS,
@@ -69,12 +70,20 @@ class ActionModule(ActionBase):
         settings = self._settings(task_vars)
         check = bool(self._play_context.check_mode)
         started, began = time.monotonic(), time.time()
+        turn = self._ledger_turn(settings, host, check, task_vars)
         # A report that cannot be written fails the run in its result (conclusion.py), never as an exception:
         # the result still says what the run did.
-        if self._task.args.get("phase", "start") == "finish":
-            outcome = self._finish(settings, host, task_vars)
-        else:
-            outcome = self._start(settings, host, check, task_vars)
+        try:
+            if turn is not None and turn.refusal is not None:
+                outcome = turn.refusal
+            elif self._task.args.get("phase", "start") == "finish":
+                outcome = self._finish(settings, host, task_vars)
+            else:
+                outcome = self._start(settings, host, check, task_vars)
+        except BaseException:
+            if turn is not None:
+                turn.close()  # no outcome: the ledger reads it as lost, never as done
+            raise
         result.update(outcome)
         result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
         job = self._task.args.get("job") or {}
@@ -84,10 +93,25 @@ class ActionModule(ActionBase):
             # A run the engine did not time itself (stopped at pg_migrate_run_timeout): this task's times.
             result.setdefault("started_at", utc_instant(began))
             result.setdefault("finished_at", utc_instant(time.time()))
-        if settings.action == "migrate" and not check and not outcome.get("deferred"):
-            # In a fleet rollout: this database is finished; the in-progress fleet report says so at once.
-            record_fleet_progress(task_vars, host, dict(result, action="migrate"))
+        if (
+            settings.action == "migrate"
+            and not check
+            and not outcome.get("deferred")
+            and "ledger_skipped" not in outcome
+        ):
+            # In a fleet rollout: this database is finished; the in-progress fleet report (and the fleet ledger)
+            # says so at once.
+            record_fleet_progress(task_vars, host, dict(result, action="migrate"), turn)
+        elif turn is not None:
+            turn.close()
         return result
+
+    def _ledger_turn(self, settings: RunSettings, host: str, check: bool, task_vars: dict) -> LedgerTurn | None:
+        """This database's turn in a fleet ledger's rollout (pg_migrate_fleet_ledger_db); None outside one."""
+        if settings.action != "migrate" or check or self._task.args.get("phase", "start") == "finish":
+            return None
+        variables = self._role_variables(task_vars)
+        return LedgerTurn.take(task_vars, host, lambda name, default: variables.get(name, default))
 
     # --- inputs --------------------------------------------------------------------------------------------
     def _role_variables(self, task_vars: dict) -> dict:

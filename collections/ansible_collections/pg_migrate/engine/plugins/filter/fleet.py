@@ -6,12 +6,18 @@ from __future__ import annotations
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import halt_reason_of
 
 
-def fleet_halt(hosts: list, hostvars) -> str:
+def fleet_halt(hosts: list, hostvars, batch: list | None = None) -> str:
     """Why no further wave may start ('' to go on): a preflight problem, a failed health gate, a failed canary,
-    or more failed databases than the budget allows. HOSTS are the play's hosts; HOSTVARS Ansible's hostvars."""
+    or more failed databases than the budget allows. HOSTS are the play's hosts; HOSTVARS Ansible's hostvars;
+    BATCH the wave starting now, whose gate (with a fleet ledger) decided for every controller."""
     hosts = list(hosts or [])
     if not hosts:
         return ""
+    if batch:
+        current = hostvars[next(iter(batch))]
+        gate = current.get("__pg_migrate_fleet_gate") if "__pg_migrate_fleet_gate" in current else None
+        if gate and "ledger" in gate:
+            return str(gate.get("halt") or "")
     first = hostvars[hosts[0]]
     preflight = first.get("__pg_migrate_fleet_preflight") if "__pg_migrate_fleet_preflight" in first else None
     return halt_reason_of(preflight or {}, {host: hostvars[host] for host in hosts})

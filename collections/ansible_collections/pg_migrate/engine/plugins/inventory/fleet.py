@@ -12,6 +12,9 @@ description:
     settings as host variables.
   - Hosts are added in rollout order - the canary databases first, then one database of each server in turn - so
     that a play with C(order=inventory) and C(serial) waves spreads every server over the waves.
+  - The group C(pg_migrate_targets) has the variable C(pg_migrate_fleet_members) - every database of the fleet
+    in rollout order (C(host), C(server), C(database)) - so that a controller that runs part of the hosts (an AWX
+    job slice) cuts the same waves as the others (see I(pg_migrate_fleet_ledger_db)).
   - Groups - C(pg_migrate_targets), C(pg_migrate_fleet_canary), C(pg_migrate_server_<server>) and
     C(pg_migrate_wave_tag_<tag>) for databases tagged in the file.
   - A fleet file with a mistake is refused with a message that names the server, database or key and the fix -
@@ -116,3 +119,10 @@ class InventoryModule(BaseInventoryPlugin):
             variables.update(pg_migrate_db=host.database["name"], pg_migrate_fleet_server=host.server)
             for name, value in variables.items():
                 self.inventory.set_variable(host.name, name, value)
+        # The whole fleet in rollout order, as a group variable: a controller that sees only part of the hosts
+        # (an AWX job slice: hosts[k::n]) still cuts the same waves as every other, for the fleet ledger.
+        self.inventory.set_variable(
+            GROUP,
+            "pg_migrate_fleet_members",
+            [{"host": host.name, "server": host.server, "database": host.database["name"]} for host in hosts],
+        )

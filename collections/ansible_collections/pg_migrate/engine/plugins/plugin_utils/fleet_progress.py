@@ -8,13 +8,17 @@ from ansible.utils.display import Display
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import database_entry
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files import record_finished
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import LedgerTurn
 
 display = Display()
 
 
-def record_fleet_progress(task_vars: dict, host: str, run: dict) -> None:
-    """RUN (this host's migrate result) into the in-progress report of the rollout this task belongs to; nothing
-    outside a fleet rollout (no preflight result with a reports directory: migrate.yml, check mode)."""
+def record_fleet_progress(task_vars: dict, host: str, run: dict, turn: LedgerTurn | None = None) -> None:
+    """RUN (this host's migrate result) into the in-progress report of the rollout this task belongs to, and into
+    the fleet ledger when the rollout has one (TURN: this database's turn there); nothing outside a fleet rollout
+    (no preflight result with a reports directory: migrate.yml, check mode)."""
+    if turn is not None:
+        turn.finish(turn.entry_of(task_vars, run))
     preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
     directory, run_id = preflight.get("reports_dir"), preflight.get("run_id")
     if not directory or not run_id or host not in (preflight.get("hosts") or []):

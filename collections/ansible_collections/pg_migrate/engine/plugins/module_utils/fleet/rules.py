@@ -28,6 +28,11 @@ FLEET_WIDE = (
     "pg_migrate_fleet_max_failures",
     "pg_migrate_fleet_canary_stops",
     "pg_migrate_fleet_pause",
+    "pg_migrate_fleet_ledger_db",
+    "pg_migrate_fleet_ledger_host",
+    "pg_migrate_fleet_ledger_port",
+    "pg_migrate_fleet_attempt",
+    "pg_migrate_fleet_ledger_wait",
 )
 WAVE_FORMS = (
     'a list of wave sizes, each a count (3) or a percentage of the fleet ("10%", "12.5%"), e.g. [1, "5%", '
@@ -168,6 +173,18 @@ def halt_reason(results: dict[str, dict], max_failures: int, canaries: list[str]
     failed = sorted(host for host, run in results.items() if state_of(run, True) == FAILED)
     # A gate that failed counts as a failed database too (its run has the gate's msg): named first.
     gates = sorted(host for host, run in results.items() if (run or {}).get("health_failed"))
+    return _halt(failed, gates, max_failures, canaries, canary_stops)
+
+
+def halt_reason_of_entries(entries: list[dict], max_failures: int, canaries: list[str], canary_stops: bool) -> str:
+    """halt_reason from the fleet report's entries of the databases that finished (a fleet ledger's, written by
+    any controller) instead of this controller's runs."""
+    failed = sorted(entry["host"] for entry in entries if entry.get("state") == FAILED)
+    gates = sorted(entry["host"] for entry in entries if (entry.get("health") or {}).get("passed") is False)
+    return _halt(failed, gates, max_failures, canaries, canary_stops)
+
+
+def _halt(failed: list[str], gates: list[str], max_failures: int, canaries: list[str], canary_stops: bool) -> str:
     if gates:
         return "the health gate failed on %s" % ", ".join(gates)
     if canary_stops and any(host in canaries for host in failed):

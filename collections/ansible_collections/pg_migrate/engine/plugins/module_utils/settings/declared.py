@@ -80,6 +80,11 @@ class RunSettings:
     fleet_max_failures: object
     fleet_canary_stops: bool
     fleet_pause: int
+    fleet_ledger_db: str
+    fleet_ledger_host: str
+    fleet_ledger_port: int
+    fleet_attempt: str
+    fleet_ledger_wait: str
 
     def to_dict(self) -> dict:
         """The settings as Ansible hands them from one task to the next (the host path's finish task)."""
