@@ -140,6 +140,12 @@ def test_two_controllers_with_a_slice_each_run_one_rollout_with_one_canary_one_b
     ran = [row for row in rows_of(pg_server, ledger_db) if row[1] != "ready"]  # ready: read, never started
     assert sorted(host for host, _state, _controller in ran) == sorted(order[:4])
     assert len({controller for _host, _state, controller in ran}) == 2  # both controllers ran databases
+    # fleet-status shows the rollout as the ledger holds it, from any controller.
+    status = fleet.play("fleet-status.yml").assert_ok()
+    assert f"rollout {reports[0]['run_id']} (started" in status.output
+    assert "3 applied, 1 failed, 4 ready; halted: the failure budget is exhausted" in status.output, status.output[
+        -3000:
+    ]
 
 
 def test_a_killed_controller_leaves_the_ledger_consistent_the_other_goes_on_and_a_resume_completes(

@@ -53,12 +53,13 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_files impo
     write_atomically,
     write_report,
 )
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import (
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import ledger_access, members_of
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger_phases import (
     final_report_inputs,
     gate,
     join_rollout,
-    ledger_access,
-    members_of,
+    ledger_lines,
+    ledger_rollout,
 )
 
 display = Display()
@@ -325,9 +326,13 @@ class ActionModule(ActionBase):
                 "started_at": unfinished.get("started_at"),
                 "still_to_do": unfinished.get("still_to_do") or [],
             }
+        access, _problems = self._ledger(task_vars)
+        if access is not None:
+            report["ledger_rollout"] = ledger_rollout(access)
         path = os.path.join(directory, "fleet-status.json")
         write_atomically(path, json_text(report))
         lines = status_lines(report) + unfinished_lines(unfinished, paths(directory, False)[3])
+        lines += ledger_lines(report.get("ledger_rollout"), access)
         lines.append("  report: %s" % path)
         return {"summary": lines, "behind": report["behind"], "drift": report["drift"], "versions": report["versions"]}
 

@@ -278,3 +278,21 @@ def wait_for_waves_before(
             told = True
         sleep(poll)
         poll = min(poll * 1.5, 2.0)
+
+
+def latest_rollout(conn) -> dict | None:
+    """The rollout started last in this ledger, with how many of its databases are in each state (running ones
+    whose controller died counted as lost): for fleet-status while a rollout runs."""
+    rows = _rows(
+        conn,
+        "SELECT rollout_id, started_at::text AS started_at, started_by, halted_reason FROM %s.rollouts "
+        "ORDER BY started_at DESC LIMIT 1" % SCHEMA,
+    )
+    if not rows:
+        return None
+    found = dict(rows[0])
+    counts: dict[str, int] = {}
+    for row in outcomes(conn, found["rollout_id"]).values():
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    found["states"] = dict(sorted(counts.items()))
+    return found
