@@ -2,10 +2,10 @@
 #
 # A database another tool migrated (golang-migrate, dbmate, goose, Flyway, diesel, EF Core) has that tool's
 # history table instead of ours. One reader per tool turns the table's rows into the versions it applied, by
-# the version identity rule the importer shares (plugins/module_utils/importing on its branch; keep the two
-# identical): golang-migrate and goose the integer, dbmate and diesel the digits, Flyway its dotted version, EF
-# Core the 14-digit timestamp of the MigrationId. adopted_up_to then checks that those versions are exactly a
-# prefix of the change set, because a baseline records "everything up to X". No I/O here:
+# the version identity rule the importer names its files with (importing/names.py, history_version - the one
+# place it is written): golang-migrate and goose the integer, dbmate and diesel the digits, Flyway its dotted
+# version, EF Core the 14-digit timestamp of the MigrationId. adopted_up_to then checks that those versions are
+# exactly a prefix of the change set, because a baseline records "everything up to X". No I/O here:
 # run/foreign_history.py reads the rows, and the tests call this directly.
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import VERSION_PATTERN, version_key
+from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.names import history_version
 
 # Each tool's history table as the tool names it (unqualified: the tools find it on the search_path too).
 DEFAULT_TABLES = {
@@ -51,7 +52,9 @@ def _not_versions(tool: str, versions: list[str]) -> list[str]:
 
 
 def _history(tool: str, table: str, applied: list[str], problems: list[str], **more: object) -> ForeignHistory:
-    """The history of APPLIED versions, refused with PROBLEMS plus any version that is not one."""
+    """The history of APPLIED versions (as the importer names the files: history_version), refused with PROBLEMS
+    plus any version that is not one."""
+    applied = [history_version(tool, version) for version in applied]
     problems = problems + _not_versions(tool, applied)
     return ForeignHistory(tool, table, tuple(applied), problems=tuple(problems), **more)
 
@@ -137,7 +140,7 @@ def flyway(rows: list[dict], table: str) -> ForeignHistory:
 
 def diesel(rows: list[dict], table: str) -> ForeignHistory:
     """__diesel_schema_migrations(version): the migration directory's prefix, its `-` removed."""
-    return _history("diesel", table, [str(row["version"]).replace("-", "") for row in rows], [])
+    return _history("diesel", table, [str(row["version"]) for row in rows], [])
 
 
 def efcore(rows: list[dict], table: str) -> ForeignHistory:
