@@ -5,6 +5,7 @@ the first halt stands, and a wave waits for the earlier waves wherever they run.
 from __future__ import annotations
 
 import threading
+import time
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet import ledger
 from tests.engine.conftest import connect
@@ -65,7 +66,10 @@ def test_a_database_runs_once_and_a_dead_controllers_run_reads_as_lost(db: Datab
     other = connect(db, autocommit=True)
     assert not ledger.start_database(other, "r1", "db01", 1, "slice-2")  # a live run holds it
     assert ledger.outcomes(conn, "r1")["db01"]["state"] == "running"
-    dying.close()  # its controller died
+    dying.close()  # its controller died; the server lets its session's locks go a moment later
+    deadline = time.monotonic() + 10
+    while ledger.outcomes(conn, "r1")["db01"]["state"] != "lost" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert ledger.outcomes(conn, "r1")["db01"]["state"] == "lost"
     assert ledger.unfinished_before(PLAN, ledger.outcomes(conn, "r1"), 2) == []  # lost is not waited for
     assert ledger.start_database(other, "r1", "db01", 1, "slice-2")  # a resume may run it again

@@ -198,4 +198,5 @@ def test_a_killed_controller_leaves_the_ledger_consistent_the_other_goes_on_and_
     again.finish(300)
     final = json.loads((tmp_path / "r2" / "fleet.json").read_text())
     assert final["verdict"] == "complete", (final["verdict"], again.output[-3000:])
-    assert set(states(final).values()) == {"applied"} and set(versions(fleet).values()) == {"005"}
+    assert set(states(final).values()) == {"applied"}, (states(final), rows_of(pg_server, ledger_db))
+    assert set(versions(fleet).values()) == {"005"}
