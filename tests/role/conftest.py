@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,3 +157,29 @@ def standby(db: Database):
     finally:
         localpg.stop(base)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def fleet_maker(db: Database, pg_server, role_templates: RoleTemplates, tmp_path: Path):
+    """fleet_maker(servers, at="001", settings=None, execution=None, ...) -> Fleet (tests/role/fleet_support.py's
+    FleetMaker); any number of fleets per test, every database dropped after it."""
+    from tests.role.fleet_support import FleetMaker  # it builds on this module's RoleTemplates
+
+    maker = FleetMaker(pg_server, role_templates, db, tmp_path / "fleets")
+    try:
+        yield maker
+    finally:
+        maker.drop_all()
+
+
+@pytest.fixture
+def ledger_db(pg_server) -> Iterator[str]:
+    """A fleet ledger database of this test's own (pg_migrate_fleet_ledger_db), dropped after it."""
+    name = f"ledger_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

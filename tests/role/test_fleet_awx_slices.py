@@ -6,18 +6,13 @@ in name order, slice k of 4 takes hosts[k::4], the groups' variables kept) and A
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import yaml
 
 from tests.ansible_run import ROOT, playbook_env
-from tests.pgdb import Database
-from tests.role.conftest import RoleTemplates
-from tests.role.fleet_support import ActivitySampler, Fleet, FleetMaker, rollout_order, states
+from tests.role.fleet_support import TINY_CHANGESET_VARS, ActivitySampler, Fleet, rollout_order, states
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
@@ -30,27 +25,6 @@ CHANGESET = {
     "RAISE EXCEPTION 'this shard is broken'; END IF; END $$;\n",
 }
 RUNNER = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-
-
-@pytest.fixture
-def fleet_maker(db: Database, pg_server, role_templates: RoleTemplates, tmp_path: Path) -> Iterator[FleetMaker]:
-    maker = FleetMaker(pg_server, role_templates, db, tmp_path / "fleets")
-    try:
-        yield maker
-    finally:
-        maker.drop_all()
-
-
-@pytest.fixture
-def ledger_db(pg_server) -> Iterator[str]:
-    name = f"ledger_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def awx_inventory(fleet: Fleet, part: list[str]) -> dict:
@@ -185,17 +159,5 @@ def test_four_awx_slices_roll_out_one_fleet_with_one_canary_one_budget_one_halt_
 
     # The same fleet through one controller, without a ledger: the same report, database by database.
     single, single_order, _broken = fleet_with_a_broken_shard(fleet_maker, shared)
-    extra = (
-        "-e",
-        f"pg_migrate_migrations_dir={migrations}",
-        "-e",
-        "pg_migrate_verify_schema=false",
-        "-e",
-        '{"pg_migrate_required_extensions": []}',
-        "-e",
-        "pg_migrate_expected_schema=",
-        "-e",
-        "pg_migrate_probes=",
-    )
-    single.play("fleet.yml", *extra).assert_failed()
+    single.play("fleet.yml", "-e", f"pg_migrate_migrations_dir={migrations}", *TINY_CHANGESET_VARS).assert_failed()
     assert outcome_by_position(single.report(), single_order) == outcome_by_position(reports[0], order)

@@ -8,19 +8,13 @@ import contextlib
 import json
 import os
 import signal
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from tests.pgdb import Database
-from tests.role.conftest import RoleTemplates
 from tests.role.fleet_support import (
     BROKEN_FOR_V002,
     Fleet,
-    FleetMaker,
     assert_report_matches_the_databases,
     rollout_order,
     start,
@@ -28,28 +22,6 @@ from tests.role.fleet_support import (
     versions,
     wait_for,
 )
-
-
-@pytest.fixture
-def fleet_maker(db: Database, pg_server, role_templates: RoleTemplates, tmp_path: Path) -> Iterator[FleetMaker]:
-    maker = FleetMaker(pg_server, role_templates, db, tmp_path / "fleets")
-    try:
-        yield maker
-    finally:
-        maker.drop_all()
-
-
-@pytest.fixture
-def ledger_db(pg_server) -> Iterator[str]:
-    """A ledger database of this test's own."""
-    name = f"ledger_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def ledger_settings(ledger_db: str) -> dict:
@@ -198,5 +170,6 @@ def test_a_killed_controller_leaves_the_ledger_consistent_the_other_goes_on_and_
     again.finish(300)
     final = json.loads((tmp_path / "r2" / "fleet.json").read_text())
     assert final["verdict"] == "complete", (final["verdict"], again.output[-3000:])
-    assert set(states(final).values()) == {"applied"}, (states(final), rows_of(pg_server, ledger_db))
+    # A database whose run was lost at the kill may have committed everything: the resume finds it current.
+    assert set(states(final).values()) <= {"applied", "already current"}, (states(final), rows_of(pg_server, ledger_db))
     assert set(versions(fleet).values()) == {"005"}

@@ -21,7 +21,6 @@ import pytest
 import localpg
 from tests.ansible_run import ROOT
 from tests.pgdb import Database
-from tests.role.conftest import RoleTemplates
 from tests.role.fleet_support import (
     BROKEN_FOR_V002,
     ActivitySampler,
@@ -39,17 +38,6 @@ from tests.role.fleet_support import (
 )
 
 ALL_AT_ONCE = ("-e", '{"pg_migrate_fleet_waves": ["100%"]}')
-
-
-@pytest.fixture
-def fleet_maker(db: Database, pg_server, role_templates: RoleTemplates, tmp_path: Path) -> Iterator[FleetMaker]:
-    """fleet_maker(servers, at="001", settings=None, execution=None, ...) -> Fleet (see FleetMaker); any number
-    of fleets per test, every database dropped after it."""
-    maker = FleetMaker(pg_server, role_templates, db, tmp_path / "fleets")
-    try:
-        yield maker
-    finally:
-        maker.drop_all()
 
 
 def entry_of(report: dict, host: str) -> dict:

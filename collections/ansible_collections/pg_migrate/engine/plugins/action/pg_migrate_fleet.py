@@ -231,6 +231,22 @@ class ActionModule(ActionBase):
         halt = ""
         if finished:
             halt = halt_reason_of(preflight, {entry["host"]: hostvars[entry["host"]] for entry in databases})
+        return self._written(task_vars, preflight, databases, halt, finished)
+
+    def _write_from_ledger(self, task_vars: dict, preflight: dict) -> dict:
+        """The whole fleet's report from the ledger, whichever controller writes it."""
+        access, problems = self._ledger(task_vars)
+        if access is None:
+            raise AnsibleActionFail("fleet report: %s" % "; ".join(problems))
+        entries, halt, over = final_report_inputs(access, preflight, display.display)
+        ledger = {key: preflight["ledger"][key] for key in ("rollout_id", "started_by", "where")}
+        return self._written(task_vars, preflight, entries, halt, over, {"ledger": ledger})
+
+    def _written(
+        self, task_vars: dict, preflight: dict, databases: list, halt: str, finished: bool, extra: dict | None = None
+    ) -> dict:
+        """The fleet report of DATABASES (with EXTRA fields), written into the reports directory (its paths under
+        "files")."""
         failed = sum(1 for entry in databases if entry["state"] == "failed")
         report = build_report(
             databases,
@@ -242,35 +258,7 @@ class ActionModule(ActionBase):
             {"run_id": preflight.get("run_id"), "started_at": preflight.get("started_at")},
             finished,
         )
-        directory = self._reports_dir(task_vars)
-        try:
-            files = write_report(directory, report)
-        except OSError as exc:
-            raise AnsibleActionFail(
-                "cannot write the fleet report to %s: %s (pg_migrate_reports_dir names where it goes)"
-                % (directory, exc.strerror or exc)
-            ) from None
-        report["files"] = files
-        return report
-
-    def _write_from_ledger(self, task_vars: dict, preflight: dict) -> dict:
-        """The whole fleet's report from the ledger, whichever controller writes it."""
-        access, problems = self._ledger(task_vars)
-        if access is None:
-            raise AnsibleActionFail("fleet report: %s" % "; ".join(problems))
-        entries, halt, over = final_report_inputs(access, preflight, display.display)
-        failed = sum(1 for entry in entries if entry["state"] == "failed")
-        report = build_report(
-            entries,
-            preflight["waves"],
-            "" if preflight["problems"] else halt,
-            preflight["problems"],
-            {"allowed": preflight["allowed"], "failed": failed, "setting": preflight["max_failures"]},
-            False,
-            {"run_id": preflight.get("run_id"), "started_at": preflight.get("started_at")},
-            over,
-        )
-        report["ledger"] = {key: preflight["ledger"][key] for key in ("rollout_id", "started_by", "where")}
+        report.update(extra or {})
         directory = self._reports_dir(task_vars)
         try:
             report["files"] = write_report(directory, report)
