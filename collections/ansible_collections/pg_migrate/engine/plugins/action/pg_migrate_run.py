@@ -111,7 +111,7 @@ class ActionModule(ActionBase):
         if settings.action != "migrate" or check or self._task.args.get("phase", "start") == "finish":
             return None
         variables = self._role_variables(task_vars)
-        return LedgerTurn.take(task_vars, host, lambda name, default: variables.get(name, default))
+        return LedgerTurn.take(task_vars, host, variables.get)
 
     # --- inputs --------------------------------------------------------------------------------------------
     def _role_variables(self, task_vars: dict) -> dict:

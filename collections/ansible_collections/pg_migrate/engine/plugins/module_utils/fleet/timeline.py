@@ -72,12 +72,12 @@ def lanes_of(bars: list[Bar]) -> list[int]:
     ends: list[float] = []
     lanes = [0] * len(bars)
     for position in sorted(range(len(bars)), key=lambda i: (bars[i].start, bars[i].end)):
-        bar = bars[position]
-        lane = next((number for number, end in enumerate(ends) if end <= bar.start), len(ends))
+        run_bar = bars[position]
+        lane = next((number for number, end in enumerate(ends) if end <= run_bar.start), len(ends))
         if lane == len(ends):
-            ends.append(bar.end)
+            ends.append(run_bar.end)
         else:
-            ends[lane] = bar.end
+            ends[lane] = run_bar.end
         lanes[position] = lane
     return lanes
 
@@ -110,30 +110,30 @@ def x_of(moment: float, first: float, span: float) -> float:
 def controller_index(bars: list[Bar]) -> dict[str, int]:
     """Each controller's colour, in the order controllers first appear."""
     found: dict[str, int] = {}
-    for bar in bars:
-        found.setdefault(bar.controller, len(found) % len(CONTROLLER_COLOURS))
+    for run_bar in bars:
+        found.setdefault(run_bar.controller, len(found) % len(CONTROLLER_COLOURS))
     return found
 
 
-def bar_svg(bar: Bar, y: float, height: float, first: float, span: float, colour: int) -> str:
+def bar_svg(run_bar: Bar, y: float, height: float, first: float, span: float, colour: int) -> str:
     """A bar, linked to its database's row, with its tooltip; a failed run is outlined in red."""
-    left = x_of(bar.start, first, span)
-    width = max(1.0, round(x_of(bar.end, first, span) - left, 1))
+    left = x_of(run_bar.start, first, span)
+    width = max(1.0, round(x_of(run_bar.end, first, span) - left, 1))
     title = "%s: %s, wave %d, %.1f s%s" % (
-        bar.host,
-        bar.state,
-        bar.wave,
-        bar.end - bar.start,
-        ", controller %s" % bar.controller if bar.controller else "",
+        run_bar.host,
+        run_bar.state,
+        run_bar.wave,
+        run_bar.end - run_bar.start,
+        ", controller %s" % run_bar.controller if run_bar.controller else "",
     )
     return '<a href="#d%d"><rect x="%s" y="%s" width="%s" height="%s" class="c%d%s"><title>%s</title></rect></a>' % (
-        bar.index,
+        run_bar.index,
         left,
         round(y, 1),
         width,
         round(height, 1),
         colour,
-        " bf" if bar.state == FAILED else "",
+        " bf" if run_bar.state == FAILED else "",
         html.escape(title),
     )
 
@@ -145,8 +145,8 @@ def band_svg(wave: int, bars: list[Bar], top: float, first: float, span: float, 
     lane = max(LANE_MIN, min(LANE, BAND_MAX / count))
     parts = ['<text x="0" y="%s" class="tl">wave %d</text>' % (round(top + LABEL - 3, 1), wave)]
     parts += [
-        bar_svg(bar, top + number * lane, max(1.0, lane - 1), first, span, colours[bar.controller])
-        for bar, number in zip(bars, lanes, strict=True)
+        bar_svg(run_bar, top + number * lane, max(1.0, lane - 1), first, span, colours[run_bar.controller])
+        for run_bar, number in zip(bars, lanes, strict=True)
     ]
     return "".join(parts), max(lane * count, LABEL)
 
@@ -166,12 +166,12 @@ def timeline_svg(bars: list[Bar]) -> str:
     """The timeline of BARS: a band per wave, the axis under them; '' without bars."""
     if not bars:
         return ""
-    first = min(bar.start for bar in bars)
-    span = max(max(bar.end for bar in bars) - first, 0.001)
+    first = min(run_bar.start for run_bar in bars)
+    span = max(max(run_bar.end for run_bar in bars) - first, 0.001)
     colours = controller_index(bars)
     parts, top = [], 0.0
-    for wave in sorted({bar.wave for bar in bars}):
-        band, height = band_svg(wave, [bar for bar in bars if bar.wave == wave], top, first, span, colours)
+    for wave in sorted({run_bar.wave for run_bar in bars}):
+        band, height = band_svg(wave, [run_bar for run_bar in bars if run_bar.wave == wave], top, first, span, colours)
         parts.append(band)
         top += height + GAP
     height = top - GAP + AXIS
