@@ -20,7 +20,7 @@ SLICES = 4
 # A tiny change set: V002 lasts long enough for the per-server limit to matter; V003 fails where broken_marker is.
 CHANGESET = {
     "V001__probe.sql": "CREATE TABLE probe (id int);\n",
-    "V002__slow.sql": "SELECT pg_sleep(0.4);\n",
+    "V002__slow.sql": "SELECT pg_sleep(0.25);\n",
     "V003__check.sql": "DO $$ BEGIN IF to_regclass('broken_marker') IS NOT NULL THEN "
     "RAISE EXCEPTION 'this shard is broken'; END IF; END $$;\n",
 }
@@ -131,7 +131,7 @@ def test_four_awx_slices_roll_out_one_fleet_with_one_canary_one_budget_one_halt_
     fleet, order, broken = fleet_with_a_broken_shard(fleet_maker, shared | ledger)
     group_of = {fleet.hosts[h]: h.split("-", 1)[0] for h in fleet.hosts}
 
-    with ActivitySampler(pg_server, group_of, "SELECT pg_sleep(0.4)") as first_sampler:
+    with ActivitySampler(pg_server, group_of, "SELECT pg_sleep(0.25)") as first_sampler:
         runners = run_slices(fleet, tmp_path, "wf1", {})
     reports = slice_reports(tmp_path, "wf1")
     found = states(reports[0])
@@ -150,7 +150,7 @@ def test_four_awx_slices_roll_out_one_fleet_with_one_canary_one_budget_one_halt_
     # The resume: the broken shard repaired, a new sliced job (a new workflow job): every database ends at 003, and
     # no server ever ran more than 2 of its databases at once, across the 4 slices.
     fleet.query(broken, "DROP TABLE broken_marker")
-    with ActivitySampler(pg_server, group_of, "SELECT pg_sleep(0.4)") as sampler:
+    with ActivitySampler(pg_server, group_of, "SELECT pg_sleep(0.25)") as sampler:
         runners = run_slices(fleet, tmp_path, "wf2", {})
     resumed = slice_reports(tmp_path, "wf2")
     assert {report["verdict"] for report in resumed} == {"complete"}, [r.status for r in runners]
