@@ -125,7 +125,7 @@ def test_a_killed_controller_leaves_the_ledger_consistent_the_other_goes_on_and_
 ):
     settings = ledger_settings(ledger_db) | {
         "pg_migrate_fleet_waves": [1, 2, "100%"],
-        "pg_migrate_fleet_ledger_wait": "20s",
+        "pg_migrate_fleet_ledger_wait": "12s",
     }
     fleet = fleet_maker({"a": 3, "b": 3}, settings=settings)
     order = rollout_order(fleet)  # a1 | b1 a2 | b2 a3 b3

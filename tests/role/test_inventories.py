@@ -109,7 +109,11 @@ def test_a_bad_change_set_fails_before_any_connection(db: Database, play, tmp_pa
     result.assert_failed()
     assert "has 2 problem(s); nothing was changed on any host" in result.output
     assert "ambiguous version: V001__ok.sql and V1__same.sql are both version 1" in result.output
-    assert "V002_bad_name.sql: malformed name" in result.output
+    # The refusal says what is wrong in the name and the name to rename it to.
+    assert (
+        "V002_bad_name.sql: malformed name: two underscores separate the version from the description: rename it "
+        "to V002__bad_name.sql" in result.output
+    )
     assert "Cannot connect" not in result.output and "unable to connect" not in result.output
 
 

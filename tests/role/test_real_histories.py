@@ -51,16 +51,3 @@ def test_a_real_history_migrates_and_rolls_back_through_the_playbooks(db: Databa
     assert history(db) == []
     assert db.scalar("SELECT to_regnamespace('archive') IS NULL")  # U2 ran
     assert db.scalar("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'posts')") == 2  # nothing undone
-
-
-def test_a_refused_name_says_what_is_wrong_before_anything_changes(db: Database, play, tmp_path: Path):
-    migrations = tmp_path / "history"
-    migrations.mkdir()
-    (migrations / "V1__create-users.sql").write_text("CREATE TABLE users (id bigint);\n")
-    (migrations / "V2__add users (copy).sql").write_text("CREATE TABLE copy (id bigint);\n")
-    result = play("migrate.yml", "-e", f"pg_migrate_migrations_dir={migrations}", *PLAIN).assert_failed()
-    assert (
-        "V2__add users (copy).sql: malformed name: the description holds a space (character 8 of the name), "
-        "which a name may not hold: rename it to V2__add_users_copy.sql" in result.output
-    )
-    assert history(db) == [] and db.scalar("SELECT to_regclass('users') IS NULL")
