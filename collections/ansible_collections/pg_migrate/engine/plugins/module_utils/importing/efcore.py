@@ -14,9 +14,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.model 
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.names import efcore_name
 from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.sources import (
-    add_migrations,
-    not_a_migration,
-    read_sql,
+    convert_files,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.sql_text import (
     drop_statements,
@@ -52,19 +50,10 @@ def script_of(path: str, text: str) -> SourceScript:
     return SourceScript(text, path, None, (STRIPPED,) if dropped else ())
 
 
+def idempotent(path: str, text: str | None) -> str | None:
+    """The refusal of an idempotent script (--idempotent: each migration inside DO $EF$ ... IF NOT EXISTS)."""
+    return IDEMPOTENT % path if "$EF$" in (text or "") and HISTORY_TABLE in (text or "") else None
+
+
 def convert(files: SourceFiles) -> Conversion:
-    conversion = Conversion()
-    deploys, reverts = [], []
-    for path in sorted(files):
-        name = efcore_name(path) if "/" not in path else None
-        if name is None:
-            conversion.not_carried.append(not_a_migration(path, "EF Core", EXPECTED))
-            continue
-        if "$EF$" in (files[path] or "") and HISTORY_TABLE in (files[path] or ""):
-            conversion.problems.append(IDEMPOTENT % path)
-            continue
-        text = read_sql(files, path, conversion)
-        if text is not None:
-            (deploys if name.role == "deploy" else reverts).append((name, script_of(path, text)))
-    add_migrations(conversion, deploys, reverts)
-    return conversion
+    return convert_files(files, efcore_name, "EF Core", EXPECTED, script_of, idempotent)

@@ -13,9 +13,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.model 
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.names import golang_migrate_name
 from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.sources import (
-    add_migrations,
-    not_a_migration,
-    read_sql,
+    convert_files,
 )
 from ansible_collections.pg_migrate.engine.plugins.module_utils.importing.sql_text import (
     adds_enum_values,
@@ -36,15 +34,4 @@ def script_of(path: str, text: str) -> SourceScript:
 
 
 def convert(files: SourceFiles) -> Conversion:
-    conversion = Conversion()
-    deploys, reverts = [], []
-    for path in sorted(files):
-        name = golang_migrate_name(path) if "/" not in path else None
-        if name is None:
-            conversion.not_carried.append(not_a_migration(path, "golang-migrate", EXPECTED))
-            continue
-        text = read_sql(files, path, conversion)
-        if text is not None:
-            (deploys if name.role == "deploy" else reverts).append((name, script_of(path, text)))
-    add_migrations(conversion, deploys, reverts)
-    return conversion
+    return convert_files(files, golang_migrate_name, "golang-migrate", EXPECTED, script_of)

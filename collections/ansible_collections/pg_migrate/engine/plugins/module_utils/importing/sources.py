@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.versions import version_key
@@ -57,3 +58,32 @@ def add_migrations(
             )
             continue
         conversion.migrations[position] = replace(conversion.migrations[position], revert=script)
+
+
+def convert_files(
+    files: SourceFiles,
+    name_of: Callable[[str], SourceName | None],
+    tool: str,
+    expected: str,
+    script_of: Callable[[str, str], SourceScript],
+    refusal: Callable[[str, str | None], str | None] = lambda _path, _text: None,
+) -> Conversion:
+    """The conversion of a tool whose up and down scripts are files of their own, named by NAME_OF: every file
+    that parses made a script by SCRIPT_OF, paired by version; REFUSAL(path, text) a problem that stops the
+    import for a file the engine cannot carry as it is (None: none)."""
+    conversion = Conversion()
+    deploys, reverts = [], []
+    for path in sorted(files):
+        name = name_of(path) if "/" not in path else None
+        if name is None:
+            conversion.not_carried.append(not_a_migration(path, tool, expected))
+            continue
+        problem = refusal(path, files[path])
+        if problem:
+            conversion.problems.append(problem)
+            continue
+        text = read_sql(files, path, conversion)
+        if text is not None:
+            (deploys if name.role == "deploy" else reverts).append((name, script_of(path, text)))
+    add_migrations(conversion, deploys, reverts)
+    return conversion
