@@ -252,3 +252,59 @@ def test_a_login_role_that_cannot_see_transaction_ages_tells_an_old_blocker_by_s
     applied = outcome["result"]["applied"][0]
     assert applied["blocked_by"][0]["pid"] == blocker_pid and applied["attempts"] <= 2
     assert longest <= 0.05 + 0.03, "the request waited %.3f s in the queue, longer than the first rung" % longest
+
+
+def test_a_marked_script_tried_again_starts_at_the_statement_that_lost_its_lock(
+    shelf: Database, runner_for, tmp_path, application
+):
+    # The look lets the transaction be (an hour's blocker age): the ALTER loses its rungs until it commits. The
+    # INSERT before it committed on the first attempt; a second run of it would count the shelf twice.
+    shelf.query("CREATE TABLE counted (shelves int)")
+    script = (
+        "-- pg_migrate:no-transaction\nINSERT INTO counted SELECT count(*) FROM shelf;\n"
+        "ALTER TABLE shelf ADD COLUMN note text;\n"
+    )
+    runner = runner_for(
+        write_changeset(tmp_path, {"V001__note.sql": script}),
+        lock_blocker_age="1h",
+        lock_ladder=["50ms", "100ms"],
+        lock_timeout="150ms",
+        lock_retries=20,
+        lock_retry_delay=0.05,
+    )
+    blocker, _pid = application()
+    thread, outcome = in_background(runner)
+    wait_for_note(runner, lambda note: note.get("lock") == "table locks" and note.get("attempt", 0) >= 2, outcome)
+    blocker.commit()
+    thread.join(30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"]["applied"][0]["attempts"] >= 2
+    assert shelf.scalar("SELECT count(*) FROM counted") == 1
+    assert shelf.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'note'") == 1
+
+
+def test_an_index_build_that_times_out_behind_an_old_writer_is_not_tried_again_and_names_its_index(
+    shelf: Database, runner_for, tmp_path, application
+):
+    # CREATE INDEX CONCURRENTLY commits its INVALID index before it waits for the writers of the table; when
+    # that wait loses its lock_timeout, another attempt would fail on the name (42P07), so the run stops at once
+    # and names the index. It never climbs the short rungs: its lock holds up no claim.
+    script = "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY shelf_label_idx ON shelf (label);\n"
+    runner = runner_for(
+        write_changeset(tmp_path, {"V001__label_index.sql": script}), lock_timeout="300ms", lock_retries=3
+    )
+    blocker, _pid = application()
+    result: dict = {}
+    started = time.monotonic()
+    try:
+        with pytest.raises(RunFailed) as failed:
+            run(runner, apply.run_migrate, result, check=False, diff=False)
+    finally:
+        blocker.rollback()
+    message = str(failed.value)
+    assert "[SQLSTATE 55P03]" in message and "42P07" not in message, message
+    assert "It left the INVALID index shelf_label_idx behind" in message
+    assert "DROP INDEX CONCURRENTLY shelf_label_idx" in message
+    assert time.monotonic() - started >= 0.3  # its one attempt waited the whole lock_timeout, not a 50 ms rung
+    assert result["failure"]["sqlstate"] == "55P03"
+    assert shelf.scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == 1

@@ -151,7 +151,15 @@ def test_a_killed_job_wrapper_and_module_are_noticed_quickly(db: Database, migra
 def test_a_killed_concurrent_index_build_names_the_invalid_index(
     db: Database, migrated, play, changeset_dir: Path, execution: str
 ):
-    extra = ("-e", f"pg_migrate_migrations_dir={changeset_dir}", "-e", f"pg_migrate_execution={execution}")
+    # A lock_timeout of a minute: the build waits for the writer until it is killed, however slow the machine.
+    extra = (
+        "-e",
+        f"pg_migrate_migrations_dir={changeset_dir}",
+        "-e",
+        f"pg_migrate_execution={execution}",
+        "-e",
+        "pg_migrate_lock_timeout=1min",
+    )
     migrated("005")
     (changeset_dir / "V006__reason_index.sql").write_text(
         "-- pg_migrate:no-transaction\nCREATE INDEX CONCURRENTLY xp_awards_reason_idx ON xp_awards (reason);\n"

@@ -9,6 +9,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.table_locks 
     Holder,
     LockWaits,
     first_line,
+    holds_up_the_application,
 )
 
 
@@ -103,3 +104,8 @@ def test_in_a_transaction_one_look_covers_the_rest_of_the_script_outside_one_eac
         ('"b"', "ShareLock"),
         ('"a"', "ShareLock"),
     ]
+
+
+def test_only_a_request_that_conflicts_with_reads_or_writes_holds_up_the_application():
+    held_up = [mode for mode in MODES if holds_up_the_application(mode)]
+    assert held_up == ["ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]

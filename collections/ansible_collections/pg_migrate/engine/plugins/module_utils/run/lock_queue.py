@@ -32,10 +32,13 @@ LOOK_EVERY_S = 0.05  # how often a run waiting without queueing looks again: a c
 class LockQueue:
     """The lock-taking side of connection.Session (which sets waits, lock_timeout_now and note_waiting)."""
 
-    def retry_on_lock_timeout(self, label: str, attempt_once: Callable[[], Any]) -> tuple[Any, LockWaits]:
-        """(ATTEMPT_ONCE()'s result, what its locks cost): climbs the lock ladder while its lock timeout fires
-        (55P03), and waits without queueing while the look before a statement finds a blocker (LockBusy)."""
-        ladder = self.timeouts.ladder
+    def retry_on_lock_timeout(
+        self, label: str, attempt_once: Callable[[], Any], ladder: LockLadder | None = None
+    ) -> tuple[Any, LockWaits]:
+        """(ATTEMPT_ONCE()'s result, what its locks cost): climbs LADDER (the run's) while its lock timeout fires
+        (55P03) and the failure may be retried (not `final`), and waits without queueing while the look before
+        a statement finds a blocker (LockBusy)."""
+        ladder = ladder or self.timeouts.ladder
         waits = LockWaits(budget_s=ladder.budget_s(), started=time.monotonic())
         self.waits = waits
         try:
@@ -51,6 +54,9 @@ class LockQueue:
                     self.wait_until_clear(busy.where, busy.targets)
                 except StatementFailed as failure:
                     if failure.sqlstate != LOCK_NOT_AVAILABLE or isinstance(failure, LockWaitExpired):
+                        raise
+                    if getattr(failure, "final", False):  # trying again would fail, or do harm
+                        failure.attempts = waits.attempts
                         raise
                     waits.waited_s += time.monotonic() - attempt_started
                     self.after_lost_attempt(label, failure, ladder)

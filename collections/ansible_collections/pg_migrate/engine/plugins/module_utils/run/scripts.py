@@ -69,13 +69,13 @@ class Scripts:
         text = self.text(entry)
         return [(number, line, text[start:end]) for number, (start, end, line) in enumerate(entry.statements, start=1)]
 
-    def run(self, entry: Script) -> list[dict]:
-        """Execute every statement of ENTRY; the rows of the last one."""
+    def run(self, entry: Script, first: int = 1) -> list[dict]:
+        """Execute the statements of ENTRY from number FIRST on; the rows of the last one."""
         rows: list[dict] = []
         session = self.session
         session.current_script = entry.script
         looked_ahead = False
-        for number, line, statement in self.statements(entry):
+        for number, line, statement in self.statements(entry)[first - 1 :]:
             session.check_stop()
             targets = ahead(entry, number, whole_rest=False)
             if targets and not looked_ahead:

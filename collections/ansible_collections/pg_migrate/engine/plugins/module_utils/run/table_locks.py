@@ -34,6 +34,17 @@ CONFLICTS: dict[str, tuple[str, ...]] = {
     )
 }
 
+# The modes the application's reads and writes take (SELECT, SELECT FOR UPDATE/SHARE, INSERT/UPDATE/DELETE): a
+# request that conflicts with none of them (SHARE UPDATE EXCLUSIVE: CREATE INDEX CONCURRENTLY, VALIDATE
+# CONSTRAINT) holds up no claim while it waits in the queue.
+APPLICATION_MODES = MODES[:3]
+
+
+def holds_up_the_application(mode: str) -> bool:
+    """Whether a request in MODE, while it waits in the lock queue, makes the application's statements wait."""
+    return any(held in CONFLICTS[mode] for held in APPLICATION_MODES)
+
+
 # Every other session (or prepared transaction: no pid) holding or awaiting a conflicting lock on a target.
 # An index name stands for its table (DROP INDEX locks the table). clock_timestamp(), not now(): in a
 # transaction now() stands still.

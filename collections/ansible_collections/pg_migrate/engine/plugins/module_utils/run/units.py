@@ -4,16 +4,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.changeset.model import Migration, Repeatable, Script
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import (
+    LOCK_NOT_AVAILABLE,
     RunFailed,
     StatementFailed,
     lost_session_message,
 )
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.lock_ladder import LockLadder
 from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.table_locks import LockWaits
+from ansible_collections.pg_migrate.engine.plugins.module_utils.run.table_locks import (
+    LockWaits,
+    holds_up_the_application,
+)
 
 NOT_REHEARSED = "runs outside a transaction, cannot be rolled back"
 
@@ -65,19 +71,40 @@ def apply_transactional(
 
 def execute_outside_transaction(runner: Runner, entry: Script) -> tuple[float, LockWaits]:
     """Run a marked script statement by statement, each committing on its own: (duration_ms, what its locks
-    cost)."""
+    cost). A statement that lost its lock_timeout is tried again from where it failed - the ones before it
+    have committed and must not run twice - unless its failed attempt left an INVALID index behind (a
+    CREATE INDEX CONCURRENTLY that timed out waiting for an old transaction): trying again would fail on the
+    name, so the run stops and names the index."""
+    resume_at = [1]
+    invalid_before = set(runner.session.invalid_indexes())
 
     def attempt() -> float:
         runner.session.set_autocommit(True)
         runner.session.start_afresh(timeouts_local=False)
         started = time.monotonic()
-        runner.scripts.run(entry)
+        try:
+            runner.scripts.run(entry, first=resume_at[0])
+        except StatementFailed as failure:
+            resume_at[0] = failure.number
+            if failure.sqlstate == LOCK_NOT_AVAILABLE and set(runner.session.invalid_indexes()) - invalid_before:
+                failure.final = True
+            raise
         return (time.monotonic() - started) * 1000
 
     try:
-        return runner.session.retry_on_lock_timeout(entry.script, attempt)
+        return runner.session.retry_on_lock_timeout(entry.script, attempt, outside_transaction_ladder(runner, entry))
     finally:
         runner.session.reset_timeouts()
+
+
+def outside_transaction_ladder(runner: Runner, entry: Script) -> LockLadder:
+    """The ladder of marked script ENTRY: the run's, or, when none of its statements asks for a lock that the
+    application's reads and writes would queue behind (a CREATE INDEX CONCURRENTLY, DML), its top rung from the
+    first attempt - a short rung there holds up nobody and only risks a half-done statement."""
+    ladder = runner.session.timeouts.ladder
+    if any(holds_up_the_application(mode) for _number, _relation, mode in entry.locks):
+        return ladder
+    return dataclasses.replace(ladder, rungs=())
 
 
 def apply_outside_transaction(
