@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 import localpg
 from tests.ansible_run import ROOT
@@ -503,3 +504,42 @@ def test_a_copied_fleet_playbook_with_its_own_task_names_keeps_its_progress_line
     assert re.search(r"wave 1/2 - eu-\S+ applied 000 -> 001 in \d+ ms \(1/3 done, 0 failed\)", run.output), run.raw
     assert "wave 2/2" in run.output
     assert run.output.count("fleet: complete - 3 databases: 3 applied") == 1  # the table once, not twice
+
+
+def test_the_preflight_reads_each_database_with_the_settings_given_for_it(fleet_maker, tmp_path: Path):
+    # The preflight reads every database in one task on the controller: each with its own host's settings, from
+    # wherever they were given - a server's vars in the fleet file, group_vars beside the fleet file, extra vars.
+    closed_port = _closed_port()
+    fleet = fleet_maker({"eu": 2, "us": {"count": 2, "vars": {"pg_migrate_login_port": closed_port}}})
+    group_vars = fleet.file.parent / "group_vars"
+    group_vars.mkdir()
+    (group_vars / "all.yml").write_text("pg_migrate_lock_timeout: soon\n")
+    before = {host: history_of(fleet, host) for host in fleet.hosts}
+    run = fleet.play("fleet.yml").assert_failed()
+    problems = fleet.report()["preflight_problems"]
+    for host in fleet.hosts:  # group_vars beside the fleet file: every database names the setting
+        assert any(problem.startswith(host + ":") and "pg_migrate_lock_timeout" in problem for problem in problems)
+
+    run = fleet.play("fleet.yml", "-e", "pg_migrate_lock_timeout=2s").assert_failed()  # extra vars win
+    problems = fleet.report()["preflight_problems"]
+    assert not any("pg_migrate_lock_timeout" in problem for problem in problems), problems
+    unreachable = sorted(problem.split(":")[0] for problem in problems)
+    assert unreachable == sorted(host for host in fleet.hosts if host.startswith("us-")), problems
+    assert str(closed_port) in run.output and "Traceback" not in run.raw
+    assert {host: history_of(fleet, host) for host in fleet.hosts} == before  # nothing changed
+
+    (group_vars / "all.yml").unlink()
+    spec = yaml.safe_load(fleet.file.read_text())
+    del spec["servers"]["us"]["vars"]
+    fleet.file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    fleet.play("fleet.yml").assert_ok()
+    assert {fleet.version(host) for host in fleet.hosts} == {"005"}
+
+
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -98,7 +98,7 @@ def fleet(tmp_path: Path, collection_loader) -> Fleet:
 
 def test_a_phase_it_does_not_know_is_refused_naming_the_four(fleet: Fleet):
     with pytest.raises(
-        AnsibleActionFail, match=r"^pg_migrate_fleet: phase must be preflight, gate, report or status, not 'go'$"
+        AnsibleActionFail, match=r"^pg_migrate_fleet: phase must be one of read, preflight, gate, report, status, not 'go'$"
     ):
         fleet.run("go")
     with pytest.raises(AnsibleActionFail, match=r"not None$"):

@@ -206,6 +206,17 @@ def test_validation_applies_the_spec_defaults_and_types():
     assert validated["pg_migrate_action"] == "migrate"
 
 
+def test_validation_checks_templated_values_as_plain_python_values():
+    # What templating returns carries Ansible's tags (here an origin); the validated settings are plain values.
+    from ansible._internal._datatag._tags import Origin
+
+    tagged = Origin(path="/fleet.yml").tag
+    given = {"pg_migrate_db": tagged("xp"), "pg_migrate_fleet_waves": [tagged("10%")], "pg_migrate_connect_params": {}}
+    validated = role_settings.validated_role_variables(given.get, given.__contains__)
+    assert validated["pg_migrate_db"] == "xp" and type(validated["pg_migrate_db"]) is str
+    assert [type(wave) for wave in validated["pg_migrate_fleet_waves"]] == [str]
+
+
 def test_the_generator_skips_the_connection_variables_the_action_reads():
     # tools/gen_settings.py runs without Ansible: it reads the action's names from role_settings.py's source.
     connection = set(role_settings.CONNECTION_VARIABLES.values())

@@ -61,6 +61,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger_pha
     ledger_lines,
     ledger_rollout,
 )
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_read import read_statuses
 
 display = Display()
 
@@ -69,14 +70,15 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("phase",))
-    PHASES = ("preflight", "gate", "report", "status")
+    PHASES = ("read", "preflight", "gate", "report", "status")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         phase = self._task.args.get("phase")
         if phase not in self.PHASES:
-            raise AnsibleActionFail("pg_migrate_fleet: phase must be preflight, gate, report or status, not %r" % phase)
+            choices = ", ".join(self.PHASES)
+            raise AnsibleActionFail("pg_migrate_fleet: phase must be one of %s, not %r" % (choices, phase))
         result.update(getattr(self, "_" + phase)(task_vars))
         result["changed"] = False
         return result
@@ -102,8 +104,12 @@ class ActionModule(ActionBase):
         return self._templar.template(variables[name]) if name in variables else default
 
     def _run_of(self, task_vars: dict, host: str) -> dict | None:
+        """HOST's run: its role task's (a migrate, or a status read through its managed host), else the status
+        the read phase read for it in this process."""
         variables = self._variables_of(task_vars, [host])[host]
-        return variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
+        if "__pg_migrate_run" in variables:
+            return variables.get("__pg_migrate_run")
+        return ((task_vars.get("__pg_migrate_fleet_read") or {}).get("statuses") or {}).get(host)
 
     def _reports_dir(self, task_vars: dict) -> str:
         # The role's default (<project directory>/reports) when the report's play has no role to give it.
@@ -111,6 +117,10 @@ class ActionModule(ActionBase):
         return str(self._var(task_vars, "pg_migrate_reports_dir", os.path.join(str(project), "reports")))
 
     # --- phases ----------------------------------------------------------------------------------------------
+    def _read(self, task_vars: dict) -> dict:
+        """Every database's read-only status, in this process where the controller reaches it."""
+        return read_statuses(self._templar, task_vars, bool(self._play_context.check_mode), display.display)
+
     def _preflight(self, task_vars: dict) -> dict:
         """Whether the rollout may start; its waves (the waves play's serial is computed from them, so what
         Ansible runs is what was asked for); the budget; and, outside check mode, the in-progress report."""

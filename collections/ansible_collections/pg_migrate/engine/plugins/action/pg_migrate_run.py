@@ -22,19 +22,12 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import utc_instant
-from ansible_collections.pg_migrate.engine.plugins.module_utils.engine import (
-    connection_settings,
-    execute,
-    new_result,
-)
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report.summary_lines import lost_job_state
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.job_progress import note_line
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.session import Runner
-from ansible_collections.pg_migrate.engine.plugins.module_utils.run.time_limit import run_limit, run_within
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import LedgerTurn
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import execution_path, run_in_process
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
     CONNECTION_OPTIONS,
     Prepared,
@@ -85,6 +78,13 @@ class ActionModule(ActionBase):
                 turn.close()  # no outcome: the ledger reads it as lost, never as done
             raise
         result.update(outcome)
+        # Whether the role goes on (a host-path background job, a backfill's batches): the role's tasks read
+        # this flag, not an expression over the result - a `when:` on every database is evaluated in
+        # Ansible's main process, where compiling a longer template per database was a large share of a
+        # fleet's cost.
+        result["continues"] = bool(outcome.get("deferred")) or (
+            settings.action == "backfill" and not outcome.get("stop")
+        )
         result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
         job = self._task.args.get("job") or {}
         if self._task.args.get("phase") == "finish" and isinstance(job.get("duration_ms"), (int, float)):
@@ -138,12 +138,10 @@ class ActionModule(ActionBase):
 
     # --- the two paths -----------------------------------------------------------------------------------
     def execution(self, settings: RunSettings) -> str:
-        chosen = settings.execution or "auto"
-        if chosen not in ("auto", "controller", "host"):
-            raise AnsibleActionFail("pg_migrate_execution (%r) must be auto, controller or host" % chosen)
-        if chosen == "auto":
-            return "controller" if self._connection.transport in ("local", "ansible.builtin.local") else "host"
-        return chosen
+        try:
+            return execution_path(settings.execution, self._connection.transport)
+        except ValueError as exc:
+            raise AnsibleActionFail(str(exc)) from None
 
     def _start(self, settings: RunSettings, host: str, check: bool, task_vars: dict) -> dict:
         connection = self._connection_options(task_vars)
@@ -230,32 +228,7 @@ class ActionModule(ActionBase):
         return concluded
 
     def _in_process(self, params: dict, settings: RunSettings, check: bool, host: str) -> dict:
-        """The engine in this process; a line for a step that runs long, as the host path's watch prints; a
-        migrate or rollback that outlives pg_migrate_run_timeout is stopped, as the host path's job is."""
-        warnings: list[str] = []
-        runner = Runner(params, warn=warnings.append)
-        conn_params = connection_settings(params, warnings.append)
-        every = float(settings.progress_every or 15)
-        shown: list = [None, 0.0]  # what the last line showed, and when
-
-        def show_progress(waited: float) -> None:
-            note = runner.notes.latest()
-            if note and waited >= min(every, 5.0) and note.get("state") in ("running", "waiting"):
-                what, now = (note.get("state"), note.get("script")), time.monotonic()
-                if what != shown[0] or now - shown[1] >= every:
-                    display.display(note_line(host, params["login_db"], note, time.time()))
-                    shown[:] = [what, now]
-
-        outcome = run_within(
-            runner,
-            lambda: execute(runner, conn_params, check, bool(self._play_context.diff)),
-            run_limit(params["action"], float(settings.run_timeout or 0), check),
-            new_result(params),
-            runner.notes.latest,
-            tick=show_progress,
-        )
-        outcome["warnings"] = warnings
-        return outcome
+        return run_in_process(params, settings, check, bool(self._play_context.diff), host, display.display)
 
 
 def seeds_disabled(host: str, database: str) -> str:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: pg_migrate_fleet
-short_description: The fleet-wide steps of a fleet rollout - preflight verdict, report, status
+short_description: The fleet-wide steps of a fleet rollout - status read, preflight verdict, report, status
 description:
-  - Run once (C(run_once)) in the playbooks C(pg_migrate.engine.fleet) and C(pg_migrate.engine.fleet_status),
-    after the pg_migrate role ran on every database of the play; reads each database's registered run from
-    C(hostvars).
+  - Run once (C(run_once)) in the playbooks C(pg_migrate.engine.fleet) and C(pg_migrate.engine.fleet_status).
+  - O(phase=read) reads the read-only status of every database of the play that the controller reaches (the
+    controller execution path) in this one task, each with its own host's variables, as the role's status run
+    on it would (its status report written); it returns them under C(statuses) and lists under C(on_hosts)
+    the databases that go through their managed host (C(pg_migrate_execution=host)), which the playbook
+    reads with the role's task on each.
+  - The later phases read each database's run from C(hostvars) (the role's task), else from the read phase's
+    registered result (C(__pg_migrate_fleet_read)).
   - O(phase=preflight) - from every database's read-only status - lists the problems that stop the rollout
     before its first change (unreachable, hot standby, drift, a database not on the fleet's version), cuts the
     waves (C(pg_migrate_fleet_waves), as Ansible's serial) and fixes the failure budget
@@ -25,7 +30,7 @@ options:
   phase:
     description: Which step.
     type: str
-    choices: [preflight, report, status]
+    choices: [read, preflight, gate, report, status]
     required: true
 """
 
@@ -38,6 +43,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+statuses:
+  description: (read) Each database's status run, by host, as the role's run task returns it.
+  returned: phase=read
+  type: dict
+on_hosts:
+  description: (read) The databases left to the role's status task on their managed host.
+  returned: phase=read
+  type: list
+  elements: str
 problems:
   description: (preflight) One line per database that stops the rollout.
   returned: phase=preflight

@@ -32,8 +32,12 @@ def write_atomically(path: str, text: str) -> None:
     write_file(path, text)
 
 
-def json_text(report: dict) -> str:
-    """A report as the fleet's JSON files lay it out."""
+def json_text(report: dict, compact: bool = False) -> str:
+    """A report as the fleet's JSON files lay it out; COMPACT: on one line, as the in-progress report is rewritten
+    after every database (Python's JSON encoder is its fast C one only without indentation: the indented text
+    of a 1,000-database report took tens of milliseconds per database)."""
+    if compact:
+        return json.dumps(report, sort_keys=True) + "\n"
     return json.dumps(report, indent=2, sort_keys=True) + "\n"
 
 
@@ -92,7 +96,7 @@ def record_finished(directory: str, run_id: str, host: str, entry_of: Callable[[
             if entry["host"] == host:
                 report["databases"][index] = entry_of(entry)
         recount(report)
-        write_atomically(path, json_text(report))
+        write_atomically(path, json_text(report, compact=True))
         write_atomically(os.path.join(directory, REAL[3]), resume_text(report))
     return True
 

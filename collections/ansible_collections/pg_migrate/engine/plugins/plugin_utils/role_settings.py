@@ -69,11 +69,24 @@ def validated_role_variables(value_of: Callable[[str], Any], defined: Callable[[
     playbooks import the role with rolespec_validate: false, so this is the one check and one rendering of
     each variable per database): every error in one message, before anything connects."""
     options = role_options()
-    provided = {name: value_of(name) for name in options if defined(name)}
+    provided = {name: plain(value_of(name)) for name in options if defined(name)}
     result = ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True)
     if result.error_messages:
         raise AnsibleActionFail("Validation of arguments failed:\n%s" % "\n".join(result.error_messages))
     return result.validated_parameters
+
+
+def plain(value: Any) -> Any:
+    """VALUE with Ansible's tagged strings, dicts and lists (what templating returns) as Python's own: the
+    validator deep-copies what it checks, and copying a tagged value goes the slow way (__reduce_ex__) - that
+    copy was the largest part of a fleet database's validation."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
 
 
 def setting_names(options: dict | None = None) -> list[str]:
