@@ -99,8 +99,13 @@ def slices_script(bench: speed.Bench, inventory: Path, names: list[str], size: i
             f"pg_migrate_reports_dir={bench.work / f'reports-slice-{number + 1}'}",
             "-e",
             f"pg_migrate_fleet_ledger_db=bench_ledger_{size}",
+            "-e",
+            f"pg_migrate_fleet_ledger_host={bench.base_env['PGHOST']}",
+            "-e",
+            f"pg_migrate_fleet_ledger_port={bench.base_env['PGPORT']}",
         )
-        lines.append(f"{shlex.join(argv)} -e pg_migrate_fleet_attempt=$attempt >/dev/null 2>&1 & p{number}=$!")
+        log = bench.work / f"slice-{size}-{number + 1}.log"
+        lines.append(f"{shlex.join(argv)} -e pg_migrate_fleet_attempt=$attempt >{log} 2>&1 & p{number}=$!")
     lines += [f"wait $p{number} || rc=1" for number in range(SLICES)]
     lines.append("exit $rc")
     script = bench.work / f"slices-{size}.sh"
@@ -198,7 +203,10 @@ def main() -> int:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
     finally:
         speed.localpg.stop(work / "pg")
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("PG_MIGRATE_BENCH_KEEP"):
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -126,6 +126,18 @@ def wait_for_note(runner, predicate, outcome: dict, seconds: float = 20.0) -> di
     raise AssertionError("no such progress note; the latest: %r %r" % (runner.notes.latest(), outcome.get("error")))
 
 
+def failed_migrate_while(runner, blocker) -> tuple[str, dict]:
+    """RUNNER's migrate, which must fail while BLOCKER (an application transaction) is open; rolled back after:
+    (its message, its result)."""
+    result: dict = {}
+    try:
+        with pytest.raises(RunFailed) as failed:
+            run(runner, apply.run_migrate, result, check=False, diff=False)
+    finally:
+        blocker.rollback()
+    return str(failed.value), result
+
+
 def blocked_run(runner, application, watch_queue) -> tuple:
     """RUNNER's migrate started behind an application transaction, its session's lock queue watched, once it
     says it waits: (watch, blocker, blocker_pid, thread, outcome, its progress note)."""
@@ -172,13 +184,7 @@ def test_when_the_wait_runs_out_the_run_fails_naming_the_blocker_and_changes_not
 ):
     runner = runner_for(write_changeset(tmp_path, ADD_NOTE), lock_wait_limit="1s", lock_retries=0)
     blocker, blocker_pid = application()
-    result: dict = {}
-    try:
-        with pytest.raises(RunFailed) as failed:
-            run(runner, apply.run_migrate, result, check=False, diff=False)
-    finally:
-        blocker.rollback()
-    message = str(failed.value)
+    message, result = failed_migrate_while(runner, blocker)
     assert "V001__note.sql failed at statement 1 (line 1) [SQLSTATE 55P03]: waited " in message
     assert "pid %d (application 'claims-worker'" % blocker_pid in message and "UPDATE shelf SET label" in message
     assert "the application was not held up" in message and "docs/runbook.md" in message
@@ -294,14 +300,8 @@ def test_an_index_build_that_times_out_behind_an_old_writer_is_not_tried_again_a
         write_changeset(tmp_path, {"V001__label_index.sql": script}), lock_timeout="300ms", lock_retries=3
     )
     blocker, _pid = application()
-    result: dict = {}
     started = time.monotonic()
-    try:
-        with pytest.raises(RunFailed) as failed:
-            run(runner, apply.run_migrate, result, check=False, diff=False)
-    finally:
-        blocker.rollback()
-    message = str(failed.value)
+    message, result = failed_migrate_while(runner, blocker)
     assert "[SQLSTATE 55P03]" in message and "42P07" not in message, message
     assert "It left the INVALID index shelf_label_idx behind" in message
     assert "DROP INDEX CONCURRENTLY shelf_label_idx" in message
