@@ -28,6 +28,15 @@ def ignore_note(_note: dict) -> None:
     """A progress-note callback that drops the note."""
 
 
+def literal(value: object) -> str:
+    """VALUE as an SQL string literal. Only for the run's own settings (durations, numbers): a backslash, which
+    would read differently with standard_conforming_strings off, is refused rather than escaped."""
+    text = str(value)
+    if "\\" in text:
+        raise ValueError("a setting with a backslash cannot be sent as a literal: %r" % text)
+    return "'%s'" % text.replace("'", "''")
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """The run's lock_timeout and statement_timeout, the retries after a lock timeout fired, and the lock
@@ -174,10 +183,19 @@ class Session(LockQueue):
         authorization (PostgreSQL exempts them), hence their own RESETs. The connection's own options (libpq
         `options`, the role's and database's ALTER ... SET) are what RESET returns to. Then the run's timeouts:
         for the transaction (TIMEOUTS_LOCAL True), for the session (False), or not at all (None)."""
-        self.rows("RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE")
-        self.apply_run_settings()
+        # One round trip (this runs before and after every script): the values are the run's own settings,
+        # written as literals, as parameters cannot go with several statements.
+        settings = [(name, value, "false") for name, value in self.run_settings().items()]
         if timeouts_local is not None:
-            self.set_timeouts(local=timeouts_local)
+            local = "true" if timeouts_local else "false"
+            settings += [
+                ("lock_timeout", self.lock_timeout_now or self.timeouts.lock_timeout, local),
+                ("statement_timeout", self.timeouts.statement_timeout, local),
+            ]
+        calls = ", ".join(
+            "set_config(%s, %s, %s)" % (literal(name), literal(value), local) for name, value, local in settings
+        )
+        self.rows("RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE" + ("; SELECT " + calls if calls else ""))
 
     def invalid_indexes(self) -> list[str]:
         """The INVALID indexes of the database (what an interrupted CREATE INDEX CONCURRENTLY leaves)."""
