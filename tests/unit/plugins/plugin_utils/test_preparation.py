@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.errors import AnsibleActionFail
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils import preparation, role_settings, run_memo
@@ -81,3 +82,15 @@ def test_the_engine_takes_the_verification_documents_from_what_was_prepared(tmp_
         settings, CONNECTION, prepared.changeset, "db1", "plan", preflight=False, verify_schema=False
     )
     assert status["expected"] == {} and status["probes"] == {} and status["verify_schema"] is False
+
+
+def test_the_engine_options_are_validated_and_the_documents_handed_over_as_they_are(tmp_path: Path):
+    settings = project(tmp_path, expected_schema=str(tmp_path / "expected.yml"))
+    prepared = preparation.prepare(settings, CONNECTION, "db1", False, "controller")
+    params = preparation.engine_params(settings, CONNECTION, prepared.changeset, "db1", "migrate", documents=prepared)
+    # Not copied: the validator saw an empty dict in their place (their options are of type dict, nothing more).
+    assert params["changeset"] is prepared.changeset and params["expected"] is prepared.expected
+    with pytest.raises(AnsibleActionFail, match="login_port"):
+        preparation.engine_params(
+            settings, dict(CONNECTION, login_port="not a port"), prepared.changeset, "db1", "plan"
+        )

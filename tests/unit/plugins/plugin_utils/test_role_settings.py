@@ -222,3 +222,31 @@ def test_the_generator_skips_the_connection_variables_the_action_reads():
     connection = set(role_settings.CONNECTION_VARIABLES.values())
     assert {"pg_migrate_" + name for name in gen_settings.CONNECTION} == connection
     assert set(gen_settings.ROLE_TASKS_ONLY) == set(role_settings.ROLE_TASKS_ONLY)
+
+
+def test_only_what_can_be_a_template_goes_through_the_templar():
+    class Templar:
+        def __init__(self) -> None:
+            self.given: list = []
+
+        def template(self, value):
+            self.given.append(value)
+            return "rendered"
+
+    templar = Templar()
+    assert [role_settings.rendered(templar, value) for value in (None, True, 3, 1.5, "2s", "")] == [
+        None,
+        True,
+        3,
+        1.5,
+        "2s",
+        "",
+    ]
+    assert templar.given == []
+    # A template, a list or dict (which may hold one), and a vaulted value (not a str: it is decrypted there).
+    from ansible.parsing.vault import EncryptedString
+
+    vaulted = EncryptedString.__new__(EncryptedString)
+    for value in ("{{ lookup('env', 'PGHOST') }}", ["{{ x }}"], {"a": 1}, vaulted):
+        assert role_settings.rendered(templar, value) == "rendered"
+    assert len(templar.given) == 4

@@ -39,6 +39,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation impo
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.remote import RemoteRun
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
     connection_from_variables,
+    rendered,
     settings_from_argument,
     settings_from_variables,
     validated_role_variables,
@@ -118,7 +119,7 @@ class ActionModule(ActionBase):
         """The role's variables, validated against its argument spec; each rendered once."""
         if getattr(self, "_validated", None) is None:
             self._validated = validated_role_variables(
-                lambda name: self._templar.template(task_vars[name]), lambda name: name in task_vars
+                lambda name: rendered(self._templar, task_vars[name]), lambda name: name in task_vars
             )
         return self._validated
 

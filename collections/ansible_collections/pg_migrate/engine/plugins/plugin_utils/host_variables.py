@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from ansible.template import trust_as_template
 
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import ARGUMENT_SPECS
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import ARGUMENT_SPECS, rendered
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.run_memo import fingerprint, remembered
 
 ROLE_DEFAULTS = os.path.join(os.path.dirname(os.path.dirname(ARGUMENT_SPECS)), "defaults", "main.yml")
@@ -52,7 +52,7 @@ class HostVariables:
         return name in self.values
 
     def render(self, name: str) -> Any:
-        return self.templar.template(self.values[name])
+        return rendered(self.templar, self.values[name])
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.render(name) if name in self.values else default

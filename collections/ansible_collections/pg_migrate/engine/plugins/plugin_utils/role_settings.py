@@ -76,6 +76,17 @@ def validated_role_variables(value_of: Callable[[str], Any], defined: Callable[[
     return result.validated_parameters
 
 
+def rendered(templar, value: Any) -> Any:
+    """VALUE rendered by TEMPLAR as a task would see it. A number, a boolean or a string without a brace cannot
+    be a template: it is taken as it is, without Ansible's templating machinery - most of the role's variables
+    are such values, and a fleet renders all of them for every database."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str) and "{" not in value:
+        return value
+    return templar.template(value)
+
+
 def plain(value: Any) -> Any:
     """VALUE with Ansible's tagged strings, dicts and lists (what templating returns) as Python's own: the
     validator deep-copies what it checks, and copying a tagged value goes the slow way (__reduce_ex__) - that
