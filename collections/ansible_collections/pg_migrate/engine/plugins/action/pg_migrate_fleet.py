@@ -69,7 +69,7 @@ display = Display()
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("phase",))
+    _VALID_ARGS = frozenset(("phase", "each"))
     PHASES = ("read", "preflight", "gate", "report", "status")
 
     def run(self, tmp=None, task_vars=None):
@@ -119,7 +119,8 @@ class ActionModule(ActionBase):
     # --- phases ----------------------------------------------------------------------------------------------
     def _read(self, task_vars: dict) -> dict:
         """Every database's read-only status, in this process where the controller reaches it."""
-        return read_statuses(self._templar, task_vars, bool(self._play_context.check_mode), display.display)
+        each = boolean(self._task.args.get("each", False), strict=False)
+        return read_statuses(self._templar, task_vars, bool(self._play_context.check_mode), display.display, each)
 
     def _preflight(self, task_vars: dict) -> dict:
         """Whether the rollout may start; its waves (the waves play's serial is computed from them, so what

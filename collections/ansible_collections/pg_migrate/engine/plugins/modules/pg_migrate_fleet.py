@@ -32,6 +32,10 @@ options:
     type: str
     choices: [read, preflight, gate, report, status]
     required: true
+  each:
+    description: (read) Print each database's line as it is read (the fleet status does).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
