@@ -7,11 +7,11 @@
 # ansible-test wants the collection at .../ansible_collections/<namespace>/<name>, so this copies it into a
 # scratch tree (removed at the end). Most sanity tests run in virtual environments that ansible-test builds
 # itself: it bootstraps pip in each with get-pip.py, downloaded from ci-files.testing.ansible.com, which
-# this machine cannot reach. ansible-test runs with HOME=.local/sanity (ignored by git; its virtual
-# environments are kept there for the next run), which holds a stand-in for that script (ensurepip, then
-# pip), and a pip.conf with the pip settings in force here, so the test requirements come through pip's
-# ordinary configuration. Nothing outside the repository is touched. `make collection-checks` (part of
-# `make test`) runs it.
+# this machine cannot reach. ansible-test runs with a HOME of its own, ~/.cache/pg_migrate-sanity
+# (PG_MIGRATE_SANITY_HOME; its virtual environments are kept there for the next run, a fresh clone's too),
+# which holds a stand-in for that script (ensurepip, then pip), and a pip.conf with the pip settings in force
+# here, so the test requirements come through pip's ordinary configuration. Nothing else outside the
+# repository is touched. `make collection-checks` (part of `make test`) runs it.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +27,9 @@ TESTS=(
   symlinks use-argspec-type-path use-compat-six validate-modules yamllint
 )
 
-home=$root/.local/sanity
+# ansible-test's HOME: the virtual environments it builds on its first run on a machine (about 2 minutes) are kept
+# for the next runs there - also a fresh clone's (CI) - in the user's cache, not in the checkout.
+home=${PG_MIGRATE_SANITY_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/pg_migrate-sanity}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pg_migrate-sanity.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/ansible_collections/pg_migrate" "$home/.ansible/test/cache"
