@@ -97,7 +97,7 @@ def fleet(tmp_path: Path, collection_loader) -> Fleet:
 
 
 def test_a_phase_it_does_not_know_is_refused_naming_the_phases(fleet: Fleet):
-    phases = "read, preflight, gate, report, status"
+    phases = "read, preflight, gate, wave, report, status"
     with pytest.raises(AnsibleActionFail, match=r"^pg_migrate_fleet: phase must be one of %s, not 'go'$" % phases):
         fleet.run("go")
     with pytest.raises(AnsibleActionFail, match=r"not None$"):

@@ -1,10 +1,12 @@
 """pg_migrate_fleet: the fleet-wide steps of the fleet and fleet_status playbooks, run once on the controller.
 
-phase=preflight reads every database's read-only status (registered by the role) and says whether the rollout
-may start, with a line per problem; it also fixes the waves (as the waves play's serial cuts them) and the
-failure budget. phase=report writes fleet.json, fleet.junit.xml, fleet.html and the resume file from the
-runs' results, whatever happened (also after a halt). phase=status summarises a read-only status of the fleet
-(how many databases at each version, which are behind, which drift) into a table and fleet-status.json.
+phase=read reads the status of every database the controller reaches, in this process. phase=preflight says
+from those statuses whether the rollout may start, with a line per problem; it also fixes the waves (as the
+waves play's serial cuts them) and the failure budget. phase=gate (with a fleet ledger) waits for the earlier
+waves. phase=wave migrates a wave's databases that the controller reaches, in this process, as many at once as
+Ansible's forks. phase=report writes fleet.json, fleet.junit.xml, fleet.html and the resume file from the runs'
+results, whatever happened (also after a halt). phase=status summarises a read-only status of the fleet (how
+many databases at each version, which are behind, which drift) into a table and fleet-status.json.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger_pha
     ledger_rollout,
 )
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_read import read_statuses
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_wave import run_wave
 
 display = Display()
 
@@ -70,7 +73,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("phase", "each"))
-    PHASES = ("read", "preflight", "gate", "report", "status")
+    PHASES = ("read", "preflight", "gate", "wave", "report", "status")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -80,7 +83,7 @@ class ActionModule(ActionBase):
             choices = ", ".join(self.PHASES)
             raise AnsibleActionFail("pg_migrate_fleet: phase must be one of %s, not %r" % (choices, phase))
         result.update(getattr(self, "_" + phase)(task_vars))
-        result["changed"] = False
+        result["changed"] = bool(result.get("changed")) and phase == "wave"  # only a wave changes databases
         return result
 
     # --- inputs ----------------------------------------------------------------------------------------------
@@ -217,6 +220,11 @@ class ActionModule(ActionBase):
         if access is None:
             return {"ledger": preflight["ledger"]["rollout_id"], "halt": "; ".join(problems)}
         return gate(access, task_vars, display.display)
+
+    def _wave(self, task_vars: dict) -> dict:
+        """This wave's databases that the controller reaches, migrated in this process (plugin_utils/fleet_wave.py)."""
+        check, diff = bool(self._play_context.check_mode), bool(self._play_context.diff)
+        return run_wave(self._templar, task_vars, check, diff, display.display)
 
     def _entries(self, task_vars: dict, preflight: dict, finished: bool) -> list[dict]:
         wave_of = {host: number for number, wave in enumerate(preflight["waves"], start=1) for host in wave}

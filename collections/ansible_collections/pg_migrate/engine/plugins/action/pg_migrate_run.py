@@ -14,27 +14,27 @@ delegate_to: localhost), the managed host otherwise.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.durations import utc_instant
 from ansible_collections.pg_migrate.engine.plugins.module_utils.report.summary_lines import lost_job_state
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger import LedgerTurn
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import record_fleet_progress
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import execution_path, run_in_process
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import fleet_turn, timed
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import (
+    ENGINE_ACTION,
+    concluded_run,
+    execution_path,
+)
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
     CONNECTION_OPTIONS,
     Prepared,
     engine_params,
     lint_pending,
     prepare,
-    script_roots,
 )
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.remote import RemoteRun
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
@@ -46,7 +46,6 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings im
 )
 
 display = Display()
-ENGINE_ACTION = {"status": "plan"}
 READ_ONLY = ("status", "verify")
 
 
@@ -63,56 +62,26 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "?")
         settings = self._settings(task_vars)
         check = bool(self._play_context.check_mode)
-        started, began = time.monotonic(), time.time()
-        turn = self._ledger_turn(settings, host, check, task_vars)
         # A report that cannot be written fails the run in its result (conclusion.py), never as an exception:
         # the result still says what the run did.
-        try:
-            if turn is not None and turn.refusal is not None:
-                outcome = turn.refusal
-            elif self._task.args.get("phase", "start") == "finish":
-                outcome = self._finish(settings, host, task_vars)
-            else:
-                outcome = self._start(settings, host, check, task_vars)
-        except BaseException:
-            if turn is not None:
-                turn.close()  # no outcome: the ledger reads it as lost, never as done
-            raise
-        result.update(outcome)
+        if self._task.args.get("phase", "start") == "finish":
+            result.update(timed(lambda: self._finish(settings, host, task_vars), stamp=False))
+            job = self._task.args.get("job") or {}
+            if isinstance(job.get("duration_ms"), (int, float)):
+                result["duration_ms"] = job["duration_ms"]  # the background job's run, not this task's
+        elif settings.action == "migrate" and not check:
+            # In a fleet rollout: this database's turn in the fleet ledger, and once it is finished the
+            # in-progress fleet report (and the ledger) say so at once.
+            value = self._role_variables(task_vars).get
+            result.update(fleet_turn(task_vars, host, value, lambda: self._start(settings, host, check, task_vars)))
+        else:
+            result.update(timed(lambda: self._start(settings, host, check, task_vars)))
         # Whether the role goes on (a host-path background job, a backfill's batches): the role's tasks read
         # this flag, not an expression over the result - a `when:` on every database is evaluated in
         # Ansible's main process, where compiling a longer template per database was a large share of a
         # fleet's cost.
-        result["continues"] = bool(outcome.get("deferred")) or (
-            settings.action == "backfill" and not outcome.get("stop")
-        )
-        result["duration_ms"] = round(1000 * (time.monotonic() - started), 1)
-        job = self._task.args.get("job") or {}
-        if self._task.args.get("phase") == "finish" and isinstance(job.get("duration_ms"), (int, float)):
-            result["duration_ms"] = job["duration_ms"]  # the background job's run, not this task's
-        if not outcome.get("deferred") and self._task.args.get("phase") != "finish":
-            # A run the engine did not time itself (stopped at pg_migrate_run_timeout): this task's times.
-            result.setdefault("started_at", utc_instant(began))
-            result.setdefault("finished_at", utc_instant(time.time()))
-        if (
-            settings.action == "migrate"
-            and not check
-            and not outcome.get("deferred")
-            and "ledger_skipped" not in outcome
-        ):
-            # In a fleet rollout: this database is finished; the in-progress fleet report (and the fleet ledger)
-            # says so at once.
-            record_fleet_progress(task_vars, host, dict(result, action="migrate"), turn)
-        elif turn is not None:
-            turn.close()
+        result["continues"] = bool(result.get("deferred")) or (settings.action == "backfill" and not result.get("stop"))
         return result
-
-    def _ledger_turn(self, settings: RunSettings, host: str, check: bool, task_vars: dict) -> LedgerTurn | None:
-        """This database's turn in a fleet ledger's rollout (pg_migrate_fleet_ledger_db); None outside one."""
-        if settings.action != "migrate" or check or self._task.args.get("phase", "start") == "finish":
-            return None
-        variables = self._role_variables(task_vars)
-        return LedgerTurn.take(task_vars, host, variables.get)
 
     # --- inputs --------------------------------------------------------------------------------------------
     def _role_variables(self, task_vars: dict) -> dict:
@@ -150,30 +119,29 @@ class ActionModule(ActionBase):
         action = settings.action
         if action == "seed" and not settings.seeds_enabled:
             return {"changed": False, "summary": [seeds_disabled(host, connection.get("login_db"))]}
+        if action != "backfill" and self.execution(settings) == "controller":
+            diff = bool(self._play_context.diff)
+            return concluded_run(settings, connection, host, check, diff, display.display, prepared)
         engine_action = ENGINE_ACTION.get(action, action)
         params = engine_params(settings, connection, prepared.changeset, host, engine_action, documents=prepared)
         if action == "backfill":
             # The batches run on the managed host (pg_migrate_backfill): the scripts go there, checked first.
             return self._stage_backfill(params, prepared, settings, check, task_vars)
-        if self.execution(settings) == "controller":
-            params["script_roots"] = script_roots(settings)
-            run = self._in_process(params, settings, check, host)
-        else:
-            remote = RemoteRun(self, task_vars)
-            run = remote.run(params, prepared.bundle, settings, check)
-            if run.get("deferred"):
-                # Names the job's files beside the scripts (progress note, password FIFO).
-                return {
-                    "changed": bool(run.get("copied")),
-                    "deferred": True,
-                    "changeset": prepared.changeset,
-                    # Validated once, here: the finish task gets them back as they are (no second road).
-                    "settings": settings.to_dict(),
-                    "job_token": uuid.uuid4().hex[:12],
-                    "summary": [],
-                    "warnings": prepared.warnings,
-                    "verification_documents": {"expected": prepared.expected, "probes": prepared.probes},
-                }
+        remote = RemoteRun(self, task_vars)
+        run = remote.run(params, prepared.bundle, settings, check)
+        if run.get("deferred"):
+            # Names the job's files beside the scripts (progress note, password FIFO).
+            return {
+                "changed": bool(run.get("copied")),
+                "deferred": True,
+                "changeset": prepared.changeset,
+                # Validated once, here: the finish task gets them back as they are (no second road).
+                "settings": settings.to_dict(),
+                "job_token": uuid.uuid4().hex[:12],
+                "summary": [],
+                "warnings": prepared.warnings,
+                "verification_documents": {"expected": prepared.expected, "probes": prepared.probes},
+            }
         squawk = lint_pending(run, settings, check) if action == "migrate" else None
         concluded = conclude(run, settings, host, check, squawk)
         # A read-only run (verify) stages the verify scripts on the host; that copy is not a change it reports.
@@ -227,9 +195,6 @@ class ActionModule(ActionBase):
         concluded = conclude(job, settings, host, bool(self._play_context.check_mode), None)
         concluded["changed"] = False  # the job's task (the watch, the batches) reported the change
         return concluded
-
-    def _in_process(self, params: dict, settings: RunSettings, check: bool, host: str) -> dict:
-        return run_in_process(params, settings, check, bool(self._play_context.diff), host, display.display)
 
 
 def seeds_disabled(host: str, database: str) -> str:

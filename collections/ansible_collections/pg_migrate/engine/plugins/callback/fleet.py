@@ -23,8 +23,8 @@ requirements:
 
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import attempted, plan_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import progress_line
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import attempted
 
 # Keyed on what tasks do, never on their names (a copied or renamed playbook keeps its progress lines).
 RUN_ACTIONS = ("pg_migrate.engine.pg_migrate_run", "pg_migrate_run")
@@ -84,27 +84,9 @@ class CallbackModule(DefaultCallback):
             return False
         self.done += 1
         self.failed += int(failed or bool(outcome.get("msg")))
-        from_version = plan_of(outcome).from_version
-        applied = [item.get("version") for item in outcome.get("applied") or [] if isinstance(item, dict)]
-        if outcome.get("msg"):
-            what = "FAILED: %s" % one_line(outcome["msg"], 200)
-        elif applied:
-            what = "applied %s -> %s" % (from_version, applied[-1])
-        else:
-            what = "already current at %s" % from_version
-        self._display.display(
-            "wave %d/%d - %s %s in %.0f ms (%d/%d done, %d failed)"
-            % (
-                self.wave,
-                self.waves or self.wave,
-                result._host.get_name(),
-                what,
-                outcome.get("duration_ms") or 0,
-                self.done,
-                self.total or self.done,
-                self.failed,
-            )
-        )
+        name = result._host.get_name()
+        wave, waves = self.wave, self.waves or self.wave
+        self._display.display(progress_line(name, outcome, wave, waves, self.done, self.total, self.failed))
         return True
 
     def _summary(self, result) -> bool:
@@ -122,6 +104,11 @@ class CallbackModule(DefaultCallback):
         outcome = result._result
         if "waves" in outcome and "problems" in outcome:  # the preflight's verdict
             self.waves, self.total = len(outcome["waves"]), len(outcome.get("hosts") or [])
+        if result._task.action in FLEET_ACTIONS and isinstance(outcome.get("tally"), dict):
+            # A wave's one task printed each of its databases' lines as they finished (with these totals): the
+            # databases that follow through their managed hosts count on from here.
+            self.done = int(outcome["tally"].get("done", self.done))
+            self.failed = int(outcome["tally"].get("failed", self.failed))
         if not self._quiet():
             return super().v2_runner_on_ok(result)
         self._finished(result, False) or self._summary(result)

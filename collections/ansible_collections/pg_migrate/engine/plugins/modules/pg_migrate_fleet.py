@@ -14,11 +14,16 @@ description:
     the databases that go through their managed host (C(pg_migrate_execution=host)), which the playbook
     reads with the role's task on each.
   - The later phases read each database's run from C(hostvars) (the role's task), else from the read phase's
-    registered result (C(__pg_migrate_fleet_read)).
+    registered result (C(__pg_migrate_fleet_read)) and the wave phase's (C(__pg_migrate_fleet_wave)).
   - O(phase=preflight) - from every database's read-only status - lists the problems that stop the rollout
     before its first change (unreachable, hot standby, drift, a database not on the fleet's version), cuts the
     waves (C(pg_migrate_fleet_waves), as Ansible's serial) and fixes the failure budget
     (C(pg_migrate_fleet_max_failures)).
+  - O(phase=wave) migrates the databases of the current wave (C(ansible_play_batch)) that the controller reaches
+    in this one task, as many at once as Ansible's forks, each with its own host's variables, as the role's
+    migrate run on it would (its fleet ledger turn, its reports, its line of the in-progress fleet report, a
+    progress line as it finishes); it returns them under C(runs) and lists under C(on_hosts) the databases that
+    go through their managed host, which the playbook migrates with the role's task on each.
   - O(phase=report) writes C(fleet.json), C(fleet.junit.xml), C(fleet.html) and C(fleet.resume) into
     C(pg_migrate_reports_dir) and returns the summary lines and the verdict, whatever happened.
   - O(phase=status) writes C(fleet-status.json) and returns a table - databases per version, behind, drift.
@@ -30,7 +35,7 @@ options:
   phase:
     description: Which step.
     type: str
-    choices: [read, preflight, gate, report, status]
+    choices: [read, preflight, gate, wave, report, status]
     required: true
   each:
     description: (read) Print each database's line as it is read (the fleet status does).
@@ -51,9 +56,17 @@ statuses:
   description: (read) Each database's status run, by host, as the role's run task returns it.
   returned: phase=read
   type: dict
+runs:
+  description: (wave) Each database's migrate run, by host, as the role's run task returns it.
+  returned: phase=wave
+  type: dict
+tally:
+  description: (wave) The running totals after the wave on this controller (C(done), C(failed)).
+  returned: phase=wave
+  type: dict
 on_hosts:
-  description: (read) The databases left to the role's status task on their managed host.
-  returned: phase=read
+  description: (read, wave) The databases left to the role's task on their managed host.
+  returned: phase=read or phase=wave
   type: list
   elements: str
 problems:

@@ -19,7 +19,9 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.run.time_limit i
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.conclusion import conclude
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.preparation import (
+    Prepared,
     engine_params,
+    lint_pending,
     prepare,
     script_roots,
 )
@@ -68,14 +70,37 @@ def run_in_process(
     return outcome
 
 
+# The engine's name of an action where it differs from the role's.
+ENGINE_ACTION = {"status": "plan"}
+
+
+def concluded_run(
+    settings: RunSettings,
+    connection: dict,
+    host: str,
+    check: bool,
+    diff: bool,
+    show: Callable[[str], None],
+    prepared: Prepared | None = None,
+) -> dict:
+    """SETTINGS.action on one database in this process, concluded (its reports written), as the role's run task
+    returns it on the controller path; PREPARED: the run prepared already (else prepared here)."""
+    if prepared is None:
+        prepared = prepare(settings, connection, host, check, "controller")
+    action = settings.action
+    engine_action = ENGINE_ACTION.get(action, action)
+    params = engine_params(settings, connection, prepared.changeset, host, engine_action, documents=prepared)
+    params["script_roots"] = script_roots(settings)
+    run = run_in_process(params, settings, check, diff, host, show)
+    squawk = lint_pending(run, settings, check) if action == "migrate" else None
+    concluded = conclude(run, settings, host, check, squawk)
+    concluded["warnings"] = prepared.warnings + run.get("warnings", [])
+    return concluded
+
+
 def read_status(settings: RunSettings, connection: dict, host: str, check: bool, show: Callable[[str], None]) -> dict:
     """A read-only status run of one database in this process, concluded (its status report written), as the
     role's run task returns it for pg_migrate_action=status on the controller path."""
-    prepared = prepare(settings, connection, host, check, "controller")
-    params = engine_params(settings, connection, prepared.changeset, host, "plan", documents=prepared)
-    params["script_roots"] = script_roots(settings)
-    run = run_in_process(params, settings, check, False, host, show)
-    concluded = conclude(run, settings, host, check, None)
+    concluded = concluded_run(settings, connection, host, check, False, show)
     concluded["changed"] = False
-    concluded["warnings"] = prepared.warnings + run.get("warnings", [])
     return concluded

@@ -8,7 +8,7 @@ import datetime
 import re
 from xml.sax.saxutils import escape, quoteattr
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import clip, one_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import (
     APPLIED,
     CURRENT,
@@ -235,6 +235,29 @@ def database_line(entry: dict) -> str:
         detail = "pending %s" % " ".join(entry["pending_versions"])
     versions = "%s->%s" % (entry["version_before"] or "?", entry["version_after"] or "?")
     return TABLE_LINE % (entry["host"], entry["wave"], entry["state"], versions, detail)
+
+
+def progress_line(host: str, run: dict, wave: int, waves: int, done: int, total: int, failed: int) -> str:
+    """A database's line on the terminal as its migrate finishes in wave WAVE of WAVES, with the running totals
+    (DONE of TOTAL databases, FAILED of them) that include it."""
+    applied = [item.get("version") for item in run.get("applied") or [] if isinstance(item, dict)]
+    from_version = plan_of(run).from_version
+    if run.get("msg"):
+        what = "FAILED: %s" % one_line(run["msg"], 200)
+    elif applied:
+        what = "applied %s -> %s" % (from_version, applied[-1])
+    else:
+        what = "already current at %s" % from_version
+    return "wave %d/%d - %s %s in %.0f ms (%d/%d done, %d failed)" % (
+        wave,
+        waves or wave,
+        host,
+        what,
+        run.get("duration_ms") or 0,
+        done,
+        total or done,
+        failed,
+    )
 
 
 def junit(report: dict) -> str:

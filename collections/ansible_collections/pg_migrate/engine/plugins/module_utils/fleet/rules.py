@@ -130,10 +130,15 @@ def budget(value, fleet_size: int) -> int:
 
 
 def run_of(variables) -> dict | None:
-    """A database's pg_migrate_run result from its host variables, whichever path ran it: on the host path the
+    """A database's pg_migrate_run result from its host variables, whichever path ran it (on the controller path
+    in its wave's one task, whose result every host of the wave registers): on the host path the
     first task only hands over to a background job (deferred) and the job's result is the finish task's
     (__pg_migrate_finish). A job whose result never came back is a failure, not a success."""
     run = variables.get("__pg_migrate_run") if "__pg_migrate_run" in variables else None
+    if run is None and "__pg_migrate_fleet_wave" in variables:
+        # Migrated in its wave's one task on the controller (pg_migrate_fleet phase=wave): its run is there.
+        wave = variables.get("__pg_migrate_fleet_wave") or {}
+        run = (wave.get("runs") or {}).get(variables.get("inventory_hostname"))
     if not run or not run.get("deferred"):
         return run
     finish = variables.get("__pg_migrate_finish") if "__pg_migrate_finish" in variables else None

@@ -1,0 +1,171 @@
+# pg_migrate: a fleet wave's migrations in one task. A forked Ansible task per database was most of what a fleet
+# database cost the controller (a worker process, the task's variables, its result's trip back); here every
+# database of the wave that the controller reaches (the controller execution path) is migrated in this process,
+# as many at once as Ansible's forks allow, each with its own variables (host_variables.py) exactly as the role's
+# run task on that host would have them, and each finished as that task finishes it: its turn in the fleet
+# ledger, its reports, its line of the in-progress fleet report. The databases that go through their managed
+# host (pg_migrate_execution: host) are listed instead: the playbook runs the role's task on each of them.
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible import constants as C
+from ansible import context
+from ansible.errors import AnsibleError
+
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import progress_line
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import FAILED, attempted, run_of, state_of
+from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import fleet_turn, timed
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import HostVariables, role_defaults
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import concluded_run, execution_path
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
+    connection_from_variables,
+    settings_from_variables,
+    validated_role_variables,
+)
+
+# The waves play's own variables (playbooks/fleet.yml): a migrate, which never fails its host (a failed database
+# counts against the budget at the next wave); below the host's own values, the play's defaults.
+WAVE_PLAY = {"pg_migrate_action": "migrate", "pg_migrate_fail_host": False}
+WAVE_PLAY_DEFAULTS = {"pg_migrate_standby_catch_up": True}
+# What a wave's result registers for every host of the wave (the fleet_halt filter and the report read it).
+WAVE_RESULT = "__pg_migrate_fleet_wave"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A database of the wave that this process migrates: its host's settings, rendered and validated."""
+
+    host: str
+    settings: RunSettings
+    connection: dict
+    variables: dict  # the role's variables, rendered: the fleet ledger's settings are read from them
+
+
+@dataclass
+class Tally:
+    """The rollout's running totals on this controller, for each database's progress line."""
+
+    wave: int
+    waves: int
+    total: int
+    done: int = 0
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, host: str, run: dict) -> str:
+        """RUN (HOST's migrate) counted; its progress line."""
+        with self.lock:
+            self.done += 1
+            self.failed += int(state_of(run, True) == FAILED)
+            return progress_line(host, run, self.wave, self.waves, self.done, self.total, self.failed)
+
+
+def forks() -> int:
+    """How many databases of a wave run at once: Ansible's forks (-f), as a task per database would run."""
+    return max(1, int(context.CLIARGS.get("forks") or C.DEFAULT_FORKS))
+
+
+def wave_members(templar, task_vars: dict, hosts: list[str]) -> tuple[list[Member], list[str], dict[str, dict]]:
+    """The wave's databases this process migrates, the hosts that go through their managed host, and a failed
+    result for each database whose settings could not be read (counted as a failed database, as the role's task
+    failing on them would be)."""
+    hostvars = task_vars["hostvars"]
+    defaults = role_defaults()
+    below = {"pg_migrate_project_dir": os.path.realpath("."), **WAVE_PLAY_DEFAULTS}
+    members: list[Member] = []
+    on_hosts: list[str] = []
+    unreadable: dict[str, dict] = {}
+    for host in hosts:
+        variables = HostVariables(templar, hostvars.raw_get(host), WAVE_PLAY, below, hostvars, defaults)
+        try:
+            role_variables = validated_role_variables(variables.render, variables.__contains__)
+            settings = settings_from_variables(role_variables.get)
+            if execution_path(settings.execution, str(variables.get("ansible_connection", "ssh"))) == "host":
+                on_hosts.append(host)
+                continue
+            connection = connection_from_variables(role_variables.get)
+        except (AnsibleError, RunFailed, ValueError, OSError) as exc:
+            unreadable[host] = {"failed": True, "changed": False, "msg": "%s: %s" % (host, exc), "summary": []}
+            continue
+        members.append(Member(host, settings, connection, role_variables))
+    return members, on_hosts, unreadable
+
+
+def migrate_member(
+    member: Member, task_vars: dict, check: bool, diff: bool, show: Callable[[str], None]
+) -> dict[str, Any]:
+    """One database's migrate in its fleet turn, as the role's run task returns it; an error that is not the
+    run's own (it raised) is this database's failure, never the wave's."""
+
+    def run() -> dict:
+        return concluded_run(member.settings, member.connection, member.host, check, diff, show)
+
+    try:
+        if check:  # a check-mode migrate takes no turn and finishes nothing: it changed nothing
+            return timed(run)
+        return fleet_turn(task_vars, member.host, member.variables.get, run)
+    except Exception as exc:  # this database's failure: the wave goes on
+        return {"failed": True, "changed": False, "msg": "%s: %s" % (member.host, exc), "summary": []}
+
+
+def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[str], None]) -> dict:
+    """Every database of this wave (ansible_play_batch) the controller reaches, migrated in this process:
+    {"runs": {host: its run's result}, "on_hosts": [hosts the role's task migrates], "tally": running totals}."""
+    hosts = list(task_vars.get("ansible_play_batch") or [])
+    tally = tally_before(task_vars, hosts)
+    members, on_hosts, runs = wave_members(templar, task_vars, hosts)
+    for host, run in runs.items():
+        show(tally.count(host, run))
+    parent = os.getppid()
+
+    def migrate(member: Member) -> None:
+        # A controller killed meanwhile (kill -9 of ansible-playbook leaves its workers running): start nothing
+        # more, as a forked task per database would not have been started.
+        if os.getppid() != parent:
+            return
+        run = migrate_member(member, task_vars, check, diff, show)
+        runs[member.host] = run
+        show(tally.count(member.host, run))
+
+    with ThreadPoolExecutor(max_workers=min(forks(), max(1, len(members))), thread_name_prefix="pg_migrate") as pool:
+        list(pool.map(migrate, members))
+    changed = any(run.get("changed") for run in runs.values())
+    return {
+        "runs": runs,
+        "on_hosts": on_hosts,
+        "tally": {"done": tally.done, "failed": tally.failed},
+        "changed": changed,
+    }
+
+
+def tally_before(task_vars: dict, batch: list[str]) -> Tally:
+    """The running totals before this wave: the previous wave's (its result is registered on each of its hosts,
+    the last of them just before this batch among the play's hosts), with its databases that the role's task
+    migrated through their managed hosts counted from their own results."""
+    preflight = task_vars.get("__pg_migrate_fleet_preflight") or {}
+    cut = list(preflight.get("waves") or [])
+    wave = next((number for number, hosts in enumerate(cut, start=1) if batch and batch[0] in hosts), 0)
+    tally = Tally(wave, len(cut), len(preflight.get("hosts") or []))
+    hosts_all = list(task_vars.get("ansible_play_hosts_all") or [])
+    if not batch or batch[0] not in hosts_all or hosts_all.index(batch[0]) == 0:
+        return tally
+    hostvars = task_vars["hostvars"]
+    previous = hostvars[hosts_all[hosts_all.index(batch[0]) - 1]]
+    earlier = (previous.get(WAVE_RESULT) if WAVE_RESULT in previous else None) or {}
+    tally.done = int((earlier.get("tally") or {}).get("done", 0))
+    tally.failed = int((earlier.get("tally") or {}).get("failed", 0))
+    for host in earlier.get("on_hosts") or []:
+        run = run_of(hostvars[host])
+        if attempted(run):
+            tally.done += 1
+            tally.failed += int(state_of(run, True) == FAILED)
+    return tally
