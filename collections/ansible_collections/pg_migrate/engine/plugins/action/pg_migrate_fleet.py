@@ -65,6 +65,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_ledger_pha
 )
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_read import read_statuses
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_wave import run_wave
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import HostView
 
 display = Display()
 
@@ -100,7 +101,7 @@ class ActionModule(ActionBase):
         hostvars = task_vars["hostvars"]
         for host in hosts:
             if host not in self._hosts_variables:
-                self._hosts_variables[host] = hostvars[host]
+                self._hosts_variables[host] = HostView(self._templar, hostvars, host)
         return {host: self._hosts_variables[host] for host in hosts}
 
     def _host_var(self, variables, name: str, default=None):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import halt_reason_of
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import registered_of
 
 
 def fleet_halt(hosts: list, hostvars, batch: list | None = None) -> str:
@@ -14,13 +15,14 @@ def fleet_halt(hosts: list, hostvars, batch: list | None = None) -> str:
     if not hosts:
         return ""
     if batch:
-        current = hostvars[next(iter(batch))]
+        current = registered_of(hostvars, next(iter(batch)))
         gate = current.get("__pg_migrate_fleet_gate") if "__pg_migrate_fleet_gate" in current else None
         if gate and "ledger" in gate:
             return str(gate.get("halt") or "")
-    first = hostvars[hosts[0]]
+    first = registered_of(hostvars, hosts[0])
     preflight = first.get("__pg_migrate_fleet_preflight") if "__pg_migrate_fleet_preflight" in first else None
-    return halt_reason_of(preflight or {}, {host: hostvars[host] for host in hosts})
+    # Only the registered results are read: unrendered (rendering a wave's result walks every database of it).
+    return halt_reason_of(preflight or {}, {host: registered_of(hostvars, host) for host in hosts})
 
 
 class FilterModule:

@@ -16,6 +16,7 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors im
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import HostVariables, role_defaults
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import execution_path, read_status
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.render_memo import RenderMemo
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
     connection_from_variables,
     settings_from_variables,
@@ -31,13 +32,14 @@ def read_statuses(templar, task_vars: dict, check: bool, show: Callable[[str], N
     for every host of the play; EACH: SHOW each database's line as it is read (the fleet status)."""
     hostvars = task_vars["hostvars"]
     defaults = role_defaults()
+    memo = RenderMemo(templar.environment)
     below = {"pg_migrate_project_dir": os.path.realpath(".")}  # the preflight play's default (fleet.yml)
     statuses: dict[str, dict] = {}
     on_hosts: list[str] = []
     hosts = list(task_vars.get("ansible_play_hosts_all") or [])
     show("fleet: reading the status of %d database(s)" % len(hosts))
     for host in hosts:
-        variables = HostVariables(templar, hostvars.raw_get(host), PREFLIGHT_PLAY, below, hostvars, defaults)
+        variables = HostVariables(templar, hostvars.raw_get(host), PREFLIGHT_PLAY, below, hostvars, defaults, memo)
         try:
             role_variables = validated_role_variables(variables.render, variables.__contains__)
             settings = settings_from_variables(role_variables.get)

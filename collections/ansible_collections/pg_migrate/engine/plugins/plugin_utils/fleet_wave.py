@@ -24,8 +24,13 @@ from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report imp
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import FAILED, attempted, run_of, state_of
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import fleet_turn, timed
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import HostVariables, role_defaults
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import (
+    HostVariables,
+    registered_of,
+    role_defaults,
+)
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import concluded_run, execution_path
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.render_memo import RenderMemo
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
     connection_from_variables,
     settings_from_variables,
@@ -80,12 +85,13 @@ def wave_members(templar, task_vars: dict, hosts: list[str]) -> tuple[list[Membe
     failing on them would be)."""
     hostvars = task_vars["hostvars"]
     defaults = role_defaults()
+    memo = RenderMemo(templar.environment)
     below = {"pg_migrate_project_dir": os.path.realpath("."), **WAVE_PLAY_DEFAULTS}
     members: list[Member] = []
     on_hosts: list[str] = []
     unreadable: dict[str, dict] = {}
     for host in hosts:
-        variables = HostVariables(templar, hostvars.raw_get(host), WAVE_PLAY, below, hostvars, defaults)
+        variables = HostVariables(templar, hostvars.raw_get(host), WAVE_PLAY, below, hostvars, defaults, memo)
         try:
             role_variables = validated_role_variables(variables.render, variables.__contains__)
             settings = settings_from_variables(role_variables.get)
@@ -159,12 +165,12 @@ def tally_before(task_vars: dict, batch: list[str]) -> Tally:
     if not batch or batch[0] not in hosts_all or hosts_all.index(batch[0]) == 0:
         return tally
     hostvars = task_vars["hostvars"]
-    previous = hostvars[hosts_all[hosts_all.index(batch[0]) - 1]]
+    previous = registered_of(hostvars, hosts_all[hosts_all.index(batch[0]) - 1])
     earlier = (previous.get(WAVE_RESULT) if WAVE_RESULT in previous else None) or {}
     tally.done = int((earlier.get("tally") or {}).get("done", 0))
     tally.failed = int((earlier.get("tally") or {}).get("failed", 0))
     for host in earlier.get("on_hosts") or []:
-        run = run_of(hostvars[host])
+        run = run_of(registered_of(hostvars, host))
         if attempted(run):
             tally.done += 1
             tally.failed += int(state_of(run, True) == FAILED)
