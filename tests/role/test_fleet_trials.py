@@ -114,6 +114,34 @@ def test_the_report_says_what_each_database_says_and_the_health_gate_runs_on_eit
     assert_report_matches_the_databases(fleet, report, before)
 
 
+def test_one_wave_with_databases_on_both_paths_runs_each_on_its_own_and_reports_every_one(fleet_maker, tmp_path):
+    # The controller migrates its databases of a wave in one task; the databases of the same wave that go through
+    # their managed host run the role's task there (its background job): one report, both kinds in it.
+    on_host = {
+        "pg_migrate_execution": "host",
+        "pg_migrate_remote_dir": str(tmp_path / "remote" / "{{ inventory_hostname }}"),
+        "pg_migrate_remote_owner": "",
+        "pg_migrate_remote_group": "",
+    }
+    fleet = fleet_maker({"eu": {"count": 2, "vars": on_host}, "us": 2})
+    order = rollout_order(fleet)
+    fleet.query(order[3], BROKEN_FOR_V002)  # us_02, run by the controller in wave 2
+    before = versions(fleet)
+    waves = '{"pg_migrate_fleet_waves": [1, "100%"], "pg_migrate_fleet_max_failures": 1}'
+    run = fleet.play("fleet.yml", "-e", waves, progress=True).assert_failed()  # one database failed
+    report = fleet.report()
+    found = states(report)
+    assert report["verdict"] == "failed" and not report["halt_reason"], (report["verdict"], report["halt_reason"])
+    assert [found[host] for host in order] == ["applied", "applied", "applied", "failed"], run.output[-3000:]
+    assert order[0].startswith("eu-") and order[2].startswith("eu-")  # the host path, in both waves
+    assert (tmp_path / "remote" / order[2]).is_dir()  # its change went through its managed host's scripts
+    assert not (tmp_path / "remote" / order[1]).exists()
+    for host in order:  # one progress line per database, whichever path ran it, counted once
+        assert len(re.findall(r"wave \d/2 - %s " % re.escape(host), run.output)) == 1, run.output[-3000:]
+    assert re.search(r"\(4/4 done, 1 failed\)", run.output), run.output[-3000:]
+    assert_report_matches_the_databases(fleet, report, before)
+
+
 def test_no_more_than_k_databases_of_one_server_change_at_once_on_the_host_path(fleet_maker, tmp_path: Path):
     changeset = tiny_changeset(
         tmp_path / "slow",

@@ -30,6 +30,7 @@ class FleetTasks:
         self.preflight = task("Decide, copied", "pg_migrate.engine.pg_migrate_fleet", {"phase": "preflight"})
         self.wave_check = task("Halt? (renamed)", "ansible.builtin.meta", "end_play", when=HALT_CHECK)
         self.run = task("Migrate, renamed", "pg_migrate.engine.pg_migrate_run", {})
+        self.wave = task("Wave, renamed", "pg_migrate.engine.pg_migrate_fleet", {"phase": "wave"}, run_once=True)
         self.report = task("Report, renamed", "pg_migrate.engine.pg_migrate_fleet", {"phase": "report"})
         self.show_summary = task("Summary", "ansible.builtin.debug", {"msg": "{{ summary }}"})
 
@@ -91,6 +92,23 @@ def test_a_rollout_prints_the_play_a_line_per_wave_and_per_database_with_running
         "wave 2/2",
         "wave 2/2 - db2-b already current at 005 in 12 ms (2/3 done, 0 failed)",
         "wave 2/2 - db1-c FAILED: V002__x.sql failed at statement 3 in 0 ms (3/3 done, 1 failed)",
+    ]
+
+
+def test_a_wave_run_in_one_task_prints_nothing_more_and_the_databases_after_it_count_on(tasks, callback, capfd):
+    # The wave's task printed each of its databases' lines as they finished (plugin_utils/fleet_wave.py); a
+    # database of the wave that goes through its managed host follows with the totals counted on from the wave's.
+    hosts = ["db1-a", "db2-b", "db1-c", "db2-d"]
+    callback.v2_runner_on_ok(result("db1-a", tasks.preflight, preflight_verdict(hosts, [hosts[:1], hosts[1:]])))
+    callback.v2_playbook_on_task_start(tasks.wave_check, False)
+    callback.v2_playbook_on_task_start(tasks.wave_check, False)
+    wave = {"runs": {"db2-b": migrated("001", "005"), "db1-c": migrated("001", None, msg="x")}, "on_hosts": ["db2-d"]}
+    callback.v2_runner_on_ok(result("db2-b", tasks.wave, dict(wave, tally={"done": 3, "failed": 1})))
+    callback.v2_runner_on_ok(result("db2-d", tasks.run, migrated("001", "005")))
+    assert printed(capfd) == [
+        "wave 1/2",
+        "wave 2/2",
+        "wave 2/2 - db2-d applied 001 -> 005 in 310 ms (4/4 done, 1 failed)",
     ]
 
 

@@ -32,7 +32,7 @@ def read_statuses(templar, task_vars: dict, check: bool, show: Callable[[str], N
     for every host of the play; EACH: SHOW each database's line as it is read (the fleet status)."""
     hostvars = task_vars["hostvars"]
     defaults = role_defaults()
-    memo = RenderMemo(templar.environment)
+    memo = RenderMemo()
     below = {"pg_migrate_project_dir": os.path.realpath(".")}  # the preflight play's default (fleet.yml)
     statuses: dict[str, dict] = {}
     on_hosts: list[str] = []

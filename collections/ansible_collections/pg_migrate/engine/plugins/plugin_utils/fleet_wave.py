@@ -85,7 +85,7 @@ def wave_members(templar, task_vars: dict, hosts: list[str]) -> tuple[list[Membe
     failing on them would be)."""
     hostvars = task_vars["hostvars"]
     defaults = role_defaults()
-    memo = RenderMemo(templar.environment)
+    memo = RenderMemo()
     below = {"pg_migrate_project_dir": os.path.realpath("."), **WAVE_PLAY_DEFAULTS}
     members: list[Member] = []
     on_hosts: list[str] = []

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible.template import is_trusted_as_template
-from jinja2 import meta, nodes
+from jinja2 import Environment, nodes
 
 # Lookups whose result is the same for the same arguments within one run (the controller's environment).
 STEADY_LOOKUPS = frozenset(("env", "ansible.builtin.env"))
@@ -48,10 +48,11 @@ def frozen(value: Any) -> Any:
 
 
 class RenderMemo:
-    """Renders of templates by ENVIRONMENT (the templar's Jinja environment), shared while this object lives."""
+    """Renders of templates, shared while this object lives (the templates are parsed with Jinja's default syntax,
+    which is Ansible's, only to find what they refer to: one that does not parse so is rendered every time)."""
 
-    def __init__(self, environment) -> None:
-        self.environment = environment
+    def __init__(self) -> None:
+        self.environment = Environment()
         self.names: dict[str, frozenset[str] | None] = {}
         self.renders: dict[tuple, Any] = {}
 
@@ -107,4 +108,6 @@ def steady_names(environment, text: str) -> frozenset[str] | None:
                 return None
     if any(node.name in UNSTEADY_FILTERS for node in tree.find_all(nodes.Filter)):
         return None
-    return frozenset(meta.find_undeclared_variables(tree))
+    # Every name it reads (a name it sets itself, a loop's, is read too: a key that holds more is still right).
+    # Not jinja2.meta's: its code generator asks for Ansible's filters, which this environment does not have.
+    return frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
