@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,25 +18,18 @@ from typing import Any
 
 from ansible import constants as C
 from ansible import context
-from ansible.errors import AnsibleError
 
-from ansible_collections.pg_migrate.engine.plugins.module_utils.common.errors import RunFailed
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import progress_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import FAILED, attempted, run_of, state_of
-from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_hosts import (
+    UNREADABLE,
+    FleetHost,
+    FleetHosts,
+    unreadable,
+)
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import fleet_turn, timed
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import (
-    HostVariables,
-    registered_of,
-    role_defaults,
-)
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import concluded_run, execution_path
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.render_memo import RenderMemo
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.role_settings import (
-    connection_from_variables,
-    settings_from_variables,
-    validated_role_variables,
-)
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import registered_of
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import concluded_run
 
 # The waves play's own variables (playbooks/fleet.yml): a migrate, which never fails its host (a failed database
 # counts against the budget at the next wave); below the host's own values, the play's defaults.
@@ -43,16 +37,6 @@ WAVE_PLAY = {"pg_migrate_action": "migrate", "pg_migrate_fail_host": False}
 WAVE_PLAY_DEFAULTS = {"pg_migrate_standby_catch_up": True}
 # What a wave's result registers for every host of the wave (the fleet_halt filter and the report read it).
 WAVE_RESULT = "__pg_migrate_fleet_wave"
-
-
-@dataclass(frozen=True)
-class Member:
-    """A database of the wave that this process migrates: its host's settings, rendered and validated."""
-
-    host: str
-    settings: RunSettings
-    connection: dict
-    variables: dict  # the role's variables, rendered: the fleet ledger's settings are read from them
 
 
 @dataclass
@@ -74,40 +58,70 @@ class Tally:
             return progress_line(host, run, self.wave, self.waves, self.done, self.total, self.failed)
 
 
+class ServerTurns:
+    """Which database of the wave runs next: the first in wave order whose server has fewer than
+    pg_migrate_fleet_per_server of this wave's databases running here. The limit itself is held on the server
+    (a slot per run, across controllers); a run started beyond it would only wait there, holding its
+    connections and one of the wave's places while another server's database could run."""
+
+    def __init__(self, members: list[FleetHost]) -> None:
+        self.pending = list(members)
+        self.running: Counter[str] = Counter()
+        self.changed = threading.Condition()
+
+    def next(self) -> FleetHost | None:
+        """The next database to run (None: none is left), waiting while each left has its server's places taken."""
+        with self.changed:
+            while self.pending:
+                for index, member in enumerate(self.pending):
+                    limit = int(member.settings.fleet_per_server or 0)
+                    if not limit or self.running[server_of(member)] < limit:
+                        self.running[server_of(member)] += 1
+                        return self.pending.pop(index)
+                self.changed.wait()
+            return None
+
+    def done(self, member: FleetHost) -> None:
+        with self.changed:
+            self.running[server_of(member)] -= 1
+            self.changed.notify_all()
+
+
+def server_of(member: FleetHost) -> str:
+    """The server a database lives on: its fleet file's server, else where it is reached."""
+    connection = member.connection
+    where = connection.get("login_host") or connection.get("login_unix_socket")
+    return str(member.settings.fleet_server or "%s:%s" % (where, connection.get("login_port")))
+
+
 def forks() -> int:
     """How many databases of a wave run at once: Ansible's forks (-f), as a task per database would run."""
     return max(1, int(context.CLIARGS.get("forks") or C.DEFAULT_FORKS))
 
 
-def wave_members(templar, task_vars: dict, hosts: list[str]) -> tuple[list[Member], list[str], dict[str, dict]]:
+def wave_members(templar, task_vars: dict, hosts: list[str]) -> tuple[list[FleetHost], list[str], dict[str, dict]]:
     """The wave's databases this process migrates, the hosts that go through their managed host, and a failed
     result for each database whose settings could not be read (counted as a failed database, as the role's task
     failing on them would be)."""
-    hostvars = task_vars["hostvars"]
-    defaults = role_defaults()
-    memo = RenderMemo()
-    below = {"pg_migrate_project_dir": os.path.realpath("."), **WAVE_PLAY_DEFAULTS}
-    members: list[Member] = []
+    fleet = FleetHosts(templar, task_vars, WAVE_PLAY, WAVE_PLAY_DEFAULTS)
+    members: list[FleetHost] = []
     on_hosts: list[str] = []
-    unreadable: dict[str, dict] = {}
+    unreadable_ones: dict[str, dict] = {}
     for host in hosts:
-        variables = HostVariables(templar, hostvars.raw_get(host), WAVE_PLAY, below, hostvars, defaults, memo)
         try:
-            role_variables = validated_role_variables(variables.render, variables.__contains__)
-            settings = settings_from_variables(role_variables.get)
-            if execution_path(settings.execution, str(variables.get("ansible_connection", "ssh"))) == "host":
-                on_hosts.append(host)
-                continue
-            connection = connection_from_variables(role_variables.get)
-        except (AnsibleError, RunFailed, ValueError, OSError) as exc:
-            unreadable[host] = {"failed": True, "changed": False, "msg": "%s: %s" % (host, exc), "summary": []}
+            member = fleet.read(host)
+        except UNREADABLE as exc:
+            unreadable_ones[host] = unreadable(host, exc)
             continue
-        members.append(Member(host, settings, connection, role_variables))
-    return members, on_hosts, unreadable
+        if member.on_host:
+            on_hosts.append(host)
+        else:
+            members.append(member)
+    return members, on_hosts, unreadable_ones
 
 
 def migrate_member(
-    member: Member, task_vars: dict, check: bool, diff: bool, show: Callable[[str], None]
+    member: FleetHost, task_vars: dict, check: bool, diff: bool, show: Callable[[str], None]
 ) -> dict[str, Any]:
     """One database's migrate in its fleet turn, as the role's run task returns it; an error that is not the
     run's own (it raised) is this database's failure, never the wave's."""
@@ -133,17 +147,23 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
         show(tally.count(host, run))
     parent = os.getppid()
 
-    def migrate(member: Member) -> None:
+    turns = ServerTurns(members)
+
+    def migrate_in_turn() -> None:
         # A controller killed meanwhile (kill -9 of ansible-playbook leaves its workers running): start nothing
         # more, as a forked task per database would not have been started.
-        if os.getppid() != parent:
-            return
-        run = migrate_member(member, task_vars, check, diff, show)
-        runs[member.host] = run
-        show(tally.count(member.host, run))
+        while os.getppid() == parent and (member := turns.next()) is not None:
+            try:
+                run = migrate_member(member, task_vars, check, diff, show)
+            finally:
+                turns.done(member)
+            runs[member.host] = run
+            show(tally.count(member.host, run))
 
-    with ThreadPoolExecutor(max_workers=min(forks(), max(1, len(members))), thread_name_prefix="pg_migrate") as pool:
-        list(pool.map(migrate, members))
+    workers = min(forks(), max(1, len(members)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pg_migrate") as pool:
+        for future in [pool.submit(migrate_in_turn) for _ in range(workers)]:
+            future.result()
     changed = any(run.get("changed") for run in runs.values())
     return {
         "runs": runs,
