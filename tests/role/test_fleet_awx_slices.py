@@ -153,7 +153,8 @@ def test_four_awx_slices_roll_out_one_fleet_with_one_canary_one_budget_one_halt_
     with ActivitySampler(pg_server, group_of, "SELECT pg_sleep(0.25)") as sampler:
         runners = run_slices(fleet, tmp_path, "wf2", {})
     resumed = slice_reports(tmp_path, "wf2")
-    assert {report["verdict"] for report in resumed} == {"complete"}, ([r.status for r in runners], [(r["halt_reason"], states(r)) for r in resumed])
+    why = [(report["halt_reason"], states(report)) for report in resumed]
+    assert {report["verdict"] for report in resumed} == {"complete"}, ([r.status for r in runners], why)
     assert {version_of(fleet, host) for host in fleet.hosts} == {"003"}
     assert sampler.peak == {"eu": 2, "us": 2}, sampler.peak  # the limit held, and was reached
 

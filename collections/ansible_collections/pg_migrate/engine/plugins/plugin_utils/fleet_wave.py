@@ -162,7 +162,7 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
 
     workers = min(forks(), max(1, len(members)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pg_migrate") as pool:
-        for future in [pool.submit(migrate_in_turn) for _ in range(workers)]:
+        for future in [pool.submit(migrate_in_turn) for _worker in range(workers)]:
             future.result()
     changed = any(run.get("changed") for run in runs.values())
     return {
