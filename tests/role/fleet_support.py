@@ -198,6 +198,14 @@ class Started:
         self.process.wait(60)
         return self.output
 
+    def interrupt(self) -> str:
+        """Ctrl-C at the terminal: SIGINT to the run's process group (Ansible's workers are in sessions of their
+        own, as from a terminal); its output once it ended."""
+        if self.running():
+            os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(60)
+        return self.output
+
     def finish(self, seconds: float) -> PlaybookRun:
         """The run, once it ended; killed (and the test failed) when it runs longer than SECONDS."""
         try:

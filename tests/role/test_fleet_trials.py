@@ -480,7 +480,18 @@ def test_a_health_query_that_waits_on_a_lock_or_runs_long_fails_the_gate_at_its_
 
 
 # --- an interrupted rollout ----------------------------------------------------------------------------------------
-def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_maker, tmp_path: Path):
+def migrating(fleet: Fleet) -> list[str]:
+    """The fleet's databases that a pg_migrate session is connected to."""
+    with psycopg.connect(fleet.server.conninfo("postgres"), autocommit=True) as watcher:
+        rows = watcher.execute(
+            "SELECT datname FROM pg_stat_activity WHERE application_name = 'pg_migrate' AND datname = ANY(%s)",
+            (list(fleet.hosts.values()),),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize("interruption", ["kill -9", "Ctrl-C"])
+def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_maker, tmp_path: Path, interruption: str):
     fleet = fleet_maker({"eu": 5}, at=None)
     migrations = tmp_path / "interrupted"
     changeset = tiny_changeset(migrations, {"V001__table.sql": "CREATE TABLE interrupted_probe (id int);\n"})
@@ -494,13 +505,19 @@ def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_ma
         # Two databases done: the resume file must have dropped at least the first one.
         wait_for(lambda: fleet.version(order[1]) == "002", 120, "the second database at V002", run)
     finally:
-        run.kill()
+        output = run.interrupt() if interruption == "Ctrl-C" else run.kill()
+    if interruption == "Ctrl-C":
+        assert run.process.returncode != 0, output[-3000:]
+        # Ctrl-C stops the whole rollout: no run of it goes on behind the operator's back.
+        wait_for(lambda: not migrating(fleet), 30, "no pg_migrate session left on the fleet's databases")
     done = {host for host in order if fleet.version(host) == "002"}
     assert {order[0], order[1]} <= done and len(done) < len(order)
 
     report = fleet.report()
     assert report["verdict"] == "in progress", report["verdict"]
     assert report.get("run_id") and report.get("started_at"), report
+    claimed = {entry["host"] for entry in report["databases"] if entry["state"] == "applied"}
+    assert {order[0], order[1]} <= claimed <= done, (claimed, done)  # never a change it did not make
     resume = set((fleet.reports / "fleet.resume").read_text().split())
     assert set(order) - done <= resume, resume
     assert len(resume & done) <= 1, resume  # at most the database that was in flight at the kill

@@ -12,7 +12,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,13 @@ def server_of(member: FleetHost) -> str:
     return str(member.settings.fleet_server or "%s:%s" % (where, connection.get("login_port")))
 
 
+# How often the worker's main thread looks at signals while the wave runs. Python runs a signal's handler only in
+# the main thread, when it runs Python code; a main thread blocked on the wave's futures until its end let
+# Ctrl-C (or AWX's cancel) reach Ansible's handler, which ends the worker and the runs in it, only after the last
+# database of the wave: the rollout went on behind the operator's back.
+SIGNAL_CHECK_S = 0.2
+
+
 def forks() -> int:
     """How many databases of a wave run at once: Ansible's forks (-f), as a task per database would run."""
     return max(1, int(context.CLIARGS.get("forks") or C.DEFAULT_FORKS))
@@ -162,7 +169,10 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
 
     workers = min(forks(), max(1, len(members)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pg_migrate") as pool:
-        for future in [pool.submit(migrate_in_turn) for _worker in range(workers)]:
+        futures = [pool.submit(migrate_in_turn) for _worker in range(workers)]
+        while wait(futures, timeout=SIGNAL_CHECK_S).not_done:
+            pass
+        for future in futures:
             future.result()
     changed = any(run.get("changed") for run in runs.values())
     return {
