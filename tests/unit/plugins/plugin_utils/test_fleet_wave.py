@@ -55,6 +55,21 @@ def test_a_turn_waits_for_a_place_and_no_server_ever_has_more_than_its_limit_run
     assert peak == {"a": 2, "b": 2} and not turns.pending
 
 
+def test_a_turn_that_waited_for_a_place_starts_nothing_once_told_to_stop():
+    a1, a2 = (database(h, "a", per_server=1) for h in ("a1", "a2"))
+    stopped = threading.Event()
+    turns = ServerTurns([a1, a2], go_on=lambda: not stopped.is_set())
+    assert turns.next() is a1
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.append(turns.next()))
+    waiting.start()
+    time.sleep(0.05)  # it waits for a1's place
+    stopped.set()  # e.g. the controller was killed while a1 ran
+    turns.done(a1)
+    waiting.join(10)
+    assert got == [None] and turns.pending == [a2]
+
+
 def test_the_server_is_the_fleet_files_else_where_the_database_is_reached():
     assert server_of(database("x", "eu")) == "eu"
     assert server_of(database("x", "")) == "db:5432"

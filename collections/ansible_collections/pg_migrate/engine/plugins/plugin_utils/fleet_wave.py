@@ -64,15 +64,17 @@ class ServerTurns:
     (a slot per run, across controllers); a run started beyond it would only wait there, holding its
     connections and one of the wave's places while another server's database could run."""
 
-    def __init__(self, members: list[FleetHost]) -> None:
+    def __init__(self, members: list[FleetHost], go_on: Callable[[], bool] = lambda: True) -> None:
         self.pending = list(members)
         self.running: Counter[str] = Counter()
         self.changed = threading.Condition()
+        self.go_on = go_on
 
     def next(self) -> FleetHost | None:
-        """The next database to run (None: none is left), waiting while each left has its server's places taken."""
+        """The next database to run (None: none is left, or GO_ON says stop), waiting while each left has its
+        server's places taken; GO_ON is asked again after each wait (it may have changed meanwhile)."""
         with self.changed:
-            while self.pending:
+            while self.pending and self.go_on():
                 for index, member in enumerate(self.pending):
                     limit = int(member.settings.fleet_per_server or 0)
                     if not limit or self.running[server_of(member)] < limit:
@@ -154,12 +156,12 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
         show(tally.count(host, run))
     parent = os.getppid()
 
-    turns = ServerTurns(members)
+    # A controller killed meanwhile (kill -9 of ansible-playbook leaves its workers running): start nothing more,
+    # as a forked task per database would not have been started.
+    turns = ServerTurns(members, go_on=lambda: os.getppid() == parent)
 
     def migrate_in_turn() -> None:
-        # A controller killed meanwhile (kill -9 of ansible-playbook leaves its workers running): start nothing
-        # more, as a forked task per database would not have been started.
-        while os.getppid() == parent and (member := turns.next()) is not None:
+        while (member := turns.next()) is not None:
             try:
                 run = migrate_member(member, task_vars, check, diff, show)
             finally:
