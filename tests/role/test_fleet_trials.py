@@ -243,8 +243,11 @@ def test_check_mode_after_a_halted_rollout_writes_its_own_report_and_leaves_the_
     fleet.query(order[1], "DELETE FROM xp_rules WHERE rule_key = 'legacy'")  # the cause fixed; then the plan
     before = {host: history_of(fleet, host) for host in order}
 
-    run = fleet.play("fleet.yml", "--check", *waves)
+    run = fleet.play("fleet.yml", "--check", "--diff", *waves)
     assert {name: (fleet.reports / name).read_bytes() for name in real} == real, run.output[-3000:]
+    for host in order[1:]:  # --diff: what each database would run
+        assert f"+++ after: {fleet.hosts[host]} @ 005" in run.output, run.output[-3000:]
+    assert run.output.count("would run: V002__policy_as_data.sql") == len(order) - 1, run.output[-3000:]
     checked = json.loads((fleet.reports / "fleet.check.json").read_text())
     assert checked["check_mode"] is True and checked["verdict"].startswith("would"), checked["verdict"]
     found = states(checked)

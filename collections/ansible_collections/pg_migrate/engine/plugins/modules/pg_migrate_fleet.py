@@ -64,6 +64,11 @@ tally:
   description: (wave) The running totals after the wave on this controller (C(done), C(failed)).
   returned: phase=wave
   type: dict
+diff:
+  description: (wave, with --diff) Each database's scripts as its run shows them, in wave order.
+  returned: phase=wave and diff mode
+  type: list
+  elements: dict
 on_hosts:
   description: (read, wave) The databases left to the role's task on their managed host.
   returned: phase=read or phase=wave

@@ -177,12 +177,10 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
         for future in futures:
             future.result()
     changed = any(run.get("changed") for run in runs.values())
-    return {
-        "runs": runs,
-        "on_hosts": on_hosts,
-        "tally": {"done": tally.done, "failed": tally.failed},
-        "changed": changed,
-    }
+    result = {"runs": runs, "on_hosts": on_hosts, "tally": {"done": tally.done, "failed": tally.failed}}
+    if diff:  # --diff: each database's scripts, as its own run task shows them, in wave order
+        result["diff"] = [runs[host]["diff"] for host in hosts if (runs.get(host) or {}).get("diff")]
+    return {**result, "changed": changed}
 
 
 def tally_before(task_vars: dict, batch: list[str]) -> Tally:
