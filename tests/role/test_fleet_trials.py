@@ -123,7 +123,9 @@ def test_one_wave_with_databases_on_both_paths_runs_each_on_its_own_and_reports_
         "pg_migrate_remote_owner": "",
         "pg_migrate_remote_group": "",
     }
-    fleet = fleet_maker({"eu": {"count": 2, "vars": on_host}, "us": 2})
+    # A setting that only makes each run warn (pg_migrate keeps these databases' history already).
+    left_behind = {"pg_migrate_adopt": "flyway"}
+    fleet = fleet_maker({"eu": {"count": 2, "vars": on_host}, "us": {"count": 2, "vars": left_behind}})
     order = rollout_order(fleet)
     fleet.query(order[3], BROKEN_FOR_V002)  # us_02, run by the controller in wave 2
     before = versions(fleet)
@@ -139,6 +141,8 @@ def test_one_wave_with_databases_on_both_paths_runs_each_on_its_own_and_reports_
     for host in order:  # one progress line per database, whichever path ran it, counted once
         assert len(re.findall(r"wave \d/2 - %s " % re.escape(host), run.output)) == 1, run.output[-3000:]
     assert re.search(r"\(4/4 done, 1 failed\)", run.output), run.output[-3000:]
+    # The wave's one task shows its runs' warnings, as the role's task per database did.
+    assert re.search(r"\[WARNING\]: %s: pg_migrate_adopt=flyway does nothing" % order[1], run.output), run.output
     assert_report_matches_the_databases(fleet, report, before)
 
 

@@ -7,7 +7,7 @@ import time
 from types import SimpleNamespace
 
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_hosts import FleetHost
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_wave import ServerTurns, server_of
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_wave import ServerTurns, server_of, wave_warnings
 
 
 def database(host: str, server: str, per_server: int = 0) -> FleetHost:
@@ -73,3 +73,15 @@ def test_a_turn_that_waited_for_a_place_starts_nothing_once_told_to_stop():
 def test_the_server_is_the_fleet_files_else_where_the_database_is_reached():
     assert server_of(database("x", "eu")) == "eu"
     assert server_of(database("x", "")) == "db:5432"
+
+
+def test_a_warning_of_many_databases_comes_once_after_the_first_few_of_them():
+    hosts = ["db%02d" % n for n in range(1, 11)]
+    runs = {host: {"warnings": ["migrations/notes.txt: ignored (not a .sql file)"]} for host in hosts}
+    runs["db02"]["warnings"].append("pg_migrate_adopt=flyway does nothing on db02")
+    runs["db03"] = {"failed": True}  # a run without warnings
+    assert wave_warnings(runs, hosts) == [
+        "db01 db02 db04 ... (5 more) db10: migrations/notes.txt: ignored (not a .sql file)",
+        "db02: pg_migrate_adopt=flyway does nothing on db02",
+    ]
+    assert wave_warnings({}, hosts) == []

@@ -12,7 +12,7 @@ description:
     C(ANSIBLE_STDOUT_CALLBACK=pg_migrate.engine.fleet).
   - Prints the preflight's verdict, C(wave 2/4 - 3 databases), one line per finished database with the running
     totals (C(wave 2/4 - eu-xp_003 applied 001 -> 005 in 310 ms (4/40 done, 0 failed))), the fleet summary
-    table and the recap; a failure that ends a host is printed as Ansible prints it.
+    table and the recap; a failure that ends a host, and every warning, are printed as Ansible prints them.
   - With C(-v) or more, the output is Ansible's default output.
 extends_documentation_fragment:
   - ansible.builtin.default_callback
@@ -112,12 +112,14 @@ class CallbackModule(DefaultCallback):
         if not self._quiet():
             return super().v2_runner_on_ok(result)
         self._finished(result, False) or self._summary(result)
+        self._handle_warnings(outcome)  # a run's warnings are never kept from the operator
         return None
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if not self._quiet():
             return super().v2_runner_on_failed(result, ignore_errors)
         if self._finished(result, True) or ignore_errors or self._summary(result):
+            self._handle_warnings(result._result)
             return None
         return super().v2_runner_on_failed(result, ignore_errors)
 

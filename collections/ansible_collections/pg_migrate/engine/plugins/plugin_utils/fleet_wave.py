@@ -19,6 +19,7 @@ from typing import Any
 from ansible import constants as C
 from ansible import context
 
+from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import some_words
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import progress_line
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import FAILED, attempted, run_of, state_of
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_hosts import (
@@ -180,7 +181,21 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
     result = {"runs": runs, "on_hosts": on_hosts, "tally": {"done": tally.done, "failed": tally.failed}}
     if diff:  # --diff: each database's scripts, as its own run task shows them, in wave order
         result["diff"] = [runs[host]["diff"] for host in hosts if (runs.get(host) or {}).get("diff")]
+    warnings = wave_warnings(runs, hosts)
+    if warnings:
+        result["warnings"] = warnings
     return {**result, "changed": changed}
+
+
+def wave_warnings(runs: dict[str, dict], hosts: list[str]) -> list[str]:
+    """Each distinct warning of the wave's runs once, after the databases that gave it (the first few and a
+    count): Ansible shows a task's warnings, and the role's task per database showed each database's; a change
+    set's warning (a file it ignores) would otherwise come once per database of the wave."""
+    given: dict[str, list[str]] = {}
+    for host in hosts:
+        for warning in (runs.get(host) or {}).get("warnings") or ():
+            given.setdefault(str(warning), []).append(host)
+    return ["%s: %s" % (some_words(where, 3, 1), warning) for warning, where in given.items()]
 
 
 def tally_before(task_vars: dict, batch: list[str]) -> Tally:
