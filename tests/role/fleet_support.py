@@ -198,11 +198,11 @@ class Started:
         self.process.wait(60)
         return self.output
 
-    def interrupt(self) -> str:
-        """Ctrl-C at the terminal: SIGINT to the run's process group (Ansible's workers are in sessions of their
-        own, as from a terminal); its output once it ended."""
+    def interrupt(self, signum: int = signal.SIGINT) -> str:
+        """Ctrl-C at the terminal (SIGINT), or a stop asked by a job runner (SIGTERM), to the run's process group
+        (Ansible's workers are in sessions of their own, as from a terminal); its output once it ended."""
         if self.running():
-            os.killpg(self.process.pid, signal.SIGINT)
+            os.killpg(self.process.pid, signum)
         self.process.wait(60)
         return self.output
 

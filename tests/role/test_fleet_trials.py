@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
@@ -497,7 +498,7 @@ def migrating(fleet: Fleet) -> list[str]:
     return [row[0] for row in rows]
 
 
-@pytest.mark.parametrize("interruption", ["kill -9", "Ctrl-C"])
+@pytest.mark.parametrize("interruption", ["kill -9", "Ctrl-C", "SIGTERM"])
 def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_maker, tmp_path: Path, interruption: str):
     fleet = fleet_maker({"eu": 5}, at=None)
     migrations = tmp_path / "interrupted"
@@ -512,10 +513,11 @@ def test_an_interrupted_rollout_says_so_and_its_resume_file_finishes_it(fleet_ma
         # Two databases done: the resume file must have dropped at least the first one.
         wait_for(lambda: fleet.version(order[1]) == "002", 120, "the second database at V002", run)
     finally:
-        output = run.interrupt() if interruption == "Ctrl-C" else run.kill()
-    if interruption == "Ctrl-C":
+        stop = {"Ctrl-C": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(interruption)
+        output = run.interrupt(stop) if stop else run.kill()
+    if stop:
         assert run.process.returncode != 0, output[-3000:]
-        # Ctrl-C stops the whole rollout: no run of it goes on behind the operator's back.
+        # Ctrl-C or a job runner's stop ends the whole rollout: no run of it goes on behind the operator's back.
         wait_for(lambda: not migrating(fleet), 30, "no pg_migrate session left on the fleet's databases")
     done = {host for host in order if fleet.version(host) == "002"}
     assert {order[0], order[1]} <= done and len(done) < len(order)
