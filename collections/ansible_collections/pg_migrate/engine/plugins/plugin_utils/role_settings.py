@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.settings.declared import RunSettings
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.render_memo import Unsteady, frozen
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.run_memo import fingerprint, remembered
 
 PREFIX = "pg_migrate_"
@@ -66,29 +64,16 @@ def role_options(path: str = ARGUMENT_SPECS) -> dict:
     return remembered("argspec", (path, fingerprint(path)), load)["argument_specs"]["main"]["options"]
 
 
-# Validated role variables by the values given (frozen): kept for this process (a task's worker).
-VALIDATED: dict = {}
-
-
 def validated_role_variables(value_of: Callable[[str], Any], defined: Callable[[str], bool]) -> dict:
     """The role's variables checked against its argument spec, as Ansible's validate_argument_spec does (the
     playbooks import the role with rolespec_validate: false, so this is the one check and one rendering of
     each variable per database): every error in one message, before anything connects."""
     options = role_options()
     provided = {name: plain(value_of(name)) for name in options if defined(name)}
-    try:
-        key = frozen(provided)
-    except Unsteady:
-        key = None
-    if key is None or key not in VALIDATED:
-        result = ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True)
-        if result.error_messages:
-            raise AnsibleActionFail("Validation of arguments failed:\n%s" % "\n".join(result.error_messages))
-        if key is None:
-            return result.validated_parameters
-        # The same values validate the same way: a fleet's databases mostly share theirs but for a few names.
-        VALIDATED[key] = result.validated_parameters
-    return copy.deepcopy(VALIDATED[key])
+    result = ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True)
+    if result.error_messages:
+        raise AnsibleActionFail("Validation of arguments failed:\n%s" % "\n".join(result.error_messages))
+    return result.validated_parameters
 
 
 def rendered(templar, value: Any) -> Any:
