@@ -24,7 +24,7 @@ requirements:
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.report import progress_line
-from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import attempted
+from ansible_collections.pg_migrate.engine.plugins.module_utils.fleet.rules import FAILED, attempted, state_of
 
 # Keyed on what tasks do, never on their names (a copied or renamed playbook keeps its progress lines).
 RUN_ACTIONS = ("pg_migrate.engine.pg_migrate_run", "pg_migrate_run")
@@ -83,7 +83,7 @@ class CallbackModule(DefaultCallback):
         if result._task.action not in RUN_ACTIONS or not self._a_migrate(outcome, failed):
             return False
         self.done += 1
-        self.failed += int(failed or bool(outcome.get("msg")))
+        self.failed += int(state_of(dict(outcome, failed=failed), True) == FAILED)  # as the wave's tally counts
         name = result._host.get_name()
         wave, waves = self.wave, self.waves or self.wave
         self._display.display(progress_line(name, outcome, wave, waves, self.done, self.total, self.failed))

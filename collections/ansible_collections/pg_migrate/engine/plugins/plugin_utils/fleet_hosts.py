@@ -60,6 +60,6 @@ class FleetHosts:
         return FleetHost(host, settings, connection, role_variables, on_host)
 
 
-def unreadable(host: str, exc: BaseException) -> dict:
-    """The result of a database whose settings could not be read, as a failed role task's would be."""
+def failed_run(host: str, exc: BaseException) -> dict:
+    """The result of a database whose settings could not be read, or whose run raised: a failed role task's."""
     return {"failed": True, "changed": False, "msg": "%s: %s" % (host, exc), "summary": []}

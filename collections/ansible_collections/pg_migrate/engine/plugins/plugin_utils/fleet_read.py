@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ansible_collections.pg_migrate.engine.plugins.module_utils.common.messages import one_line
-from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_hosts import UNREADABLE, FleetHosts, unreadable
+from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_hosts import UNREADABLE, FleetHosts, failed_run
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.in_process import read_status
 
 # The preflight play's own variables (playbooks/fleet.yml): a status, which never fails its host.
@@ -34,7 +34,7 @@ def read_statuses(templar, task_vars: dict, check: bool, show: Callable[[str], N
             statuses[host] = read_status(read.settings, read.connection, host, check, show)
         except UNREADABLE as exc:
             # Listed by the preflight as this database's problem, as a failed status task was.
-            statuses[host] = unreadable(host, exc)
+            statuses[host] = failed_run(host, exc)
         if each:
             show(status_line(host, statuses[host]))
     return {"statuses": statuses, "on_hosts": on_hosts}

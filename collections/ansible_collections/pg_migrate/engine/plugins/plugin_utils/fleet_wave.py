@@ -26,7 +26,7 @@ from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_hosts impo
     UNREADABLE,
     FleetHost,
     FleetHosts,
-    unreadable,
+    failed_run,
 )
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.fleet_progress import fleet_turn, timed
 from ansible_collections.pg_migrate.engine.plugins.plugin_utils.host_variables import registered_of
@@ -121,7 +121,7 @@ def wave_members(templar, task_vars: dict, hosts: list[str]) -> tuple[list[Fleet
         try:
             member = fleet.read(host)
         except UNREADABLE as exc:
-            unreadable_ones[host] = unreadable(host, exc)
+            unreadable_ones[host] = failed_run(host, exc)
             continue
         if member.on_host:
             on_hosts.append(host)
@@ -144,7 +144,7 @@ def migrate_member(
             return timed(run)
         return fleet_turn(task_vars, member.host, member.variables.get, run)
     except Exception as exc:  # this database's failure: the wave goes on
-        return {"failed": True, "changed": False, "msg": "%s: %s" % (member.host, exc), "summary": []}
+        return failed_run(member.host, exc)
 
 
 def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[str], None]) -> dict:
@@ -177,14 +177,18 @@ def run_wave(templar, task_vars: dict, check: bool, diff: bool, show: Callable[[
             pass
         for future in futures:
             future.result()
-    changed = any(run.get("changed") for run in runs.values())
-    result = {"runs": runs, "on_hosts": on_hosts, "tally": {"done": tally.done, "failed": tally.failed}}
+    result = {
+        "runs": runs,
+        "on_hosts": on_hosts,
+        "tally": {"done": tally.done, "failed": tally.failed},
+        "changed": any(run.get("changed") for run in runs.values()),
+    }
     if diff:  # --diff: each database's scripts, as its own run task shows them, in wave order
         result["diff"] = [runs[host]["diff"] for host in hosts if (runs.get(host) or {}).get("diff")]
     warnings = wave_warnings(runs, hosts)
     if warnings:
         result["warnings"] = warnings
-    return {**result, "changed": changed}
+    return result
 
 
 def wave_warnings(runs: dict[str, dict], hosts: list[str]) -> list[str]:
